@@ -1,0 +1,150 @@
+// Configuration from the environment (CONTRACT §2) and the optional VAULTGATE_CONFIG YAML file.
+// Parsed once at start; a bad value stops the start with one line naming the variable; the result
+// is frozen. Nothing falls back silently.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './errors.js';
+
+export type DatabaseConfig =
+  | { engine: 'sqlite'; path: string }
+  | { engine: 'postgres'; url: string };
+
+export interface FileConfig {
+  /** Sections that later capabilities (rate limits, alerts, proxied routes) read. */
+  rate_limits?: Record<string, unknown>;
+  alerts?: Record<string, unknown>;
+  routes?: unknown[];
+}
+
+export interface Config {
+  dataDir: string;
+  database: DatabaseConfig;
+  redisUrl: string | undefined;
+  host: string;
+  port: number;
+  publicUrl: string | undefined; // resolved once the port is known (port 0)
+  tls: { certFile: string | undefined; keyFile: string | undefined; clientCaFile: string | undefined };
+  insecureHttp: boolean;
+  masterKeyFile: string;
+  file: FileConfig;
+  logLevel: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const KNOWN_VARS = new Set([
+  'VAULTGATE_DATA_DIR', 'VAULTGATE_HOST', 'VAULTGATE_PORT', 'VAULTGATE_PUBLIC_URL', 'VAULTGATE_TLS_CERT',
+  'VAULTGATE_TLS_KEY', 'VAULTGATE_TLS_CLIENT_CA', 'VAULTGATE_INSECURE_HTTP', 'VAULTGATE_MASTER_KEY_FILE',
+  'VAULTGATE_CONFIG', 'VAULTGATE_LOG_LEVEL',
+]);
+
+function fail(variable: string, why: string): never {
+  throw new ConfigError(`${variable}: ${why}`);
+}
+
+function parseDatabase(raw: string | undefined, dataDir: string): DatabaseConfig {
+  if (raw === undefined || raw === '') return { engine: 'sqlite', path: path.join(dataDir, 'vaultgate.db') };
+  if (raw.startsWith('sqlite:')) {
+    const file = raw.slice('sqlite:'.length);
+    if (file === '') fail('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/vaultgate.db');
+    return { engine: 'sqlite', path: path.resolve(file) };
+  }
+  if (raw.startsWith('postgres://') || raw.startsWith('postgresql://')) {
+    try {
+      new URL(raw);
+    } catch {
+      fail('DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return { engine: 'postgres', url: raw };
+  }
+  return fail('DATABASE_URL', 'must start with sqlite: or postgres://');
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 8443;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) fail('VAULTGATE_PORT', 'must be an integer 0..65535');
+  return Number(raw);
+}
+
+function parsePublicUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return fail('VAULTGATE_PUBLIC_URL', 'is not a valid URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail('VAULTGATE_PUBLIC_URL', 'must be an https URL');
+  if (url.search || url.hash) fail('VAULTGATE_PUBLIC_URL', 'must not have a query or fragment');
+  return raw.replace(/\/+$/, '');
+}
+
+function readableFile(variable: string, file: string | undefined): string | undefined {
+  if (file === undefined || file === '') return undefined;
+  try {
+    readFileSync(file);
+  } catch {
+    fail(variable, `cannot read ${file}`);
+  }
+  return path.resolve(file);
+}
+
+const FILE_KEYS = new Set(['rate_limits', 'alerts', 'routes']);
+
+function parseFileConfig(file: string | undefined): FileConfig {
+  if (file === undefined || file === '') return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return fail('VAULTGATE_CONFIG', `cannot read ${file}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return fail('VAULTGATE_CONFIG', `${file} is not valid YAML`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) fail('VAULTGATE_CONFIG', 'must be a YAML mapping');
+  for (const key of Object.keys(doc)) {
+    if (!FILE_KEYS.has(key)) fail('VAULTGATE_CONFIG', `unknown key "${key}" (allowed: ${[...FILE_KEYS].join(', ')})`);
+  }
+  return doc as FileConfig;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  // A misspelt VAULTGATE_ variable would otherwise be ignored silently.
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('VAULTGATE_') && !KNOWN_VARS.has(name)) fail(name, 'unknown variable');
+  }
+  const dataDir = path.resolve(env.VAULTGATE_DATA_DIR || './data');
+  const insecure = env.VAULTGATE_INSECURE_HTTP;
+  if (insecure !== undefined && insecure !== '' && insecure !== '1' && insecure !== '0') {
+    fail('VAULTGATE_INSECURE_HTTP', 'must be 1 or unset');
+  }
+  const certFile = readableFile('VAULTGATE_TLS_CERT', env.VAULTGATE_TLS_CERT);
+  const keyFile = readableFile('VAULTGATE_TLS_KEY', env.VAULTGATE_TLS_KEY);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    fail(certFile ? 'VAULTGATE_TLS_KEY' : 'VAULTGATE_TLS_CERT', 'VAULTGATE_TLS_CERT and VAULTGATE_TLS_KEY go together');
+  }
+  const logLevel = env.VAULTGATE_LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) fail('VAULTGATE_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) fail('REDIS_URL', 'must start with redis:// or rediss://');
+
+  const config: Config = {
+    dataDir,
+    database: parseDatabase(env.DATABASE_URL, dataDir),
+    redisUrl,
+    host: env.VAULTGATE_HOST || '127.0.0.1',
+    port: parsePort(env.VAULTGATE_PORT),
+    publicUrl: parsePublicUrl(env.VAULTGATE_PUBLIC_URL),
+    tls: { certFile, keyFile, clientCaFile: readableFile('VAULTGATE_TLS_CLIENT_CA', env.VAULTGATE_TLS_CLIENT_CA) },
+    insecureHttp: insecure === '1',
+    masterKeyFile: path.resolve(env.VAULTGATE_MASTER_KEY_FILE || path.join(dataDir, 'master.key')),
+    file: parseFileConfig(env.VAULTGATE_CONFIG),
+    logLevel,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,97 @@
+// The one error model of the API: a stable `code`, mapped to its HTTP status in one table,
+// rendered as RFC 9457 problem+json. Only AppErrors reach a client with their detail; anything
+// else becomes a generic 500 (never a library message, stack, SQL or path).
+
+export const ERROR_STATUS = {
+  validation_failed: 400,
+  invalid_request: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  idempotency_key_reused: 409,
+  idempotency_key_in_use: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  insufficient_funds: 422,
+  currency_mismatch: 422,
+  same_account: 422,
+  account_closed: 422,
+  customer_erased: 422,
+  rate_limited: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+const TITLES: Record<ErrorCode, string> = {
+  validation_failed: 'The request is not valid',
+  invalid_request: 'The request is malformed',
+  invalid_token: 'Authentication is required',
+  insufficient_scope: 'The token lacks the permission this route needs',
+  forbidden: 'Forbidden',
+  not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
+  conflict: 'Conflict',
+  idempotency_key_reused: 'The Idempotency-Key was already used with another request',
+  idempotency_key_in_use: 'A request with this Idempotency-Key is still being processed',
+  payload_too_large: 'The request body is too large',
+  unsupported_media_type: 'The request body must be application/json',
+  insufficient_funds: 'The source account has insufficient funds',
+  currency_mismatch: 'The currencies do not match',
+  same_account: 'Source and destination are the same account',
+  account_closed: 'The account is not open',
+  customer_erased: 'The customer has been erased',
+  rate_limited: 'Too many requests',
+  internal_error: 'Internal error',
+  service_unavailable: 'Service unavailable',
+};
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  /** Extra response headers (WWW-Authenticate, Retry-After…). */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, detail?: string, headers: Record<string, string> = {}) {
+    super(detail ?? TITLES[code]);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.detail = detail;
+    this.headers = headers;
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+  request_id: string;
+}
+
+export function toProblem(err: AppError, requestId: string): Problem {
+  const problem: Problem = {
+    type: `https://vaultgate.dev/problems/${err.code.replaceAll('_', '-')}`,
+    title: TITLES[err.code],
+    status: err.status,
+    code: err.code,
+    request_id: requestId,
+  };
+  if (err.detail !== undefined) problem.detail = err.detail;
+  return problem;
+}
+
+/** Configuration or programming mistakes found at start: one clear line, then exit. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,27 @@
+// Who is calling: established by the gateway's authenticate step, read by every handler.
+
+export type Role = 'customer' | 'operator' | 'auditor' | 'admin';
+
+export interface Principal {
+  tenantId: string;
+  clientId: string;
+  /** The end user (authorization-code flow); undefined for a service client. */
+  userId: string | undefined;
+  role: Role | undefined;
+  /** Set for role `customer`: the only customer whose data this principal may see. */
+  customerId: string | undefined;
+  scopes: ReadonlySet<string>;
+  /** Hash of the access token: the key of verification caches and usage records, never the token. */
+  tokenHash: string;
+}
+
+export const ALL_SCOPES = [
+  'customers:read', 'customers:write', 'accounts:read', 'accounts:write', 'transfers:read', 'transfers:write',
+  'ledger:fund', 'webhooks:manage', 'audit:read', 'alerts:read', 'admin:clients', 'admin:keys', 'metrics:read',
+] as const;
+
+export type Scope = (typeof ALL_SCOPES)[number];
+
+export function isScope(s: string): s is Scope {
+  return (ALL_SCOPES as readonly string[]).includes(s);
+}

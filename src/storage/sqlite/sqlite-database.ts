@@ -1,0 +1,163 @@
+// SQLite adapter (better-sqlite3 12): WAL with synchronous=FULL, so an acknowledged commit
+// survives a power cut. better-sqlite3 is synchronous; a small queue makes async transactions
+// exclusive, so no other request can read this connection's uncommitted rows.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, Migration, Row, Sql, SqlValue } from '../types.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+type Statement = BetterSqlite3.Statement<Record<string, unknown>, unknown>;
+
+function toNamed(sql: string): string {
+  return sql.replace(/\$(\d+)/g, '@p$1');
+}
+
+function bindings(params: readonly SqlValue[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  params.forEach((v, i) => {
+    out[`p${i + 1}`] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  });
+  return out;
+}
+
+class SqliteSql implements Sql {
+  private readonly cache = new Map<string, Statement>();
+  constructor(protected readonly db: BetterSqlite3.Database) {}
+
+  protected prepare(sql: string): Statement {
+    let stmt = this.cache.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(toNamed(sql)) as Statement;
+      this.cache.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  querySync<T>(sql: string, params: readonly SqlValue[]): T[] {
+    const stmt = this.prepare(sql);
+    return (stmt.reader ? stmt.all(bindings(params)) : (stmt.run(bindings(params)), [])) as T[];
+  }
+
+  async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return this.querySync<T>(sql, params);
+  }
+
+  async one<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    const stmt = this.prepare(sql);
+    if (!stmt.reader) {
+      stmt.run(bindings(params));
+      return undefined;
+    }
+    return stmt.get(bindings(params)) as T | undefined;
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.prepare(sql).run(bindings(params)).changes;
+  }
+}
+
+class SqliteDatabase extends SqliteSql implements Database {
+  readonly engine = 'sqlite' as const;
+  readonly forUpdate = '';
+  private tail: Promise<unknown> = Promise.resolve();
+  private inTransaction = false;
+  private readonly txSql: Sql;
+
+  constructor(db: BetterSqlite3.Database) {
+    super(db);
+    const self = this;
+    // Statements inside a transaction go straight to the connection.
+    this.txSql = {
+      query: (sql, params = []) => SqliteSql.prototype.query.call(self, sql, params),
+      one: (sql, params = []) => SqliteSql.prototype.one.call(self, sql, params),
+      run: (sql, params = []) => SqliteSql.prototype.run.call(self, sql, params),
+    } as Sql;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn, fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  // Outside a transaction a statement runs at once, unless a transaction is open: then it waits.
+  override async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    if (!this.inTransaction) return super.query<T>(sql, params);
+    return this.exclusive(() => super.query<T>(sql, params));
+  }
+  override async one<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    if (!this.inTransaction) return super.one<T>(sql, params);
+    return this.exclusive(() => super.one<T>(sql, params));
+  }
+  override async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    if (!this.inTransaction) return super.run(sql, params);
+    return this.exclusive(() => super.run(sql, params));
+  }
+
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      this.inTransaction = true;
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.txSql);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      } finally {
+        this.inTransaction = false;
+      }
+    });
+  }
+
+  async migrate(): Promise<string[]> {
+    return this.exclusive(async () => applySqliteMigrations(this.db, SQLITE_MIGRATIONS));
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}
+
+function applySqliteMigrations(db: BetterSqlite3.Database, migrations: readonly Migration[]): string[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied: string[] = [];
+  const done = db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of migrations) {
+    // BEGIN IMMEDIATE: two processes migrating at once serialize on the write lock.
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      if (done.get(m.version) === undefined) {
+        db.exec(m.sql);
+        record.run(m.version, m.name, Date.now());
+        applied.push(`${m.version}_${m.name}`);
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+  return applied;
+}
+
+export async function openSqlite(file: string): Promise<Database> {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const db = new BetterSqlite3(file);
+  db.defaultSafeIntegers(true); // integers as bigint: no silent precision loss on amounts
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL'); // an acknowledged commit survives a power cut
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000'); // the CLI and the server share the file
+  db.pragma('secure_delete = ON'); // erased personal data is overwritten, not left in free pages
+  return new SqliteDatabase(db);
+}

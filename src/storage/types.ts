@@ -1,0 +1,50 @@
+// The Store seam: every capability talks SQL through this small interface, and one adapter per
+// engine (SQLite embedded, PostgreSQL for several nodes) implements it. SQL is written once with
+// $1..$n placeholders and values are always bound, never concatenated.
+//
+// Value conventions, identical on both engines: integer columns come back as `bigint`, text as
+// string, NULL as null. Times are BIGINT milliseconds since the epoch.
+
+export type SqlValue = string | number | bigint | boolean | null | Buffer;
+export type Row = Record<string, unknown>;
+
+export interface Sql {
+  /** All rows. */
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** The first row, or undefined. */
+  one<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** Runs a statement; returns the number of rows it changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+export type Engine = 'sqlite' | 'postgres';
+
+export interface Database extends Sql {
+  readonly engine: Engine;
+  /**
+   * `FOR UPDATE` on PostgreSQL (row lock), empty on SQLite, whose write transactions already
+   * hold the database's single write lock (BEGIN IMMEDIATE).
+   */
+  readonly forUpdate: string;
+  /**
+   * Runs fn in one transaction: commit when it resolves, roll back when it throws. On PostgreSQL
+   * a serialization failure or deadlock is retried a few times. fn must only touch the database
+   * through `tx` and must not wait on anything else (it may be run again).
+   */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Unique-constraint violations look different per engine; callers ask this. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string } | null;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
