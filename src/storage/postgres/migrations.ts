@@ -136,6 +136,7 @@ CREATE TABLE idempotency_keys (
   state TEXT NOT NULL CHECK (state IN ('running', 'done')),
   response_status BIGINT,
   response_body TEXT,
+  lease_id TEXT,
   locked_until BIGINT NOT NULL,
   created_at BIGINT NOT NULL,
   PRIMARY KEY (client_id, key)

@@ -134,6 +134,7 @@ CREATE TABLE idempotency_keys (
   state TEXT NOT NULL CHECK (state IN ('running', 'done')),
   response_status INTEGER,
   response_body TEXT,
+  lease_id TEXT,
   locked_until INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   PRIMARY KEY (client_id, key)

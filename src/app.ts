@@ -1,0 +1,150 @@
+// buildApp composes the gateway and the capabilities into a Fastify instance. It never listens:
+// server.ts does, and tests may inject.
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { customerRoutes } from './customers/routes.js';
+import type { Customers } from './customers/customer-service.js';
+import { AppError, ConfigError } from './errors.js';
+import type { Idempotency } from './gateway/idempotency.js';
+import { parseJsonBody } from './gateway/json-body.js';
+import { registerApiRoutes } from './gateway/pipeline.js';
+import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
+import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
+import { registerSystemRoutes } from './gateway/system-routes.js';
+import type { Identity } from './identity/index.js';
+import { ledgerRoutes } from './ledger/routes.js';
+import type { Ledger } from './ledger/ledger-service.js';
+import { ALL_SCOPES } from './lib/principal.js';
+import type { Database } from './storage/types.js';
+
+export interface AppDeps {
+  db: Database;
+  identity: Identity;
+  customers: Customers;
+  ledger: Ledger;
+  idempotency: Idempotency;
+  logger: Logger;
+  publicUrl: string;
+  /** true when TLS is terminated here (HSTS is sent); false behind a TLS proxy. */
+  tls: boolean;
+  trustProxy: boolean;
+}
+
+const MAX_BODY = 1024 * 1024; // hard ceiling; each route declares its own, smaller limit
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    disableRequestLogging: true, // one line per request, written in onResponse below
+    genReqId: () => randomUUID(),
+    requestIdHeader: false, // never trust a caller's id as ours
+    trustProxy: deps.trustProxy,
+    bodyLimit: MAX_BODY,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 100, ignoreTrailingSlash: false },
+  });
+
+  // Every route must carry a policy: API routes get theirs from the route table, the few public
+  // ones say `policy: 'public'`. Anything else is a mistake that must not reach production.
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { policy?: string; permission?: string } | undefined;
+    if (!config?.permission && !config?.policy) {
+      throw new ConfigError(`route ${String(route.method)} ${route.url}: no policy declared`);
+    }
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  installProblemHandlers(app);
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('X-Request-Id', request.id);
+    // RFC 6750 §2.3 allows tokens in the query; we do not (they end up in logs and histories).
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query && Object.hasOwn(query, 'access_token')) {
+      return sendProblem(reply, new AppError('invalid_request', 'Access tokens are accepted only in the Authorization header'));
+    }
+    const pathname = request.url.split('?')[0] ?? '';
+    if (deps.identity.isOidcPath(pathname)) {
+      // The authorization server reads the raw request itself: hand it over before parsing.
+      reply.hijack();
+      applyRawSecurityHeaders(reply.raw, String(request.id), { hsts: deps.tls });
+      deps.identity.handle(request.raw, reply.raw);
+    }
+    return undefined;
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    applySecurityHeaders(reply, { hsts: deps.tls });
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const p = request.principal;
+    request.log.info(
+      {
+        req_id: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        tenant: p?.tenantId,
+        client: p?.clientId,
+        ip: request.ip,
+      },
+      'request',
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'vaultgate',
+        version: '1',
+        description: 'Customers, accounts, a double-entry ledger and transfers behind an OAuth 2.0 / FAPI 2.0 gateway.',
+      },
+      servers: [{ url: deps.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'oauth2',
+            flows: {
+              clientCredentials: {
+                tokenUrl: `${deps.publicUrl}/oauth/token`,
+                scopes: Object.fromEntries(ALL_SCOPES.map((s) => [s, s])),
+              },
+            },
+          },
+        },
+      },
+    },
+  });
+
+  registerSystemRoutes(app, { ping: () => deps.db.ping() });
+  // The authorization server's paths are declared as public routes so they show in the route
+  // table; the onRequest hook above hands them over before any body parsing.
+  const oidcHandled = async () => undefined;
+  app.all('/.well-known/openid-configuration', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
+  app.all('/oauth/*', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
+
+  registerApiRoutes(
+    app,
+    [...customerRoutes(deps.customers), ...ledgerRoutes(deps.ledger, deps.customers)],
+    { authenticate: (authorization) => deps.identity.authenticate(authorization), idempotency: deps.idempotency },
+  );
+
+  await app.ready();
+  return app;
+}

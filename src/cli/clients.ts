@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createPlatformSecrets } from '../crypto/platform-secrets.js';
+import { createIdentity } from '../identity/index.js';
+import { createLogger } from '../logger.js';
+import { isScope } from '../lib/principal.js';
+import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+
+type ClientInput = Parameters<Awaited<ReturnType<typeof createIdentity>>['clients']['create']>[0];
+
+function parseCreate(args: string[]): ClientInput {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, grant: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true }, auth: { type: 'string' }, 'jwks-file': { type: 'string' },
+      'tls-subject': { type: 'string' },
+    },
+  });
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  if (!values.tenant || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(values.tenant)) throw new CliError('--tenant NAME is required (a-z, 0-9, -)');
+  if (!values.name || values.name.length > 100) throw new CliError('--name NAME is required (at most 100 characters)');
+  const scopes = (values.scopes ?? '').split(/\s+/).filter(Boolean);
+  const unknown = scopes.filter((s) => !isScope(s));
+  if (unknown.length) throw new CliError(`unknown scope(s): ${unknown.join(' ')}`);
+  if (scopes.length === 0) throw new CliError('--scopes "s1 s2" is required: grant only what the client needs');
+  const grant = values.grant ?? 'client_credentials';
+  if (grant !== 'client_credentials' && grant !== 'authorization_code') throw new CliError('--grant must be client_credentials or authorization_code');
+  const auth = values.auth ?? 'client_secret_basic';
+  if (auth !== 'client_secret_basic' && auth !== 'private_key_jwt' && auth !== 'tls_client_auth') {
+    throw new CliError('--auth must be client_secret_basic, private_key_jwt or tls_client_auth');
+  }
+  let jwks: object | undefined;
+  if (auth === 'private_key_jwt') {
+    if (!values['jwks-file']) throw new CliError('--auth private_key_jwt needs --jwks-file F');
+    try {
+      jwks = JSON.parse(readFileSync(values['jwks-file'], 'utf8')) as object;
+    } catch {
+      throw new CliError(`cannot read a JWK Set from ${values['jwks-file']}`);
+    }
+  }
+  if (auth === 'tls_client_auth' && !values['tls-subject']) throw new CliError('--auth tls_client_auth needs --tls-subject DN');
+  if (grant === 'authorization_code' && !values['redirect-uri']?.length) throw new CliError('--grant authorization_code needs --redirect-uri URI');
+  return {
+    tenant: values.tenant, name: values.name, scopes, grant,
+    ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
+    authMethod: auth,
+    ...(jwks ? { jwks } : {}),
+    ...(values['tls-subject'] ? { tlsSubject: values['tls-subject'] } : {}),
+  };
+}
+
+export async function clientsCommand(args: string[], ctx: CommandContext): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') throw new CliError('usage: vaultgate clients create|list|revoke');
+  const input = sub === 'create' ? parseCreate(rest) : undefined;
+  const env = await openEnvironment();
+  try {
+    const identity = await createIdentity({
+      db: env.db, master: env.master, secrets: createPlatformSecrets(env.db, env.master), issuer: env.issuer,
+      logger: createLogger('silent'), trustProxy: false,
+    });
+    if (input) {
+      const created = await identity.clients.create(input);
+      print(ctx, created, [
+        `client_id:     ${created.client_id}`,
+        ...(created.client_secret ? [`client_secret: ${created.client_secret}   (shown once: store it now)`] : []),
+        `tenant_id:     ${created.tenant_id}`,
+        `scopes:        ${created.scopes.join(' ')}`,
+      ].join('\n'));
+      return 0;
+    }
+    if (sub === 'list') {
+      if (rest.length) throw new CliError('clients list takes no arguments');
+      const clients = await identity.clients.list();
+      print(ctx, clients, clients.map((c) => `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}  ${c.scopes.join(' ')}`).join('\n') || '(no clients)');
+      return 0;
+    }
+    const [clientId, ...extra] = rest;
+    if (!clientId || extra.length) throw new CliError('usage: vaultgate clients revoke CLIENT_ID');
+    if (!(await identity.clients.revoke(clientId))) throw new CliError(`no client ${clientId}`);
+    print(ctx, { client_id: clientId, status: 'revoked' }, `revoked ${clientId}: its tokens stop working now`);
+    return 0;
+  } finally {
+    await env.db.close();
+  }
+}

@@ -1,0 +1,74 @@
+// The declarative route table: every route states its policy (permission, schemas, audit action,
+// rate-limit class). `assertPolicies` runs at start and refuses a route that leaves any of them
+// out, so nothing is exposed by accident (default deny).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ConfigError } from '../errors.js';
+import type { Principal, Scope } from '../lib/principal.js';
+
+export type RateLimitClass = 'public' | 'read' | 'write' | 'money' | 'admin';
+
+export interface RouteSchemas {
+  params?: object;
+  querystring?: object;
+  body?: object;
+  /** Every status the route answers with a body; the body is serialized through it. */
+  response: Record<string, object>;
+}
+
+export interface HandlerContext<TBody = any, TParams = any, TQuery = any> {
+  principal: Principal;
+  body: TBody;
+  params: TParams;
+  query: TQuery;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export interface HandlerResult {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH' | 'PUT';
+  url: string;
+  summary: string;
+  tag: string;
+  /** The one permission this route needs. */
+  permission: Scope;
+  /** Name of the audit action recorded for this route, e.g. `transfer.create`. */
+  audit: string;
+  rateLimit: RateLimitClass;
+  /** Maximum body size in bytes (default 16 KiB). */
+  bodyLimit?: number;
+  /** Money-moving POST: requires an Idempotency-Key (CONTRACT §3). */
+  idempotent?: boolean;
+  schema: RouteSchemas;
+  handler(ctx: HandlerContext): Promise<HandlerResult>;
+}
+
+const METHODS = new Set(['GET', 'POST', 'DELETE', 'PATCH', 'PUT']);
+const AUDIT_NAME = /^[a-z_]+(\.[a-z_]+)+$/;
+
+export function assertPolicies(routes: readonly ApiRoute[]): void {
+  const seen = new Set<string>();
+  for (const r of routes) {
+    const where = `route ${r.method} ${r.url}`;
+    if (!METHODS.has(r.method)) throw new ConfigError(`${where}: unknown method`);
+    if (!r.permission) throw new ConfigError(`${where}: no permission declared`);
+    if (!r.audit || !AUDIT_NAME.test(r.audit)) throw new ConfigError(`${where}: no audit action declared`);
+    if (!r.rateLimit) throw new ConfigError(`${where}: no rate-limit class declared`);
+    if (!r.schema?.response || Object.keys(r.schema.response).length === 0) {
+      throw new ConfigError(`${where}: no response schema declared`);
+    }
+    if ((r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !r.schema.body) {
+      throw new ConfigError(`${where}: no request body schema declared`);
+    }
+    if (r.url.includes(':') && !r.schema.params) throw new ConfigError(`${where}: no params schema declared`);
+    if (r.idempotent && r.method !== 'POST') throw new ConfigError(`${where}: only POST routes are idempotent`);
+    const key = `${r.method} ${r.url}`;
+    if (seen.has(key)) throw new ConfigError(`${where}: declared twice`);
+    seen.add(key);
+  }
+}

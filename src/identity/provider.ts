@@ -1,0 +1,220 @@
+// The authorization server: oidc-provider 9, configured (never re-implemented). Its routes live
+// under /oauth/…, discovery at /.well-known/openid-configuration; access tokens are RFC 9068 JWTs
+// for one resource server, the API (audience = issuer), signed ES256, 10 minutes at most.
+import Provider, { errors } from 'oidc-provider';
+import type { JWK } from 'jose';
+import { ALL_SCOPES } from '../lib/principal.js';
+import type { ClientSecrets } from './client-secret.js';
+import { SIGNING_ALGS } from './keys.js';
+import { certificateAuthorized, certificateSubjectMatches, getCertificate } from './mtls.js';
+import type { OidcAdapter } from './oidc-adapter.js';
+import type { IdentityLogger, OidcAccount } from './types.js';
+
+export const ACCESS_TOKEN_TTL_S = 600;
+
+/** Every route of the provider, moved under /oauth. */
+export const OIDC_ROUTES = {
+  authorization: '/oauth/authorize',
+  pushed_authorization_request: '/oauth/par',
+  token: '/oauth/token',
+  jwks: '/oauth/jwks',
+  introspection: '/oauth/introspect',
+  revocation: '/oauth/revoke',
+  userinfo: '/oauth/userinfo',
+  end_session: '/oauth/logout',
+  registration: '/oauth/register',
+  code_verification: '/oauth/device',
+  device_authorization: '/oauth/device/auth',
+  backchannel_authentication: '/oauth/backchannel',
+  challenge: '/oauth/challenge',
+  credential: '/oauth/credential',
+} as const;
+
+const ASYMMETRIC_ENCRYPTION = ['ECDH-ES', 'RSA-OAEP-256'];
+
+interface TokenLike {
+  clientId?: string;
+  kind?: string;
+}
+interface CtxLike {
+  oidc?: { client?: { clientId: string; [key: string]: unknown } };
+}
+
+function escapeHtml(s: unknown): string {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function buildProvider(deps: {
+  issuer: string;
+  adapter: (model: string) => OidcAdapter;
+  privateJwks: { keys: JWK[] };
+  cookieKeys: string[];
+  clientSecrets: ClientSecrets;
+  logger: IdentityLogger;
+  trustProxy: boolean;
+  findAccount?: (sub: string) => Promise<OidcAccount | undefined>;
+}): Provider {
+  const { issuer, logger } = deps;
+  const permissionScopes = ALL_SCOPES.join(' ');
+  const sigAlgs = [...SIGNING_ALGS];
+
+  const configuration: Record<string, unknown> = {
+    adapter: deps.adapter,
+    jwks: deps.privateJwks,
+    cookies: { keys: deps.cookieKeys },
+    // The permission scopes must be known to the provider: only then does it refuse a requested
+    // scope the client is not registered for (invalid_scope) instead of silently dropping it.
+    scopes: ['openid', ...ALL_SCOPES],
+    claims: { openid: ['sub'] },
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic', 'private_key_jwt', 'tls_client_auth'],
+    clientDefaults: {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
+    },
+    // tenant_id travels with the client metadata (read from the clients table on every lookup).
+    extraClientMetadata: {
+      properties: ['tenant_id'],
+      validator(_ctx: unknown, key: string, value: unknown) {
+        if (key === 'tenant_id' && (typeof value !== 'string' || value === '')) {
+          throw new errors.InvalidClientMetadata('tenant_id must be a non-empty string');
+        }
+      },
+    },
+    async extraTokenClaims(ctx: CtxLike, token: TokenLike) {
+      const client = ctx.oidc?.client;
+      const tenantId = client?.tenantId ?? client?.tenant_id;
+      // A token without its tenant would be useless at best; refuse to issue it.
+      if (!client || client.clientId !== token.clientId || typeof tenantId !== 'string') {
+        throw new Error('client tenant unavailable while issuing a token');
+      }
+      return { tenant_id: tenantId };
+    },
+    routes: OIDC_ROUTES,
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A client may introspect only its own tokens (tenants never see each other's).
+        async allowedPolicy(_ctx: unknown, client: { clientId: string }, token: TokenLike) {
+          return token.clientId === client.clientId;
+        },
+      },
+      revocation: {
+        enabled: true,
+        async allowedPolicy(_ctx: unknown, client: { clientId: string }, token: TokenLike) {
+          if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+          return true;
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // RFC 8707: `resource` is optional and defaults to the API.
+        async defaultResource() {
+          return issuer;
+        },
+        async useGrantedResource() {
+          return true;
+        },
+        async getResourceServerInfo(_ctx: unknown, resourceIndicator: string) {
+          if (resourceIndicator !== issuer) throw new errors.InvalidTarget();
+          return {
+            scope: permissionScopes,
+            audience: issuer,
+            accessTokenTTL: ACCESS_TOKEN_TTL_S,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+      mTLS: {
+        enabled: true,
+        tlsClientAuth: true,
+        certificateBoundAccessTokens: false,
+        selfSignedTlsClientAuth: false,
+        getCertificate,
+        certificateAuthorized,
+        certificateSubjectMatches,
+      },
+      rpInitiatedLogout: { enabled: false },
+      registration: { enabled: false },
+      encryption: { enabled: false },
+    },
+    // No HS* anywhere (a stored client-secret hash must never become a key) and no "none".
+    enabledJWA: {
+      clientAuthSigningAlgValues: sigAlgs,
+      idTokenSigningAlgValues: sigAlgs,
+      requestObjectSigningAlgValues: sigAlgs,
+      userinfoSigningAlgValues: sigAlgs,
+      introspectionSigningAlgValues: sigAlgs,
+      authorizationSigningAlgValues: sigAlgs,
+      dPoPSigningAlgValues: sigAlgs,
+      attestSigningAlgValues: ['ES256', 'EdDSA'],
+      idTokenEncryptionAlgValues: ASYMMETRIC_ENCRYPTION,
+      requestObjectEncryptionAlgValues: ASYMMETRIC_ENCRYPTION,
+      userinfoEncryptionAlgValues: ASYMMETRIC_ENCRYPTION,
+      introspectionEncryptionAlgValues: ASYMMETRIC_ENCRYPTION,
+      authorizationEncryptionAlgValues: ASYMMETRIC_ENCRYPTION,
+    },
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL_S,
+      ClientCredentials: ACCESS_TOKEN_TTL_S,
+      AuthorizationCode: 60,
+      IdToken: ACCESS_TOKEN_TTL_S,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 24 * 3600,
+      RefreshToken: 24 * 3600,
+    },
+    interactions: {
+      // The sign-in pages (later work) live under /oauth so the gateway hands them to the same place.
+      url: (_ctx: unknown, interaction: { uid: string }) => `/oauth/interaction/${interaction.uid}`,
+    },
+    async findAccount(_ctx: unknown, sub: string) {
+      return deps.findAccount ? deps.findAccount(sub) : undefined;
+    },
+    // Service clients call from servers; no browser origin is allowed to read our responses.
+    clientBasedCORS: () => false,
+    // HTML error page (browser flows): the OAuth error fields only, escaped, no external assets.
+    async renderError(ctx: { type: string; body: string }, out: Record<string, unknown>) {
+      ctx.type = 'html';
+      ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Error</title></head><body><h1>Sign-in failed</h1>${
+        Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`).join('')
+      }</body></html>`;
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+  provider.proxy = deps.trustProxy;
+
+  // Client secrets are stored as HMACs: compare the presented secret's HMAC in constant time.
+  const { clientSecrets } = deps;
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+    return clientSecrets.matches(actual, this.clientSecret);
+  };
+
+  // Absolute URLs (discovery, DPoP `htu`, private_key_jwt audiences) come from the configured issuer,
+  // never from the request's Host / X-Forwarded-Host headers (host header injection).
+  provider.OIDCContext.prototype.urlFor = function urlFor(name: string, opt?: Record<string, unknown>) {
+    return provider.urlFor(name, opt);
+  };
+
+  // Events: error names and OAuth error codes only, never tokens, secrets or library messages.
+  provider.on('server_error', (_ctx: unknown, err: unknown) => {
+    logger.error({ event: 'oidc.server_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'authorization server error');
+  });
+  // Koa's own error event (replaces its console logging).
+  provider.on('error', (err: unknown) => {
+    logger.error({ event: 'oidc.error', error: (err as Error | undefined)?.name ?? 'Error' }, 'authorization server error');
+  });
+  for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'pushed_authorization_request.error', 'authorization.error', 'jwks.error', 'discovery.error']) {
+    provider.on(event, (_ctx: unknown, err: unknown) => {
+      logger.info({ event: `oidc.${event}`, error: (err as { error?: string } | undefined)?.error ?? 'unknown' }, 'OAuth request refused');
+    });
+  }
+
+  return provider;
+}

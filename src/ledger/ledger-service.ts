@@ -1,0 +1,276 @@
+// The double-entry ledger. Every posting moves an amount from one account to another of the same
+// currency and writes two immutable entries (−amount, +amount), so for every tenant and currency
+// the entries sum to zero. Each tenant has one settlement account per currency: deposits come from
+// it (it may go negative: it mirrors money held outside the platform). Customer accounts never go
+// below zero: the debit is a conditional UPDATE under the row lock (PostgreSQL) or the single
+// write lock (SQLite), so concurrent transfers cannot overdraw and no update is lost.
+import { AppError } from '../errors.js';
+import { newId } from '../lib/ids.js';
+import type { Database, Sql } from '../storage/types.js';
+import { MAX_AMOUNT, toJsonAmount } from './money.js';
+
+export interface AccountRow {
+  id: string;
+  tenant_id: string;
+  customer_id: string | null;
+  kind: 'customer' | 'settlement';
+  currency: string;
+  available: bigint;
+  pending: bigint;
+  status: 'open' | 'closed';
+  created_at: bigint;
+}
+
+export interface TransferRow {
+  id: string;
+  tenant_id: string;
+  kind: 'transfer' | 'deposit';
+  source_account_id: string;
+  destination_account_id: string;
+  amount: bigint;
+  currency: string;
+  description: string | null;
+  reference: string | null;
+  metadata: string | null;
+  status: string;
+  client_id: string;
+  created_at: bigint;
+}
+
+export interface EntryRow {
+  id: string;
+  transfer_id: string;
+  account_id: string;
+  amount: bigint;
+  currency: string;
+  balance_after: bigint;
+  created_at: bigint;
+}
+
+const ACCOUNT_COLUMNS = 'id, tenant_id, customer_id, kind, currency, available, pending, status, created_at';
+const TRANSFER_COLUMNS =
+  'id, tenant_id, kind, source_account_id, destination_account_id, amount, currency, description, reference, metadata, status, client_id, created_at';
+
+export function accountView(a: AccountRow) {
+  return {
+    id: a.id,
+    customer_id: a.customer_id,
+    kind: a.kind,
+    currency: a.currency,
+    balance: { available: toJsonAmount(a.available), pending: toJsonAmount(a.pending) },
+    status: a.status,
+    created_at: new Date(Number(a.created_at)).toISOString(),
+  };
+}
+
+export function transferView(t: TransferRow) {
+  return {
+    id: t.id,
+    kind: t.kind,
+    status: t.status,
+    source_account_id: t.source_account_id,
+    destination_account_id: t.destination_account_id,
+    amount: toJsonAmount(t.amount),
+    currency: t.currency,
+    description: t.description,
+    reference: t.reference,
+    metadata: t.metadata === null ? null : (JSON.parse(t.metadata) as Record<string, string>),
+    created_at: new Date(Number(t.created_at)).toISOString(),
+  };
+}
+
+export function entryView(e: EntryRow) {
+  return {
+    id: e.id,
+    transfer_id: e.transfer_id,
+    account_id: e.account_id,
+    amount: toJsonAmount(e.amount),
+    currency: e.currency,
+    balance_after: toJsonAmount(e.balance_after),
+    created_at: new Date(Number(e.created_at)).toISOString(),
+  };
+}
+
+export interface PostingInput {
+  tenantId: string;
+  clientId: string;
+  kind: 'transfer' | 'deposit';
+  sourceId: string;
+  destinationId: string;
+  amount: bigint;
+  currency: string;
+  description?: string | undefined;
+  reference?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+}
+
+export function createLedger({ db }: { db: Database }) {
+  async function lockAccounts(tx: Sql, tenantId: string, ids: string[]): Promise<Map<string, AccountRow>> {
+    // Lock in id order on every path, so two opposite transfers cannot deadlock.
+    const sorted = [...new Set(ids)].sort();
+    const found = new Map<string, AccountRow>();
+    for (const id of sorted) {
+      const row = await tx.one<AccountRow>(
+        `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2 ${db.forUpdate}`,
+        [id, tenantId],
+      );
+      if (row) found.set(id, row);
+    }
+    return found;
+  }
+
+  async function ensureSettlementAccount(tx: Sql, tenantId: string, currency: string): Promise<string> {
+    const existing = await tx.one<{ id: string }>(
+      "SELECT id FROM accounts WHERE tenant_id = $1 AND currency = $2 AND kind = 'settlement'",
+      [tenantId, currency],
+    );
+    if (existing) return existing.id;
+    await tx.run(
+      `INSERT INTO accounts (id, tenant_id, customer_id, kind, currency, available, pending, status, created_at)
+       VALUES ($1, $2, NULL, 'settlement', $3, 0, 0, 'open', $4) ON CONFLICT DO NOTHING`,
+      [newId('acc'), tenantId, currency, Date.now()],
+    );
+    const row = await tx.one<{ id: string }>(
+      "SELECT id FROM accounts WHERE tenant_id = $1 AND currency = $2 AND kind = 'settlement'",
+      [tenantId, currency],
+    );
+    if (!row) throw new Error('settlement account missing after insert');
+    return row.id;
+  }
+
+  /** Posts one movement inside tx. Throws a domain AppError (and tx rolls back) when refused. */
+  async function post(tx: Sql, input: PostingInput): Promise<TransferRow> {
+    if (input.sourceId === input.destinationId) throw new AppError('same_account');
+    if (input.amount <= 0n || input.amount > MAX_AMOUNT) throw new AppError('validation_failed', 'amount out of range');
+    const accounts = await lockAccounts(tx, input.tenantId, [input.sourceId, input.destinationId]);
+    const source = accounts.get(input.sourceId);
+    const destination = accounts.get(input.destinationId);
+    // Another tenant's account answers exactly like one that does not exist (CONTRACT §4).
+    if (!source || !destination) throw new AppError('not_found', 'Account not found');
+    if (input.kind === 'transfer' && (source.kind !== 'customer' || destination.kind !== 'customer')) {
+      throw new AppError('not_found', 'Account not found');
+    }
+    if (source.status !== 'open' || destination.status !== 'open') throw new AppError('account_closed');
+    if (source.currency !== input.currency || destination.currency !== input.currency) throw new AppError('currency_mismatch');
+    if (source.kind === 'customer' && source.available < input.amount) throw new AppError('insufficient_funds');
+    if (destination.available + input.amount > MAX_AMOUNT || source.available - input.amount < -MAX_AMOUNT) {
+      throw new AppError('validation_failed', 'The resulting balance would exceed the supported range');
+    }
+
+    const now = Date.now();
+    // The conditional UPDATE is the guard that holds even if a lock were missing: it cannot
+    // take a customer balance below zero (and the table CHECK refuses it too).
+    const debited = await tx.one<{ available: bigint }>(
+      `UPDATE accounts SET available = available - $1
+       WHERE id = $2 AND (kind = 'settlement' OR available >= $1) RETURNING available`,
+      [input.amount, source.id],
+    );
+    if (!debited) throw new AppError('insufficient_funds');
+    const credited = await tx.one<{ available: bigint }>(
+      'UPDATE accounts SET available = available + $1 WHERE id = $2 RETURNING available',
+      [input.amount, destination.id],
+    );
+    if (!credited) throw new Error('credit failed');
+
+    const transfer: TransferRow = {
+      id: newId('tr'),
+      tenant_id: input.tenantId,
+      kind: input.kind,
+      source_account_id: source.id,
+      destination_account_id: destination.id,
+      amount: input.amount,
+      currency: input.currency,
+      description: input.description ?? null,
+      reference: input.reference ?? null,
+      metadata: input.metadata ? JSON.stringify(input.metadata) : null,
+      status: 'posted',
+      client_id: input.clientId,
+      created_at: BigInt(now),
+    };
+    await tx.run(
+      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        transfer.id, transfer.tenant_id, transfer.kind, transfer.source_account_id, transfer.destination_account_id,
+        transfer.amount, transfer.currency, transfer.description, transfer.reference, transfer.metadata,
+        transfer.status, transfer.client_id, now,
+      ],
+    );
+    const insertEntry = `INSERT INTO entries (id, tenant_id, transfer_id, account_id, amount, currency, balance_after, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+    await tx.run(insertEntry, [newId('ent'), input.tenantId, transfer.id, source.id, -input.amount, input.currency, debited.available, now]);
+    await tx.run(insertEntry, [newId('ent'), input.tenantId, transfer.id, destination.id, input.amount, input.currency, credited.available, now]);
+    return transfer;
+  }
+
+  return {
+    post,
+    ensureSettlementAccount,
+
+    async createAccount(tenantId: string, customerId: string, currency: string): Promise<AccountRow> {
+      const row: AccountRow = {
+        id: newId('acc'), tenant_id: tenantId, customer_id: customerId, kind: 'customer', currency,
+        available: 0n, pending: 0n, status: 'open', created_at: BigInt(Date.now()),
+      };
+      await db.run(
+        `INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [row.id, row.tenant_id, row.customer_id, row.kind, row.currency, row.available, row.pending, row.status, row.created_at],
+      );
+      return row;
+    },
+
+    async deposit(tx: Sql, input: Omit<PostingInput, 'kind' | 'sourceId'>): Promise<TransferRow> {
+      const destination = await tx.one<AccountRow>(
+        `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2`,
+        [input.destinationId, input.tenantId],
+      );
+      if (!destination || destination.kind !== 'customer') throw new AppError('not_found', 'Account not found');
+      if (destination.currency !== input.currency) throw new AppError('currency_mismatch');
+      const settlement = await ensureSettlementAccount(tx, input.tenantId, input.currency);
+      return post(tx, { ...input, kind: 'deposit', sourceId: settlement });
+    },
+
+    async getAccount(tenantId: string, id: string): Promise<AccountRow | undefined> {
+      return db.one<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+    },
+
+    async listAccounts(tenantId: string, customerId: string | undefined, limit: number, after: string | undefined): Promise<AccountRow[]> {
+      return db.query<AccountRow>(
+        `SELECT ${ACCOUNT_COLUMNS} FROM accounts
+         WHERE tenant_id = $1 AND kind = 'customer' AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) AND (CAST($3 AS TEXT) IS NULL OR id > $3)
+         ORDER BY id LIMIT $4`,
+        [tenantId, customerId ?? null, after ?? null, limit + 1],
+      );
+    },
+
+    async getTransfer(tenantId: string, id: string): Promise<TransferRow | undefined> {
+      return db.one<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+    },
+
+    async listTransfers(tenantId: string, accountIds: string[] | undefined, limit: number, after: string | undefined): Promise<TransferRow[]> {
+      if (accountIds === undefined) {
+        return db.query<TransferRow>(
+          `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+          [tenantId, after ?? null, limit + 1],
+        );
+      }
+      if (accountIds.length !== 1) throw new Error('listTransfers takes one account');
+      return db.query<TransferRow>(
+        `SELECT ${TRANSFER_COLUMNS} FROM transfers
+         WHERE tenant_id = $1 AND (source_account_id = $2 OR destination_account_id = $2) AND (CAST($3 AS TEXT) IS NULL OR id > $3)
+         ORDER BY id LIMIT $4`,
+        [tenantId, accountIds[0] as string, after ?? null, limit + 1],
+      );
+    },
+
+    async listEntries(accountId: string, limit: number, afterEntryId: string | undefined): Promise<EntryRow[]> {
+      return db.query<EntryRow>(
+        `SELECT id, transfer_id, account_id, amount, currency, balance_after, created_at FROM entries
+         WHERE account_id = $1 AND (CAST($2 AS TEXT) IS NULL OR seq > (SELECT seq FROM entries WHERE id = $2 AND account_id = $1))
+         ORDER BY seq LIMIT $3`,
+        [accountId, afterEntryId ?? null, limit + 1],
+      );
+    },
+  };
+}
+
+export type Ledger = ReturnType<typeof createLedger>;
