@@ -13,6 +13,7 @@ import { registerApiRoutes } from './gateway/pipeline.js';
 import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
+import { validatorCompiler } from './gateway/validation.js';
 import type { Identity } from './identity/index.js';
 import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
@@ -67,6 +68,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
+  // Strict validation: no coercion of bodies, unknown properties refused (see validation.ts).
+  app.setValidatorCompiler(validatorCompiler);
   installProblemHandlers(app);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -23,6 +23,8 @@ import { openDatabase } from './storage/index.js';
 
 export interface RunningServer {
   url: string;
+  /** The composed services, for the CLI-less checks of tests and benchmarks. */
+  services: { identity: Awaited<ReturnType<typeof createIdentity>> };
   close(): Promise<void>;
 }
 
@@ -110,7 +112,7 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    return { url: publicUrl, close };
+    return { url: publicUrl, services: { identity }, close };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -1,7 +1,7 @@
 // authenticate(): bearer access tokens on API requests. Mostly negative: every forged, altered,
 // expired, misdirected or revoked token must give the same invalid_token answer (RFC 6750 §3).
 import { createHash } from 'node:crypto';
-import { SignJWT, decodeJwt, generateKeyPair, importJWK, type JWK, type JWTPayload } from 'jose';
+import { SignJWT, decodeJwt, generateKeyPair, importJWK, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlatformSecrets } from '../../src/crypto/platform-secrets.js';
 import { AppError } from '../../src/errors.js';

@@ -2,7 +2,7 @@
 // client authentication, RFC 9068 access tokens, and the refusals (wrong secret, scope beyond the
 // registration, foreign resource, revoked client). Runs on every database engine.
 import { readFileSync } from 'node:fs';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describeEngines, type TestDatabase } from '../support/databases.js';
 import { basic, httpsCall, requestToken, startHarness, type Harness } from './harness.js';
@@ -203,6 +203,47 @@ describeEngines('authorization server', (engine) => {
     const res = await requestToken(h, c.client_id, c.client_secret!, { scope: 'accounts:write' });
     expect(res.status).toBe(400);
     expect(res.json().error).toBe('invalid_scope');
+  });
+
+  it('private_key_jwt: a client assertion signed with the registered key gets a token; HS256 assertions are refused', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const c = await h.identity.clients.create({
+      tenant: 'acme-bank', name: 'pkj', scopes: ['accounts:read'], authMethod: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] },
+    });
+    const assertion = (key: CryptoKey | Uint8Array, alg: string) => new SignJWT({})
+      .setProtectedHeader({ alg, kid: 'k1' })
+      .setIssuer(c.client_id).setSubject(c.client_id).setAudience(h.issuer)
+      .setJti(`j-${Math.random()}`).setIssuedAt().setExpirationTime('60s')
+      .sign(key);
+    const call = (clientAssertion: string) => httpsCall(`${h.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials', scope: 'accounts:read',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion,
+      }).toString(),
+    });
+    const ok = await call(await assertion(privateKey, 'ES256'));
+    expect(ok.status).toBe(200);
+    expect(decodeJwt(ok.json().access_token).tenant_id).toBe(c.tenant_id);
+    const hs = await call(await assertion(new TextEncoder().encode('x'.repeat(64)), 'HS256'));
+    expect(hs.status).toBe(401);
+    expect(hs.json().error).toBe('invalid_client');
+    const other = (await generateKeyPair('ES256')).privateKey;
+    expect((await call(await assertion(other, 'ES256'))).status).toBe(401);
+  });
+
+  it('tls_client_auth without a client certificate is refused', async () => {
+    const c = await h.identity.clients.create({
+      tenant: 'acme-bank', name: 'tls', scopes: ['accounts:read'], authMethod: 'tls_client_auth', tlsSubject: 'CN=svc.acme',
+    });
+    const res = await httpsCall(`${h.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'accounts:read', client_id: c.client_id }).toString(),
+    });
+    expect(res.status).toBe(401);
+    expect(res.json().error).toBe('invalid_client');
   });
 
   it('logs no secret and no token', async () => {

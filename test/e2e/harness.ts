@@ -1,0 +1,80 @@
+// The real server for end-to-end tests: a fresh data directory and database on the chosen engine,
+// HTTPS with the development certificate on a free port, real OAuth clients and tokens.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { createTestDatabase, type Engine, type TestDatabase } from '../support/databases.js';
+import { createClient } from './http.js';
+
+export const ALL_API_SCOPES = [
+  'customers:read', 'customers:write', 'accounts:read', 'accounts:write', 'transfers:read', 'transfers:write', 'ledger:fund',
+];
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  database: TestDatabase;
+  server: RunningServer;
+  http: ReturnType<typeof createClient>;
+  /** Every log line the server wrote, as text. */
+  logs: string[];
+  env: Record<string, string>;
+  /** Registers a client and returns a token with its scopes. */
+  newClient(tenant: string, scopes?: string[]): Promise<{ clientId: string; secret: string; tenantId: string; token: string }>;
+  token(clientId: string, secret: string, scope: string): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(engine: Engine, extraEnv: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase(engine);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-e2e-'));
+  const env: Record<string, string> = {
+    VAULTGATE_DATA_DIR: dataDir,
+    VAULTGATE_PORT: '0',
+    DATABASE_URL: database.url,
+    VAULTGATE_LOG_LEVEL: 'info',
+    ...extraEnv,
+  };
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const server = await startServer(loadConfig(env), { logger: createLogger('info', sink) });
+  const http = createClient(server.url, readFileSync(path.join(dataDir, 'dev-tls-cert.pem')));
+
+  async function token(clientId: string, secret: string, scope: string) {
+    const res = await http.call('/oauth/token', {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+    });
+    return { status: res.status, body: res.body };
+  }
+
+  return {
+    url: server.url, dataDir, database, server, http, logs, env,
+    token,
+    async newClient(tenant, scopes = ALL_API_SCOPES) {
+      const created = await server.services.identity.clients.create({ tenant, name: `test-${tenant}`, scopes });
+      const res = await token(created.client_id, created.client_secret as string, scopes.join(' '));
+      if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return { clientId: created.client_id, secret: created.client_secret as string, tenantId: created.tenant_id, token: res.body.access_token };
+    },
+    async close() {
+      http.close();
+      await server.close();
+      await database.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
