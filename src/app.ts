@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuditLog } from './audit/types.js';
 import { customerRoutes } from './customers/routes.js';
 import type { Customers } from './customers/customer-service.js';
 import { AppError, ConfigError } from './errors.js';
@@ -22,6 +23,7 @@ import type { Database } from './storage/types.js';
 
 export interface AppDeps {
   db: Database;
+  audit: AuditLog;
   identity: Identity;
   customers: Customers;
   ledger: Ledger;

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
+import { createNoopAudit } from './audit/types.js';
 import type { Config } from './config.js';
 import { createDataKeys } from './crypto/data-keys.js';
 import { ensureDevCertificate } from './crypto/dev-certificate.js';
@@ -78,8 +79,9 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     const ledger = createLedger({ db });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master), master });
     const idempotency = createIdempotency(db);
+    const audit = createNoopAudit();
     const app = await buildApp({
-      db, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp,
+      db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp,
     });
     server.on('request', app.routing);
 
