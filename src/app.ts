@@ -4,13 +4,21 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuditService } from './audit/audit-log.js';
+import { createAuditQueries } from './audit/queries.js';
+import { auditRoutes } from './audit/routes.js';
 import type { AuditLog } from './audit/types.js';
+import { createPlatformScope } from './lib/platform-scope.js';
+import type { Monitoring } from './monitoring/monitoring.js';
+import { monitoringRoutes } from './monitoring/routes.js';
+import { adminRoutes } from './admin/routes.js';
 import { customerRoutes } from './customers/routes.js';
 import type { Customers } from './customers/customer-service.js';
 import { AppError, ConfigError } from './errors.js';
 import type { Idempotency } from './gateway/idempotency.js';
 import { parseJsonBody } from './gateway/json-body.js';
 import { registerApiRoutes } from './gateway/pipeline.js';
+import type { TrafficProtection } from './gateway/rate-limit/traffic.js';
 import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
@@ -33,9 +41,24 @@ export interface AppDeps {
   /** true when TLS is terminated here (HSTS is sent); false behind a TLS proxy. */
   tls: boolean;
   trustProxy: boolean;
+  /** Rate limits, load shedding, brute-force guard (issue 5); absent = no traffic protection. */
+  traffic?: TrafficProtection | undefined;
+  /** The audit log's read side and checkpoint key (issue 3); absent = no audit routes. */
+  auditService?: AuditService | undefined;
+  /** Metrics, detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
+  monitoring?: Monitoring | undefined;
 }
 
 const MAX_BODY = 1024 * 1024; // hard ceiling; each route declares its own, smaller limit
+
+/** Audit, alert and metrics routes, when their services are composed in. */
+function observabilityRoutes(deps: AppDeps) {
+  const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
+  return [
+    ...(deps.auditService ? auditRoutes({ audit: deps.auditService, queries: createAuditQueries(deps.db), seesAllTenants }) : []),
+    ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, seesAllTenants }) : []),
+  ];
+}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -74,6 +97,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   installProblemHandlers(app);
 
+  // First on every request: load shedding and the per-IP limit run before anything costs work,
+  // including the /oauth/* hand-off below.
+  deps.traffic?.install(app);
+
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('X-Request-Id', request.id);
     // RFC 6750 §2.3 allows tokens in the query; we do not (they end up in logs and histories).
@@ -111,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       'request',
     );
+    deps.monitoring?.observeResponse(request, reply);
   });
 
   await app.register(swagger, {
@@ -147,8 +175,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerApiRoutes(
     app,
-    [...customerRoutes(deps.customers), ...ledgerRoutes(deps.ledger, deps.customers)],
-    { authenticate: (authorization) => deps.identity.authenticate(authorization), idempotency: deps.idempotency },
+    [...customerRoutes(deps.customers), ...ledgerRoutes(deps.ledger, deps.customers), ...observabilityRoutes(deps), ...adminRoutes(deps.identity)],
+    {
+      authenticate: (request) => deps.identity.authenticate(request),
+      onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
+      idempotency: deps.idempotency,
+      traffic: deps.traffic,
+    },
   );
 
   await app.ready();

@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { EXTERNAL_IDP_VARS, parseExternalIdp, type ExternalIdpSettings } from './identity/external-config.js';
+import { parseAlertsConfig, type AlertSettings } from './monitoring/alert-config.js';
+import { parseRateLimits, type RateLimitSettings } from './gateway/rate-limit/settings.js';
 
 export type DatabaseConfig =
   | { engine: 'sqlite'; path: string }
@@ -27,15 +30,26 @@ export interface Config {
   tls: { certFile: string | undefined; keyFile: string | undefined; clientCaFile: string | undefined };
   insecureHttp: boolean;
   masterKeyFile: string;
+  /**
+   * Set when VAULTGATE_MASTER_KEY carries the key (then the file is not used). A function, so the
+   * value never shows up when the config object is logged or serialized.
+   */
+  masterKeyFromEnv: (() => string) | undefined;
   file: FileConfig;
+  /** The `rate_limits` section, validated strictly (unknown keys refused), defaults filled in. */
+  rateLimits: RateLimitSettings;
+  /** The `alerts` section: detection rules and notifiers, validated strictly, defaults filled in. */
+  alerts: AlertSettings;
   logLevel: string;
+  /** Optional external OIDC issuer whose access tokens are accepted (issue 4). */
+  externalIdp: ExternalIdpSettings | undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const KNOWN_VARS = new Set([
   'VAULTGATE_DATA_DIR', 'VAULTGATE_HOST', 'VAULTGATE_PORT', 'VAULTGATE_PUBLIC_URL', 'VAULTGATE_TLS_CERT',
-  'VAULTGATE_TLS_KEY', 'VAULTGATE_TLS_CLIENT_CA', 'VAULTGATE_INSECURE_HTTP', 'VAULTGATE_MASTER_KEY_FILE',
-  'VAULTGATE_CONFIG', 'VAULTGATE_LOG_LEVEL',
+  'VAULTGATE_TLS_KEY', 'VAULTGATE_TLS_CLIENT_CA', 'VAULTGATE_INSECURE_HTTP', 'VAULTGATE_MASTER_KEY_FILE', 'VAULTGATE_MASTER_KEY',
+  'VAULTGATE_CONFIG', 'VAULTGATE_LOG_LEVEL', ...EXTERNAL_IDP_VARS,
 ]);
 
 function fail(variable: string, why: string): never {
@@ -133,6 +147,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) fail('REDIS_URL', 'must start with redis:// or rediss://');
 
+  // The master key comes from exactly one place: VAULTGATE_MASTER_KEY when set, else the file.
+  const masterKeyValue = env.VAULTGATE_MASTER_KEY || undefined;
+  if (masterKeyValue !== undefined) {
+    if (env.VAULTGATE_MASTER_KEY_FILE) fail('VAULTGATE_MASTER_KEY', 'set either VAULTGATE_MASTER_KEY or VAULTGATE_MASTER_KEY_FILE, not both');
+    if (Buffer.from(masterKeyValue.trim(), 'base64').length !== 32) fail('VAULTGATE_MASTER_KEY', 'must hold 32 bytes, base64-encoded');
+  }
+  const file = parseFileConfig(env.VAULTGATE_CONFIG);
   const config: Config = {
     dataDir,
     database: parseDatabase(env.DATABASE_URL, dataDir),
@@ -143,8 +164,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     tls: { certFile, keyFile, clientCaFile: readableFile('VAULTGATE_TLS_CLIENT_CA', env.VAULTGATE_TLS_CLIENT_CA) },
     insecureHttp: insecure === '1',
     masterKeyFile: path.resolve(env.VAULTGATE_MASTER_KEY_FILE || path.join(dataDir, 'master.key')),
-    file: parseFileConfig(env.VAULTGATE_CONFIG),
+    masterKeyFromEnv: masterKeyValue === undefined ? undefined : () => masterKeyValue,
+    file,
+    rateLimits: parseRateLimits(file.rate_limits),
+    alerts: parseAlertsConfig(file.alerts),
     logLevel,
+    externalIdp: parseExternalIdp(env),
   };
   return Object.freeze(config);
 }

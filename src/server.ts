@@ -1,72 +1,54 @@
 // The process: load config → open and migrate the database → keys → TLS → listen → build the app
 // → serve; SIGTERM drains in-flight requests and closes the database.
 import { writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import https from 'node:https';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
-import { createNoopAudit } from './audit/types.js';
+import { createAuditLog, type AuditService } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import { createDataKeys } from './crypto/data-keys.js';
-import { ensureDevCertificate } from './crypto/dev-certificate.js';
-import { loadMasterKey } from './crypto/master-key.js';
+import { openMasterKey } from './crypto/master-key.js';
 import { createPlatformSecrets } from './crypto/platform-secrets.js';
+import { createListener } from './crypto/tls.js';
 import { createCustomers } from './customers/customer-service.js';
 import { createIdempotency } from './gateway/idempotency.js';
+import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
+import { createVelocity } from './ledger/velocity.js';
 import { createLogger } from './logger.js';
 import { BOOTSTRAP_SCOPES } from './lib/bootstrap.js';
 import { openDatabase } from './storage/index.js';
+import { createMonitoring, type Monitoring } from './monitoring/monitoring.js';
 
 export interface RunningServer {
   url: string;
   /** The composed services, for the CLI-less checks of tests and benchmarks. */
-  services: { identity: Awaited<ReturnType<typeof createIdentity>> };
+  services: { identity: Awaited<ReturnType<typeof createIdentity>>; audit: AuditService; monitoring: Monitoring };
   close(): Promise<void>;
 }
 
-// TLS 1.2 suites: AEAD with forward secrecy only (TLS 1.3 suites are all AEAD).
-const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
-
-async function createListener(config: Readonly<Config>, logger: Logger): Promise<{ server: http.Server; tls: boolean }> {
-  if (config.insecureHttp) {
-    logger.warn('VAULTGATE_INSECURE_HTTP=1: serving plain HTTP; run this only behind a TLS-terminating proxy');
-    return { server: http.createServer(), tls: false };
-  }
-  const files =
-    config.tls.certFile && config.tls.keyFile
-      ? { certFile: config.tls.certFile, keyFile: config.tls.keyFile }
-      : await ensureDevCertificate(config.dataDir);
-  const server = https.createServer({
-    cert: await readFile(files.certFile),
-    key: await readFile(files.keyFile),
-    minVersion: 'TLSv1.2',
-    ciphers: TLS12_CIPHERS,
-    honorCipherOrder: true,
-    ...(config.tls.clientCaFile ? { ca: await readFile(config.tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
-  });
-  return { server, tls: true };
-}
-
-export async function startServer(config: Readonly<Config>, options: { logger?: Logger; handleSignals?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(config: Readonly<Config>, options: { logger?: Logger; handleSignals?: boolean; /** false: no rate limits or shedding (the benchmark's baseline only). */ traffic?: false } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const master = loadMasterKey(config.masterKeyFile, { create: true });
+  const master = openMasterKey(config, { create: true });
   const db = await openDatabase(config.database);
   try {
     const applied = await db.migrate();
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
 
-    const { server, tls } = await createListener(config, logger);
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 15_000;
-    server.keepAliveTimeout = 5_000;
+    const listener = await createListener(config, logger, { handleSignals: options.handleSignals ?? false });
+    const { server, tls } = listener;
+    // Slowloris: a request must deliver its headers within headersTimeout and complete within
+    // requestTimeout, and an idle keep-alive socket is closed after keepAliveTimeout. Node
+    // enforces the first two on a sweep every connectionsCheckingInterval (30 s by default,
+    // which would let a slow client hold a socket for up to 45 s): check every second instead.
+    const timeouts = config.rateLimits.timeouts;
+    server.requestTimeout = timeouts.requestMs;
+    server.headersTimeout = timeouts.headersMs;
+    server.keepAliveTimeout = timeouts.keepAliveMs;
+    // Read when the server starts listening; not in @types/node.
+    (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -75,15 +57,23 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     const publicUrl = config.publicUrl ?? `${tls ? 'https' : 'http'}://localhost:${port}`;
 
     const secrets = createPlatformSecrets(db, master);
-    const identity = await createIdentity({ db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp });
-    const ledger = createLedger({ db });
-    const customers = createCustomers({ db, dataKeys: createDataKeys(master), master });
-    const idempotency = createIdempotency(db);
-    const audit = createNoopAudit();
-    const app = await buildApp({
-      db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp,
+    // The audit log first: every service below records its changes through it (issue 3).
+    const audit = createAuditLog({ db, secrets, logger });
+    audit.start();
+    const monitoring = await createMonitoring({ db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls });
+    const identity = await createIdentity({
+      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl,
+      external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
-    server.on('request', app.routing);
+    const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit });
+    const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
+    const idempotency = createIdempotency(db);
+    const traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
+    const app = await buildApp({
+      db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
+      auditService: audit, monitoring,
+    });
+    listener.serve(app.routing);
 
     await bootstrapAdmin(config, identity, secrets, logger);
     const sweep = setInterval(() => void idempotency.sweep().catch(() => undefined), 3600_000);
@@ -95,6 +85,9 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     const close = () =>
       (closing ??= (async () => {
         clearInterval(sweep);
+        listener.stop();
+        // Open alert streams would hold the drain below for its full 10 s: end them first.
+        monitoring.streams.closeAll();
         // Stop accepting, let in-flight requests finish (10 s at most), then close the database.
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -102,6 +95,10 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
         await drained;
         clearTimeout(forced);
         await app.close();
+        await identity.close();
+        await traffic?.close();
+        await monitoring.close();
+        await audit.stop();
         await db.close();
         logger.info('vaultgate stopped');
       })());
@@ -114,7 +111,7 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    return { url: publicUrl, services: { identity }, close };
+    return { url: publicUrl, services: { identity, audit, monitoring }, close };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

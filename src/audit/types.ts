@@ -5,7 +5,7 @@ import type { Sql } from '../storage/types.js';
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 export interface AuditEventInput {
-  /** Dotted action name, e.g. `transfer.create`, `auth.token_issued`, `ratelimit.lockout`. */
+  /** Dotted action name from src/audit/actions.ts, e.g. `transfer.create`, `ratelimit.lockout`. */
   action: string;
   outcome: AuditOutcome;
   tenantId?: string | undefined;
@@ -19,12 +19,30 @@ export interface AuditEventInput {
   details?: Record<string, string | number | boolean | null> | undefined;
 }
 
+/** An event as stored: the input plus its place in the chain. */
+export interface AuditEvent {
+  seq: number;
+  id: string;
+  time: number;
+  tenantId: string | null;
+  clientId: string | null;
+  userId: string | null;
+  ip: string | null;
+  action: string;
+  target: string | null;
+  outcome: AuditOutcome;
+  details: Record<string, string | number | boolean | null> | null;
+  requestId: string | null;
+  prevHash: string;
+  hash: string;
+}
+
 export interface AuditLog {
   /** Appends an event; inside `tx` when given (then it commits or rolls back with the change). */
   record(event: AuditEventInput, tx?: Sql): Promise<void>;
 }
 
-/** Until the hash-chained log lands: accepts events and drops them. */
+/** For code paths without a database (some unit tests): accepts events and drops them. */
 export function createNoopAudit(): AuditLog {
   return { record: async () => undefined };
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createAuditLog } from '../audit/audit-log.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { createIdentity } from '../identity/index.js';
 import { createLogger } from '../logger.js';
@@ -16,7 +17,7 @@ function parseCreate(args: string[]): ClientInput {
     options: {
       tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, grant: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true }, auth: { type: 'string' }, 'jwks-file': { type: 'string' },
-      'tls-subject': { type: 'string' },
+      'tls-subject': { type: 'string' }, binding: { type: 'string' }, 'default-scopes': { type: 'string' },
     },
   });
   if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
@@ -49,18 +50,39 @@ function parseCreate(args: string[]): ClientInput {
     authMethod: auth,
     ...(jwks ? { jwks } : {}),
     ...(values['tls-subject'] ? { tlsSubject: values['tls-subject'] } : {}),
+    ...parseConstraints(values.binding, values['default-scopes']),
   };
+}
+
+/** --binding dpop|mtls (sender-constrained tokens) and --default-scopes "s1 s2" (issue 4). */
+function parseConstraints(binding: string | undefined, defaults: string | undefined): { binding?: 'dpop' | 'mtls'; defaultScopes?: string[] } {
+  if (binding !== undefined && binding !== 'dpop' && binding !== 'mtls') throw new CliError('--binding must be dpop or mtls');
+  const defaultScopes = defaults?.split(/\s+/).filter(Boolean);
+  if (defaultScopes?.some((s) => !isScope(s))) throw new CliError('--default-scopes: unknown scope');
+  return { ...(binding ? { binding } : {}), ...(defaultScopes ? { defaultScopes } : {}) };
+}
+
+function parseReview(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { days: { type: 'string' } } });
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  const days = values.days === undefined ? 30 : Number(values.days);
+  if (!Number.isInteger(days) || days < 1 || days > 365) throw new CliError('--days must be an integer 1..365');
+  return days;
 }
 
 export async function clientsCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') throw new CliError('usage: vaultgate clients create|list|revoke');
+  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke' && sub !== 'review') throw new CliError('usage: vaultgate clients create|list|revoke|review');
   const input = sub === 'create' ? parseCreate(rest) : undefined;
+  const reviewDays = sub === 'review' ? parseReview(rest) : undefined;
   const env = await openEnvironment();
   try {
+    const secrets = createPlatformSecrets(env.db, env.master);
     const identity = await createIdentity({
-      db: env.db, master: env.master, secrets: createPlatformSecrets(env.db, env.master), issuer: env.issuer,
+      db: env.db, master: env.master, secrets, issuer: env.issuer,
       logger: createLogger('silent'), trustProxy: false,
+      // Client changes made at the terminal are audited like those made through the API (issue 3).
+      audit: createAuditLog({ db: env.db, secrets, checkpointIntervalMs: 0 }),
     });
     if (input) {
       const created = await identity.clients.create(input);
@@ -69,6 +91,17 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
         ...(created.client_secret ? [`client_secret: ${created.client_secret}   (shown once: store it now)`] : []),
         `tenant_id:     ${created.tenant_id}`,
         `scopes:        ${created.scopes.join(' ')}`,
+      ].join('\n'));
+      return 0;
+    }
+    if (reviewDays !== undefined) {
+      // Least privilege: what each client holds versus what it used in the window.
+      const review = await identity.usage.review(reviewDays);
+      print(ctx, review, [
+        `access review, last ${review.days} day(s):`,
+        ...review.clients.map((c) => `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}${c.idle ? '  IDLE' : ''}\n`
+          + `    registered: ${c.registered.join(' ')}\n    exercised:  ${c.exercised.join(' ') || '-'}\n`
+          + `    unused:     ${c.unused.join(' ') || '-'}${c.unused.length ? '   (remove them)' : ''}`),
       ].join('\n'));
       return 0;
     }

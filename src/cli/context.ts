@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../config.js';
-import { loadMasterKey, type MasterKey } from '../crypto/master-key.js';
+import { openMasterKey, type MasterKey } from '../crypto/master-key.js';
 import { openDatabase } from '../storage/index.js';
 import type { Database } from '../storage/types.js';
 
@@ -17,7 +17,7 @@ export function print(ctx: CommandContext, value: unknown, human: string): void 
 /** Config, master key and a migrated database: what every data command needs. */
 export async function openEnvironment(): Promise<{ config: Readonly<Config>; master: MasterKey; db: Database; issuer: string }> {
   const config = loadConfig();
-  const master = loadMasterKey(config.masterKeyFile, { create: true });
+  const master = openMasterKey(config, { create: true });
   const db = await openDatabase(config.database);
   await db.migrate();
   const issuer = config.publicUrl ?? `${config.insecureHttp ? 'http' : 'https'}://localhost:${config.port}`;

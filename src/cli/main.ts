@@ -1,10 +1,14 @@
 // `vaultgate <command>`: thin commands that parse arguments, call a service and print.
 // With --json a command prints one JSON document on stdout and nothing else there.
 import { ConfigError } from '../errors.js';
+import { backupCommand, restoreCommand } from './backup.js';
+import { auditCommand } from './audit.js';
 import { clientsCommand } from './clients.js';
 import { CliError, type CommandContext } from './context.js';
+import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { startCommand } from './start.js';
+import { usersCommand } from './users.js';
 
 const USAGE = `usage: vaultgate <command> [options]
 
@@ -15,6 +19,15 @@ commands:
                  [--redirect-uri URI] [--auth private_key_jwt --jwks-file F] [--auth tls_client_auth --tls-subject DN]
   clients list
   clients revoke CLIENT_ID
+  clients review [--days N]  least privilege: registered vs exercised scopes per client, unused ones, idle clients
+  users create --tenant NAME --email E --password-stdin [--role customer|operator|auditor|admin] [--customer-id ID]
+  keys status                data keys per KEK version
+  keys rotate [--batch-size N]   new KEK version, re-wrap every data key online, retire the old one
+  backup --out FILE          encrypted online snapshot of the embedded (SQLite) database
+  restore --in FILE [--force]    restore a backup into DATABASE_URL's path (--force replaces it)
+  audit verify               check the audit hash chain and signed checkpoints (exit 1 + first bad seq)
+  audit export [--from T] [--to T] [--tenant ID] [--client ID] [--action A] [--outcome O]
+                             audit events as JSON lines on stdout
 every command accepts --json`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -30,6 +43,16 @@ export async function main(argv: string[]): Promise<number> {
         return await migrateCommand(args, ctx);
       case 'clients':
         return await clientsCommand(args, ctx);
+      case 'audit':
+        return await auditCommand(args, ctx);
+      case 'users':
+        return await usersCommand(args, ctx);
+      case 'keys':
+        return await keysCommand(args, ctx);
+      case 'backup':
+        return await backupCommand(args, ctx);
+      case 'restore':
+        return await restoreCommand(args, ctx);
       case undefined:
       case 'help':
       case '--help':

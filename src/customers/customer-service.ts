@@ -9,6 +9,16 @@ import type { MasterKey } from '../crypto/master-key.js';
 import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { Database } from '../storage/types.js';
+import { AUDIT_ACTIONS } from '../audit/actions.js';
+import type { AuditLog } from '../audit/types.js';
+
+/** Who asked, for the audit event written with the change (never personal data). */
+export interface CustomerAuditContext {
+  clientId?: string | undefined;
+  userId?: string | undefined;
+  ip?: string | undefined;
+  requestId?: string | undefined;
+}
 
 export interface Address {
   line1: string;
@@ -57,7 +67,7 @@ const COLUMNS = `id, tenant_id, data_key_id, status, created_at, erased_at, ${PE
 
 const aad = (customerId: string, field: PersonalField) => `customers:${customerId}:${field}`;
 
-export function createCustomers({ db, dataKeys, master }: { db: Database; dataKeys: DataKeys; master: MasterKey }) {
+export function createCustomers({ db, dataKeys, master, audit }: { db: Database; dataKeys: DataKeys; master: MasterKey; audit?: AuditLog | undefined }) {
   const indexKey = master.derive('blind-index');
 
   async function decrypt(row: CustomerRow): Promise<CustomerView> {
@@ -88,7 +98,7 @@ export function createCustomers({ db, dataKeys, master }: { db: Database; dataKe
   }
 
   return {
-    async create(tenantId: string, input: NewCustomer): Promise<CustomerView> {
+    async create(tenantId: string, input: NewCustomer, context: CustomerAuditContext = {}): Promise<CustomerView> {
       const id = newId('cus');
       const now = Date.now();
       const plain: Record<PersonalField, string | null> = {
@@ -111,6 +121,7 @@ export function createCustomers({ db, dataKeys, master }: { db: Database; dataKe
            VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12)`,
           [id, tenantId, dk.id, emailBlindIndex(indexKey, tenantId, input.email), now, ...sealed],
         );
+        await audit?.record({ action: AUDIT_ACTIONS.customerCreated, outcome: 'success', tenantId, ...context, target: id }, tx);
       });
       return {
         id, status: 'active', full_name: plain.full_name, email: plain.email, phone: plain.phone,
@@ -143,7 +154,7 @@ export function createCustomers({ db, dataKeys, master }: { db: Database; dataKe
     },
 
     /** Crypto-shredding: the data key is destroyed and every personal column blanked. */
-    async erase(tenantId: string, id: string): Promise<CustomerView | undefined> {
+    async erase(tenantId: string, id: string, context: CustomerAuditContext = {}): Promise<CustomerView | undefined> {
       const erased = await db.transaction(async (tx) => {
         const row = await tx.one<{ data_key_id: string; status: string }>(
           `SELECT data_key_id, status FROM customers WHERE id = $1 AND tenant_id = $2 ${db.forUpdate}`,
@@ -158,9 +169,13 @@ export function createCustomers({ db, dataKeys, master }: { db: Database; dataKe
            WHERE id = $1`,
           [id, Date.now()],
         );
+        await audit?.record({ action: AUDIT_ACTIONS.customerErased, outcome: 'success', tenantId, ...context, target: id }, tx);
         return true;
       });
       if (!erased) return undefined;
+      // SQLite: secure_delete zeroes the old cells in the database file, but the WAL still holds
+      // page images from before the erasure until it is checkpointed and truncated.
+      if (db.engine === 'sqlite') await db.query('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
       const view = await this.get(tenantId, id);
       if (!view) throw new AppError('not_found');
       return view;

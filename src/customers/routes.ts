@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { ApiRoute } from '../gateway/route-table.js';
 import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
 import { confinedCustomer } from '../lib/ownership.js';
+import type { Principal } from '../lib/principal.js';
 import { problemResponses } from '../gateway/schemas.js';
 import type { Customers, NewCustomer } from './customer-service.js';
 
@@ -54,15 +55,20 @@ export const customerSchema = {
   },
 };
 
+/** Request facts for the audit event written with each change. */
+function auditContext(principal: Principal, request: { ip: string; id: unknown }) {
+  return { clientId: principal.clientId, userId: principal.userId, ip: request.ip, requestId: String(request.id) };
+}
+
 export function customerRoutes(customers: Customers): ApiRoute[] {
   return [
     {
       method: 'POST', url: '/v1/customers', tag: 'customers', summary: 'Create a customer (personal data encrypted at rest)',
       permission: 'customers:write', audit: 'customer.create', rateLimit: 'write',
       schema: { body: newCustomerSchema, response: { 201: customerSchema, ...problemResponses } },
-      async handler({ principal, body }) {
+      async handler({ principal, body, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
-        return { status: 201, body: await customers.create(principal.tenantId, body as NewCustomer) };
+        return { status: 201, body: await customers.create(principal.tenantId, body as NewCustomer, auditContext(principal, request)) };
       },
     },
     {
@@ -99,9 +105,9 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
       method: 'DELETE', url: '/v1/customers/:id', tag: 'customers', summary: 'Erase a customer (crypto-shredding; ledger history stays)',
       permission: 'customers:write', audit: 'customer.erase', rateLimit: 'write',
       schema: { params: idParam, response: { 200: customerSchema, ...problemResponses } },
-      async handler({ principal, params }) {
+      async handler({ principal, params, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
-        const erased = await customers.erase(principal.tenantId, params.id);
+        const erased = await customers.erase(principal.tenantId, params.id, auditContext(principal, request));
         if (!erased) throw new AppError('not_found', 'Customer not found');
         return { status: 200, body: erased };
       },

@@ -4,15 +4,22 @@
 // declared response schema → one redacted log line.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { peerCertificate, type AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
 import type { Sql } from '../storage/types.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestHash, type Idempotency } from './idempotency.js';
 import { sendProblem } from './problem-handlers.js';
+import type { TrafficProtection } from './rate-limit/traffic.js';
 import { assertPolicies, type ApiRoute, type HandlerContext } from './route-table.js';
 
 export interface GatewayDeps {
-  authenticate(authorization: string | undefined): Promise<Principal>;
+  /** Gets what sender constraints need: method, URL, the DPoP proof and the TLS client certificate. */
+  authenticate(request: AuthRequest): Promise<Principal>;
+  /** Called once a request passed its route's permission check (least-privilege usage tracking). */
+  onAuthorized?: ((principal: Principal, permission: string) => void) | undefined;
   idempotency: Idempotency;
+  /** Per-client, per-class rate limit and concurrency cap (issue 5). */
+  traffic?: Pick<TrafficProtection, 'routeHooks'> | undefined;
 }
 
 declare module 'fastify' {
@@ -47,10 +54,18 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
 
   for (const route of routes) {
     const authenticate = async (request: FastifyRequest) => {
-      request.principal = await deps.authenticate(request.headers.authorization);
+      request.principal = await deps.authenticate({
+        authorization: request.headers.authorization,
+        dpop: request.headers.dpop,
+        method: request.method,
+        url: request.url,
+        certificate: peerCertificate(request.raw),
+        ip: request.ip,
+      });
     };
     const authorize = async (request: FastifyRequest) => {
       if (!request.principal?.scopes.has(route.permission)) throw insufficientScope(route.permission);
+      deps.onAuthorized?.(request.principal, route.permission);
     };
     const requireIdempotencyKey = async (request: FastifyRequest) => {
       const key = request.headers['idempotency-key'];
@@ -58,6 +73,8 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         throw new AppError('validation_failed', 'The Idempotency-Key header is required: 1–255 printable ASCII characters');
       }
     };
+
+    const limits = deps.traffic?.routeHooks(route.rateLimit) ?? { onRequest: [], preHandler: [] };
 
     app.route({
       method: route.method,
@@ -74,7 +91,10 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
       } as object,
       config: { audit: route.audit, rateLimit: route.rateLimit, permission: route.permission },
       // Authentication and authorization run on onRequest, before the body is even read.
-      onRequest: [authenticate, authorize],
+      // The client's rate limit counts right after authentication, before any further work.
+      onRequest: [authenticate, ...limits.onRequest, authorize],
+      // The concurrency cap holds its slot from after validation until the response ends.
+      ...(limits.preHandler.length > 0 ? { preHandler: limits.preHandler } : {}),
       ...(route.idempotent ? { preValidation: [requireIdempotencyKey] } : {}),
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const principal = request.principal as Principal;
@@ -83,6 +103,8 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         };
         if (!route.idempotent) {
           const result = await route.handler(ctx);
+          // A streaming route (SSE) hijacked the reply and writes it itself.
+          if (reply.sent) return undefined;
           for (const [k, v] of Object.entries(result.headers ?? {})) reply.header(k, v);
           return reply.code(result.status).send(result.body);
         }

@@ -25,7 +25,21 @@ interface ClientRow {
   tls_subject: string | null;
   status: string;
   created_at: bigint;
+  fapi: bigint | number | null;
+  binding: string | null;
+  default_scopes: string | null;
   tenant_name?: string;
+}
+
+const BINDINGS = ['dpop', 'mtls'] as const;
+export type Binding = (typeof BINDINGS)[number];
+
+/**
+ * The smallest useful default (least privilege): a token request without `scope` gets the
+ * client's read-only permissions; a client with none of those must always name its scopes.
+ */
+export function defaultScopesFor(scopes: readonly string[]): string[] {
+  return scopes.filter((s) => s.endsWith(':read'));
 }
 
 const split = (s: string): string[] => s.split(' ').filter((x) => x !== '');
@@ -95,6 +109,9 @@ function toInfo(row: ClientRow): ClientInfo {
     scopes: split(row.scopes),
     grant_types: split(row.grant_types),
     auth_method: row.auth_method,
+    fapi: Number(row.fapi ?? 0) === 1,
+    binding: row.binding === 'dpop' || row.binding === 'mtls' ? row.binding : null,
+    default_scopes: split(row.default_scopes ?? ''),
     status: row.status === 'active' ? 'active' : 'revoked',
     created_at: new Date(Number(row.created_at)).toISOString(),
   };
@@ -120,7 +137,14 @@ export function toOidcMetadata(row: ClientRow): Record<string, unknown> | undefi
     redirect_uris: split(row.redirect_uris),
     token_endpoint_auth_method: row.auth_method,
     scope: (interactive ? ['openid', ...scopes] : scopes).join(' '),
+    fapi: Number(row.fapi ?? 0) === 1,
   };
+  const defaults = split(row.default_scopes ?? '').filter((s) => (scopes as string[]).includes(s));
+  if (defaults.length > 0) metadata.default_scope = defaults.join(' ');
+  // Sender-constrained tokens: DPoP (RFC 9449 §5.2) or certificate binding (RFC 8705 §3.4).
+  if (row.binding === 'dpop') metadata.dpop_bound_access_tokens = true;
+  if (row.binding === 'mtls') metadata.tls_client_certificate_bound_access_tokens = true;
+  if (interactive) metadata.require_pushed_authorization_requests = true;
   // The stored HMAC stands in for the secret; it is only ever compared through compareClientSecret,
   // and no HS* algorithm is enabled anywhere, so it is never used as a key.
   if (row.secret_hash !== null) metadata.client_secret = row.secret_hash;
@@ -130,7 +154,7 @@ export function toOidcMetadata(row: ClientRow): Record<string, unknown> | undefi
 }
 
 const SELECT_CLIENT = `SELECT c.id, c.tenant_id, c.name, c.secret_hash, c.scopes, c.grant_types, c.redirect_uris, c.auth_method,
-  c.jwks, c.tls_subject, c.status, c.created_at, t.name AS tenant_name
+  c.jwks, c.tls_subject, c.status, c.created_at, c.fapi, c.binding, c.default_scopes, t.name AS tenant_name
   FROM clients c JOIN tenants t ON t.id = c.tenant_id`;
 
 export interface ClientStore {
@@ -156,6 +180,15 @@ export function createClientStore(deps: {
     if (!GRANTS.includes(grant)) invalid(`grant must be one of ${GRANTS.join(', ')}`);
     const authMethod = input.authMethod ?? 'client_secret_basic';
     if (!AUTH_METHODS.includes(authMethod)) invalid(`auth method must be one of ${AUTH_METHODS.join(', ')}`);
+    // An end-user (authorization_code) client is a FAPI 2.0 client: strong client authentication
+    // and sender-constrained tokens, no exceptions. Plain service clients keep client_credentials.
+    const fapi = grant === 'authorization_code';
+    const binding: Binding | null = input.binding ?? (fapi ? 'dpop' : null);
+    if (binding !== null && !BINDINGS.includes(binding)) invalid('binding must be dpop or mtls');
+    if (fapi && authMethod === 'client_secret_basic') invalid('an authorization_code (FAPI 2.0) client authenticates with private_key_jwt or tls_client_auth');
+    if (binding === 'mtls' && authMethod !== 'tls_client_auth') invalid('mtls-bound tokens need tls_client_auth (the client presents its certificate)');
+    const defaultScopes = input.defaultScopes === undefined ? defaultScopesFor(scopes) : checkScopes(input.defaultScopes);
+    if (defaultScopes.some((s) => !scopes.includes(s))) invalid('default scopes must be among the registered scopes');
 
     let redirectUris: string[] = [];
     if (grant === 'authorization_code') redirectUris = checkRedirectUris(input.redirectUris);
@@ -183,13 +216,16 @@ export function createClientStore(deps: {
       name,
       secret_hash: generated?.hash ?? null,
       scopes: scopes.join(' '),
-      grant_types: grant,
+      grant_types: fapi ? 'authorization_code refresh_token' : grant,
       redirect_uris: redirectUris.join(' '),
       auth_method: authMethod,
       jwks,
       tls_subject: tlsSubject,
       status: 'active',
       created_at: BigInt(Date.now()),
+      fapi: fapi ? 1 : 0,
+      binding,
+      default_scopes: defaultScopes.join(' '),
     };
     // Let oidc-provider judge the metadata now (JWK shapes, redirect URIs) instead of failing at
     // token time; its wording is not echoed (no library messages in responses).
@@ -208,8 +244,9 @@ export function createClientStore(deps: {
       if (!t) throw new Error('tenant row missing after insert');
       await tx.run(
         `INSERT INTO clients (id, tenant_id, name, secret_hash, scopes, grant_types, redirect_uris, auth_method, jwks,
-           tls_subject, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11)`,
-        [id, t.id, name, row.secret_hash, row.scopes, row.grant_types, row.redirect_uris, authMethod, jwks, tlsSubject, Number(row.created_at)],
+           tls_subject, status, created_at, fapi, binding, default_scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $14)`,
+        [id, t.id, name, row.secret_hash, row.scopes, row.grant_types, row.redirect_uris, authMethod, jwks, tlsSubject, Number(row.created_at),
+          fapi ? 1 : 0, binding, row.default_scopes],
       );
       return t.id;
     });
@@ -244,7 +281,13 @@ export function createClientStore(deps: {
     async setScopes(clientId, scopes) {
       const checked = checkScopes(scopes);
       if (typeof clientId !== 'string') return false;
-      return (await db.run('UPDATE clients SET scopes = $2 WHERE id = $1', [clientId, checked.join(' ')])) > 0;
+      // Defaults shrink with the registration (never wider than what is registered).
+      const current = await db.one<{ default_scopes: string | null }>('SELECT default_scopes FROM clients WHERE id = $1', [clientId]);
+      if (!current) return false;
+      const defaults = split(current.default_scopes ?? '').filter((s) => checked.includes(s));
+      return (await db.run('UPDATE clients SET scopes = $2, default_scopes = $3 WHERE id = $1', [
+        clientId, checked.join(' '), (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
+      ])) > 0;
     },
   };
 
@@ -253,7 +296,8 @@ export function createClientStore(deps: {
     async findMetadata(clientId) {
       if (typeof clientId !== 'string' || clientId === '' || clientId.length > 100) return undefined;
       const row = await db.one<ClientRow>(
-        `SELECT id, tenant_id, name, secret_hash, scopes, grant_types, redirect_uris, auth_method, jwks, tls_subject, status, created_at
+        `SELECT id, tenant_id, name, secret_hash, scopes, grant_types, redirect_uris, auth_method, jwks, tls_subject, status, created_at,
+           fapi, binding, default_scopes
          FROM clients WHERE id = $1`,
         [clientId],
       );

@@ -1,13 +1,22 @@
-// The identity capability: the authorization server (oidc-provider), OAuth clients, and the
-// verification of the access tokens it issues.
+// The identity capability: the authorization server (oidc-provider, FAPI 2.0 for end-user
+// clients), OAuth clients, end users and their sign-in pages, and the verification of access
+// tokens (sender constraints, revocation, roles) on every API request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError } from '../errors.js';
+import { createUsers } from '../users/user-service.js';
+import { attachAuditEvents, auditedClients } from './audit-events.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
+import { createExternalVerifier } from './external-idp.js';
+import { createInteractionHandler } from './interactions/handler.js';
 import { loadSigningKeys } from './keys.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { buildProvider } from './provider.js';
+import { createMemoryReplayCache, createRedisReplayCache } from './replay-cache.js';
+import { MFA_ROLES } from './roles.js';
+import { structuredTokenMiddleware } from './structured-tokens.js';
 import { createTokenVerifier } from './token-verifier.js';
+import { createUsageTracker } from './usage.js';
 import type { Identity, IdentityDeps } from './types.js';
 
 export type {
@@ -15,6 +24,7 @@ export type {
   IdentityLogger, OidcAccount,
 } from './types.js';
 export { ACCESS_TOKEN_TTL_S, OIDC_ROUTES } from './provider.js';
+export { ROLE_SCOPES, ROLES, isRole } from './roles.js';
 
 const DISCOVERY_PATHS = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
 
@@ -42,6 +52,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
 
   const clientSecrets = createClientSecrets(master);
   const keys = await loadSigningKeys(secrets);
+  const users = createUsers({ db, master, requireMfa: (role) => MFA_ROLES.has(role) });
 
   // The client store needs the provider's metadata validation, and the provider needs the client
   // store's lookup: the lookup is bound late through this closure.
@@ -57,19 +68,64 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     clientSecrets,
     logger,
     trustProxy: deps.trustProxy === true,
-    ...(deps.findAccount ? { findAccount: deps.findAccount } : {}),
+    findAccount: deps.findAccount ?? (async (sub) => {
+      const user = await users.authz(sub);
+      return user?.active ? { accountId: sub, claims: () => ({ sub }) } : undefined;
+    }),
   });
   const store = createClientStore({ db, secrets: clientSecrets, validateMetadata: (m) => provider.Client.validate(m) });
   findMetadata = store.findMetadata;
 
+  const audit = deps.audit;
+  // Token issuance and client-authentication failures (src/identity/audit-events.ts, issue 3).
+  if (audit) attachAuditEvents(provider, audit, (err) => logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'));
+  provider.use(structuredTokenMiddleware({
+    db, issuer, publicJwks: keys.publicJwks,
+    onRevoked: (clientId) => void audit?.record({ action: 'auth.token_revoked', outcome: 'success', clientId }).catch(() => undefined),
+  }));
+
+  const interactions = createInteractionHandler({
+    provider, users, issuer, trustProxy: deps.trustProxy === true, audit,
+    key: Buffer.from(keys.cookieKeys[0] as string, 'utf8'),
+    async client(clientId) {
+      const m = await store.findMetadata(clientId);
+      return m ? { tenantId: String(m.tenant_id), name: String(m.client_name ?? clientId) } : undefined;
+    },
+  });
+
+  const replay = deps.redisUrl ? createRedisReplayCache(deps.redisUrl) : createMemoryReplayCache();
+  const usage = createUsageTracker(db, (err) => {
+    logger.warn({ event: 'usage.flush_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'recording scope usage failed');
+  });
+  const external = deps.external ? createExternalVerifier(deps.external, db) : undefined;
+
   const callback = provider.callback();
+  const onError = (err: unknown) => logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error');
   return {
-    clients: store.service,
+    clients: audit ? auditedClients(store.service, audit) : store.service,
+    users,
+    usage,
     handle(req: IncomingMessage, res: ServerResponse) {
+      const pathname = new URL(req.url ?? '/', 'https://localhost').pathname;
+      if (interactions.matches(pathname)) {
+        interactions.handle(req, res, onError);
+        return;
+      }
       // Koa handles its own errors (the 'error' event above); nothing to await here.
       void callback(req, res);
     },
     isOidcPath,
-    authenticate: createTokenVerifier({ db, issuer, publicJwks: keys.publicJwks }),
+    authenticate: createTokenVerifier({
+      db, issuer, publicJwks: keys.publicJwks, replay, users: (id) => users.authz(id),
+      ...(external ? { external } : {}),
+      onReplay: ({ clientId, ip }) => {
+        logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');
+        void audit?.record({ action: 'auth.replay_detected', outcome: 'denied', clientId, ip }).catch(() => undefined);
+      },
+    }),
+    async close() {
+      await usage.close();
+      await replay.close();
+    },
   };
 }

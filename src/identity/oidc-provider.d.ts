@@ -41,6 +41,30 @@ declare module 'oidc-provider' {
     prototype: { urlFor(name: string, opt?: Record<string, unknown>): string };
   }
 
+  export interface InteractionDetails {
+    uid: string;
+    params: Record<string, unknown>;
+    prompt: { name: string; reasons: string[]; details: Record<string, unknown> };
+    session?: { accountId?: string; uid?: string };
+    grantId?: string;
+  }
+
+  export interface GrantInstance {
+    addOIDCScope(scope: string): void;
+    addResourceScope(resource: string, scope: string): void;
+    rejectResourceScope(resource: string, scope: string): void;
+    save(): Promise<string>;
+  }
+
+  export interface GrantStatic {
+    new (properties: { accountId: string; clientId: string }): GrantInstance;
+    find(id: string): Promise<GrantInstance | undefined>;
+  }
+
+  export interface TokenModelStatic {
+    prototype: { save(): Promise<string>; scope?: string; clientId?: string; [key: string]: unknown };
+  }
+
   export class Provider extends EventEmitter {
     constructor(issuer: string, configuration?: Record<string, unknown>);
     readonly issuer: string;
@@ -50,6 +74,11 @@ declare module 'oidc-provider' {
     urlFor(name: string, opt?: Record<string, unknown>): string;
     pathFor(name: string, opt?: Record<string, unknown>): string;
     callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+    readonly Grant: GrantStatic;
+    readonly ClientCredentials: TokenModelStatic;
+    interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+    interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+    use(fn: (ctx: any, next: () => Promise<void>) => Promise<void>): this;
   }
 
   export default Provider;

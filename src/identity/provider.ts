@@ -75,12 +75,16 @@ export function buildProvider(deps: {
       id_token_signed_response_alg: 'ES256',
     },
     // tenant_id travels with the client metadata (read from the clients table on every lookup).
+    // fapi: the client is held to the FAPI 2.0 Security Profile; default_scope: what a token
+    // request without `scope` gets (the client's smallest useful set, see clients.ts).
     extraClientMetadata: {
-      properties: ['tenant_id'],
+      properties: ['tenant_id', 'fapi', 'default_scope'],
       validator(_ctx: unknown, key: string, value: unknown) {
         if (key === 'tenant_id' && (typeof value !== 'string' || value === '')) {
           throw new errors.InvalidClientMetadata('tenant_id must be a non-empty string');
         }
+        if (key === 'fapi' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('fapi must be a boolean');
+        if (key === 'default_scope' && value !== undefined && typeof value !== 'string') throw new errors.InvalidClientMetadata('default_scope must be a string');
       },
     },
     async extraTokenClaims(ctx: CtxLike, token: TokenLike) {
@@ -93,7 +97,26 @@ export function buildProvider(deps: {
       return { tenant_id: tenantId };
     },
     routes: OIDC_ROUTES,
+    // Every authorization-code flow: PKCE with S256 (oidc-provider accepts no other method).
+    pkce: { required: () => true },
+    // Refresh tokens only for clients registered with the refresh_token grant (FAPI clients); they
+    // are bound to the client's strong authentication (private_key_jwt / mTLS) at every use.
+    async issueRefreshToken(_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) {
+      return client.grantTypeAllowed('refresh_token');
+    },
     features: {
+      // FAPI 2.0 Security Profile, per client: only clients registered as FAPI get it.
+      fapi: {
+        enabled: true,
+        profile(_ctx: unknown, client?: { fapi?: unknown }) {
+          return client?.fapi === true ? '2.0' : undefined;
+        },
+      },
+      // PAR for every authorization request (FAPI 2.0 §5.3.1.2): no front-channel parameters.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true, allowUnregisteredRedirectUris: false },
+      // DPoP (RFC 9449); proof jti replay at the token endpoint goes through the adapter (shared).
+      dPoP: { enabled: true, allowReplay: false },
+      userinfo: { enabled: true },
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: {
@@ -133,7 +156,7 @@ export function buildProvider(deps: {
       mTLS: {
         enabled: true,
         tlsClientAuth: true,
-        certificateBoundAccessTokens: false,
+        certificateBoundAccessTokens: true,
         selfSignedTlsClientAuth: false,
         getCertificate,
         certificateAuthorized,
@@ -170,7 +193,7 @@ export function buildProvider(deps: {
       RefreshToken: 24 * 3600,
     },
     interactions: {
-      // The sign-in pages (later work) live under /oauth so the gateway hands them to the same place.
+      // The sign-in pages (interactions/handler.ts) live under /oauth: the gateway hands them over too.
       url: (_ctx: unknown, interaction: { uid: string }) => `/oauth/interaction/${interaction.uid}`,
     },
     async findAccount(_ctx: unknown, sub: string) {
@@ -200,6 +223,18 @@ export function buildProvider(deps: {
   // never from the request's Host / X-Forwarded-Host headers (host header injection).
   provider.OIDCContext.prototype.urlFor = function urlFor(name: string, opt?: Record<string, unknown>) {
     return provider.urlFor(name, opt);
+  };
+
+  // Least privilege: a client_credentials request without `scope` gets the client's default set
+  // (never everything). The model's save is the one place every such token passes.
+  const ccSave = provider.ClientCredentials.prototype.save;
+  provider.ClientCredentials.prototype.save = async function save(this: { scope?: string; client?: Record<string, unknown> }) {
+    if (!this.scope) {
+      const fallback = this.client?.defaultScope ?? this.client?.default_scope;
+      if (typeof fallback !== 'string' || fallback === '') throw new errors.InvalidScope('this client must name the scopes it needs', '');
+      this.scope = fallback;
+    }
+    return ccSave.call(this);
   };
 
   // Events: error names and OAuth error codes only, never tokens, secrets or library messages.

@@ -2,7 +2,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { PlatformSecrets } from '../crypto/platform-secrets.js';
+import type { AuditLog } from '../audit/types.js';
+import type { AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
+import type { Users } from '../users/user-service.js';
+import type { ExternalIdpConfig } from './external-idp.js';
+import type { UsageTracker } from './usage.js';
 import type { Database } from '../storage/types.js';
 
 export type GrantType = 'client_credentials' | 'authorization_code';
@@ -34,6 +39,11 @@ export interface IdentityDeps {
   trustProxy?: boolean;
   /** End-user lookup for the authorization-code flow; without it no end user can sign in. */
   findAccount?: (sub: string) => Promise<OidcAccount | undefined>;
+  /** When set, the DPoP replay cache lives in Redis (shared by every node). */
+  redisUrl?: string | undefined;
+  audit?: AuditLog | undefined;
+  /** Optional external OIDC issuer whose access tokens are accepted too. */
+  external?: ExternalIdpConfig | undefined;
 }
 
 export interface CreateClientInput {
@@ -45,6 +55,10 @@ export interface CreateClientInput {
   authMethod?: ClientAuthMethod;
   jwks?: object;
   tlsSubject?: string;
+  /** Sender constraint of the client's tokens; FAPI (authorization_code) clients default to dpop. */
+  binding?: 'dpop' | 'mtls';
+  /** What a token request without `scope` gets; default: the registered `:read` scopes. */
+  defaultScopes?: string[];
 }
 
 export interface CreatedClient {
@@ -63,6 +77,9 @@ export interface ClientInfo {
   scopes: string[];
   grant_types: string[];
   auth_method: string;
+  fapi: boolean;
+  binding: 'dpop' | 'mtls' | null;
+  default_scopes: string[];
   status: 'active' | 'revoked';
   created_at: string;
 }
@@ -87,5 +104,10 @@ export interface Identity {
    * Verifies `Authorization: Bearer <jwt>`; returns the Principal or throws AppError('invalid_token')
    * with a `WWW-Authenticate` header (RFC 6750 §3).
    */
-  authenticate(authorization: string | undefined): Promise<Principal>;
+  authenticate(request: AuthRequest | string | undefined): Promise<Principal>;
+  users: Users;
+  /** Scope usage per client, and the least-privilege review. */
+  usage: UsageTracker;
+  /** Flushes usage records and closes the replay cache (Redis). */
+  close(): Promise<void>;
 }

@@ -8,6 +8,16 @@ import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { Database, Sql } from '../storage/types.js';
 import { MAX_AMOUNT, toJsonAmount } from './money.js';
+import type { Velocity } from './velocity.js';
+import { AUDIT_ACTIONS } from '../audit/actions.js';
+import type { AuditLog } from '../audit/types.js';
+
+/** Who asked, for the audit event (request facts the service cannot see itself). */
+export interface AuditContext {
+  ip?: string | undefined;
+  requestId?: string | undefined;
+  userId?: string | undefined;
+}
 
 export interface AccountRow {
   id: string;
@@ -102,9 +112,10 @@ export interface PostingInput {
   description?: string | undefined;
   reference?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  context?: AuditContext | undefined;
 }
 
-export function createLedger({ db }: { db: Database }) {
+export function createLedger({ db, velocity, audit }: { db: Database; velocity?: Velocity | undefined; audit?: AuditLog | undefined }) {
   async function lockAccounts(tx: Sql, tenantId: string, ids: string[]): Promise<Map<string, AccountRow>> {
     // Lock in id order on every path, so two opposite transfers cannot deadlock.
     const sorted = [...new Set(ids)].sort();
@@ -156,6 +167,11 @@ export function createLedger({ db }: { db: Database }) {
     if (destination.available + input.amount > MAX_AMOUNT || source.available - input.amount < -MAX_AMOUNT) {
       throw new AppError('validation_failed', 'The resulting balance would exceed the supported range');
     }
+    // Velocity rules (issue 5) run here, under the source row lock and inside tx, so the check
+    // and the posting commit or roll back together. Deposits are money in: not limited here.
+    if (input.kind === 'transfer' && velocity) {
+      await velocity.check(tx, { tenantId: input.tenantId, sourceId: source.id, currency: input.currency, amount: input.amount });
+    }
 
     const now = Date.now();
     // The conditional UPDATE is the guard that holds even if a lock were missing: it cannot
@@ -199,6 +215,13 @@ export function createLedger({ db }: { db: Database }) {
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
     await tx.run(insertEntry, [newId('ent'), input.tenantId, transfer.id, source.id, -input.amount, input.currency, debited.available, now]);
     await tx.run(insertEntry, [newId('ent'), input.tenantId, transfer.id, destination.id, input.amount, input.currency, credited.available, now]);
+    // Same transaction as the posting: if the audit event cannot be written, no money moves.
+    await audit?.record({
+      action: input.kind === 'deposit' ? AUDIT_ACTIONS.depositCreated : AUDIT_ACTIONS.transferCreated,
+      outcome: 'success', tenantId: input.tenantId, clientId: input.clientId, userId: input.context?.userId,
+      ip: input.context?.ip, requestId: input.context?.requestId, target: transfer.id,
+      details: { amount: Number(input.amount), currency: input.currency, source_account_id: source.id, destination_account_id: destination.id },
+    }, tx);
     return transfer;
   }
 
@@ -206,15 +229,21 @@ export function createLedger({ db }: { db: Database }) {
     post,
     ensureSettlementAccount,
 
-    async createAccount(tenantId: string, customerId: string, currency: string): Promise<AccountRow> {
+    async createAccount(tenantId: string, customerId: string, currency: string, context?: AuditContext & { clientId?: string }): Promise<AccountRow> {
       const row: AccountRow = {
         id: newId('acc'), tenant_id: tenantId, customer_id: customerId, kind: 'customer', currency,
         available: 0n, pending: 0n, status: 'open', created_at: BigInt(Date.now()),
       };
-      await db.run(
-        `INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [row.id, row.tenant_id, row.customer_id, row.kind, row.currency, row.available, row.pending, row.status, row.created_at],
-      );
+      await db.transaction(async (tx) => {
+        await tx.run(
+          `INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [row.id, row.tenant_id, row.customer_id, row.kind, row.currency, row.available, row.pending, row.status, row.created_at],
+        );
+        await audit?.record({
+          action: AUDIT_ACTIONS.accountCreated, outcome: 'success', tenantId, clientId: context?.clientId, userId: context?.userId,
+          ip: context?.ip, requestId: context?.requestId, target: row.id, details: { customer_id: customerId, currency },
+        }, tx);
+      });
       return row;
     },
 

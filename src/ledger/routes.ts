@@ -69,6 +69,11 @@ const entrySchema = {
   },
 };
 
+/** Request facts for the audit event the ledger writes with each change. */
+function auditContext(principal: Principal, request: { ip: string; id: unknown }) {
+  return { clientId: principal.clientId, userId: principal.userId, ip: request.ip, requestId: String(request.id) };
+}
+
 interface CustomerCheck {
   exists(tenantId: string, id: string): Promise<'active' | 'erased' | undefined>;
 }
@@ -93,12 +98,12 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
         },
         response: { 201: accountSchema, ...problemResponses },
       },
-      async handler({ principal, body }: HandlerContext<{ customer_id: string; currency: string }>) {
+      async handler({ principal, body, request }: HandlerContext<{ customer_id: string; currency: string }>) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
         const status = await customers.exists(principal.tenantId, body.customer_id);
         if (status === undefined) throw new AppError('not_found', 'Customer not found');
         if (status === 'erased') throw new AppError('customer_erased');
-        const account = await ledger.createAccount(principal.tenantId, body.customer_id, body.currency);
+        const account = await ledger.createAccount(principal.tenantId, body.customer_id, body.currency, auditContext(principal, request));
         return { status: 201, body: accountView(account) };
       },
     },
@@ -158,7 +163,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
         const transfer = await ledger.deposit(tx, {
           tenantId: principal.tenantId, clientId: principal.clientId, destinationId: body.account_id,
-          amount: BigInt(body.amount), currency: body.currency, reference: body.reference,
+          amount: BigInt(body.amount), currency: body.currency, reference: body.reference, context: auditContext(principal, ctx.request),
         });
         return { status: 201, body: transferView(transfer) };
       },
@@ -190,6 +195,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
           tenantId: principal.tenantId, clientId: principal.clientId, kind: 'transfer',
           sourceId: body.source_account_id, destinationId: body.destination_account_id,
           amount: BigInt(body.amount), currency: body.currency, description: body.description, metadata: body.metadata,
+          context: auditContext(principal, ctx.request),
         });
         return { status: 201, body: transferView(transfer) };
       },

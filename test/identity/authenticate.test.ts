@@ -105,9 +105,13 @@ describe('authenticate', () => {
 
   it('malformed headers', async () => {
     for (const header of ['Bearer', 'Bearer ', `Basic ${token}`, `Bearer ${token} extra`, `Bearer\t${token}`, 'Bearer not-a-jwt',
-      'Bearer a.b.c', `Bearer ${token}x`, `DPoP ${token}`, `Bearer ${'a'.repeat(9000)}`]) {
+      'Bearer a.b.c', `Bearer ${token}x`, `Bearer ${'a'.repeat(9000)}`]) {
       await expectInvalid(h, header);
     }
+    // A bearer (unbound) token under the DPoP scheme (RFC 9449 §7.1): refused with a DPoP challenge.
+    const err = await refusal(h.identity.authenticate(`DPoP ${token}`));
+    expect(err.code).toBe('invalid_token');
+    expect(err.headers['WWW-Authenticate']).toMatch(/^DPoP algs="ES256 PS256 EdDSA", error="invalid_token"$/);
   });
 
   it('a token signed by another key (even with our kid)', async () => {

@@ -166,17 +166,27 @@ describeEngines('authorization server', (engine) => {
     expect(res.text).not.toMatch(/at \w+ \(|node_modules|\.js:\d+/);
   });
 
-  it('introspection and revocation of a JWT access token: unsupported_token_type (oidc-provider never stores them)', async () => {
+  it('introspection and revocation of a JWT access token: active, then revoked (jti list), then inactive and refused', async () => {
     const own = (await requestToken(h, client.client_id, client.client_secret!, { scope: 'accounts:read' })).json().access_token as string;
-    for (const endpoint of ['introspect', 'revoke']) {
-      const res = await httpsCall(`${h.issuer}/oauth/${endpoint}`, {
-        method: 'POST',
-        headers: { authorization: basic(client.client_id, client.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: own }).toString(),
-      });
-      expect(res.status).toBe(400);
-      expect(res.json().error).toBe('unsupported_token_type');
-    }
+    const call = (endpoint: string, token: string, as = client) => httpsCall(`${h.issuer}/oauth/${endpoint}`, {
+      method: 'POST',
+      headers: { authorization: basic(as.client_id, as.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    const before = await call('introspect', own);
+    expect(before.status).toBe(200);
+    expect(before.json()).toMatchObject({ active: true, client_id: client.client_id, scope: 'accounts:read', token_type: 'Bearer' });
+    // Another client (even of another tenant) learns nothing and cannot revoke it.
+    const other = await h.identity.clients.create({ tenant: 'other-bank', name: 'x', scopes: ['accounts:read'] });
+    expect((await call('introspect', own, other)).json()).toEqual({ active: false });
+    expect((await call('revoke', own, other)).status).toBe(200);
+    expect((await h.identity.authenticate(`Bearer ${own}`)).clientId).toBe(client.client_id);
+    // The owner revokes it: inactive at once, and the resource side refuses it (even cached).
+    expect((await call('revoke', own)).status).toBe(200);
+    expect((await call('introspect', own)).json()).toEqual({ active: false });
+    await expect(h.identity.authenticate(`Bearer ${own}`)).rejects.toMatchObject({ code: 'invalid_token' });
+    // A forged or garbage JWT: inactive, revocation answers 200 as RFC 7009 §2.2 wants.
+    expect((await call('introspect', `${own.slice(0, -4)}AAAA`)).json()).toEqual({ active: false });
     // Both endpoints still demand client authentication first.
     const anonymous = await httpsCall(`${h.issuer}/oauth/introspect`, {
       method: 'POST',

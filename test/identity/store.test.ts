@@ -125,6 +125,8 @@ describeEngines('client service', (engine) => {
     expect(got).toEqual({
       client_id: a.client_id, tenant_id: a.tenant_id, tenant: 'lender-one', name: 'a', scopes: ['accounts:read'],
       grant_types: ['client_credentials'], auth_method: 'client_secret_basic', status: 'active', created_at: expect.any(String),
+      // Least privilege: without scope a token gets the read-only subset; plain service client, bearer tokens.
+      default_scopes: ['accounts:read'], fapi: false, binding: null,
     });
     expect(Number.isNaN(Date.parse(got!.created_at))).toBe(false);
     expect(got).not.toHaveProperty('client_secret');
@@ -167,13 +169,22 @@ describeEngines('client service', (engine) => {
       tenant: 'lender-one', name: 'tls', scopes: ['accounts:read'], authMethod: 'tls_client_auth', tlsSubject: 'CN=svc.lender-one,O=Lender One',
     });
     expect(tls.client_secret).toBeUndefined();
+    // An authorization_code client is a FAPI 2.0 client: no shared secret, DPoP-bound by default.
+    await expect(h.identity.clients.create({
+      tenant: 'lender-one', name: 'web', scopes: ['accounts:read'], grant: 'authorization_code', redirectUris: ['https://app.lender-one.example/cb'],
+    })).rejects.toMatchObject({ code: 'validation_failed' });
     const web = await h.identity.clients.create({
       tenant: 'lender-one', name: 'web', scopes: ['accounts:read'], grant: 'authorization_code', redirectUris: ['https://app.lender-one.example/cb'],
+      authMethod: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] },
     });
-    expect(web.client_secret).toBeDefined();
+    expect(web.client_secret).toBeUndefined();
+    expect(await h.identity.clients.get(web.client_id)).toMatchObject({ fapi: true, binding: 'dpop', grant_types: ['authorization_code', 'refresh_token'] });
+    // mTLS binding needs tls_client_auth.
+    await expect(h.identity.clients.create({
+      tenant: 'lender-one', name: 'bad', scopes: ['accounts:read'], binding: 'mtls',
+    })).rejects.toMatchObject({ code: 'validation_failed' });
     expect((await h.identity.clients.get(pkj.client_id))?.auth_method).toBe('private_key_jwt');
     expect((await h.identity.clients.get(tls.client_id))?.auth_method).toBe('tls_client_auth');
-    expect((await h.identity.clients.get(web.client_id))?.grant_types).toEqual(['authorization_code']);
   });
 
   it('revoke and setScopes', async () => {

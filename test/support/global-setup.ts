@@ -34,11 +34,93 @@ interface Server {
   stop(): Promise<void>;
 }
 
-// Cleanup of last resort if the process exits without teardown (crash, Ctrl-C).
-const emergency = new Set<() => void>();
-process.once('exit', () => {
-  for (const fn of emergency) fn();
+// ---------------------------------------------------------------------------------------------
+// Cleanup of last resort, for when the run ends without teardown (crash, SIGTERM, even SIGKILL of
+// the vitest process): an exit hook for the soft cases, and a watchdog process that notices the
+// parent is gone (its stdin pipe closes) and kills the servers and removes their dirs.
+
+type Reapable = { kind: 'kill'; pid: number; signal: NodeJS.Signals } | { kind: 'rm'; dir: string };
+
+// The watchdog, inlined so nothing needs building; it ignores terminal signals so it outlives the
+// run it guards, and does nothing when every item was released (the normal teardown).
+const WATCHDOG = `
+const items = new Map();
+let buf = '';
+for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => {});
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  buf += d;
+  for (let i; (i = buf.indexOf('\\n')) >= 0; ) {
+    const line = buf.slice(0, i); buf = buf.slice(i + 1);
+    const op = line.slice(0, 3), item = line.slice(4);
+    if (op === 'add') items.set(item, JSON.parse(item)); else items.delete(item);
+  }
 });
+process.stdin.on('end', async () => {
+  const all = [...items.values()];
+  const pids = all.filter((i) => i.kind === 'kill').map((i) => i.pid);
+  for (const i of all) if (i.kind === 'kill') try { process.kill(i.pid, i.signal); } catch {}
+  const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  for (let n = 0; n < 100 && pids.some(alive); n++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids) if (alive(pid)) try { process.kill(pid, 'SIGKILL'); } catch {}
+  for (const i of all) if (i.kind === 'rm') require('node:fs').rmSync(i.dir, { recursive: true, force: true });
+  process.exit(0);
+});
+`;
+
+class Reaper {
+  private readonly items = new Map<string, Reapable>();
+  private watchdog: ChildProcess | undefined;
+
+  constructor() {
+    process.once('exit', () => {
+      for (const item of this.items.values()) {
+        if (item.kind === 'kill') {
+          try {
+            process.kill(item.pid, item.signal);
+          } catch {
+            // already gone
+          }
+        }
+      }
+      // Directories are left to the watchdog: a server may still be writing into them.
+    });
+  }
+
+  private send(line: string): void {
+    if (!this.watchdog) {
+      this.watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      this.watchdog.on('error', () => undefined);
+      this.watchdog.stdin?.on('error', () => undefined);
+      this.watchdog.unref();
+      (this.watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    }
+    this.watchdog.stdin?.write(`${line}\n`);
+  }
+
+  private add(item: Reapable): () => void {
+    const key = JSON.stringify(item);
+    this.items.set(key, item);
+    this.send(`add ${key}`);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.items.delete(key);
+      this.send(`del ${key}`);
+    };
+  }
+
+  killLater(child: ChildProcess, signal: NodeJS.Signals): () => void {
+    return child.pid === undefined ? () => undefined : this.add({ kind: 'kill', pid: child.pid, signal });
+  }
+
+  removeLater(dir: string): () => void {
+    return this.add({ kind: 'rm', dir });
+  }
+}
+
+const reaper = new Reaper();
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started: Server[] = [];
@@ -168,8 +250,11 @@ function postgresRunAs(): RunAs | undefined {
 
 async function startPostgres(binDir: string, runAs: RunAs | undefined): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-pg-'));
-  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
-  emergency.add(removeDir);
+  const releaseDir = reaper.removeLater(dir);
+  const removeDir = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+    releaseDir();
+  };
   try {
     if (runAs) chownSync(dir, runAs.uid, runAs.gid);
     const data = path.join(dir, 'data');
@@ -208,16 +293,14 @@ async function startPostgres(binDir: string, runAs: RunAs | undefined): Promise<
         ],
         { cwd: dir, runAs },
       );
-      const kill = (): void => {
-        if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGQUIT');
-      };
-      emergency.add(kill);
+      // SIGQUIT = immediate shutdown: the postmaster takes its backends down with it.
+      const releaseKill = reaper.killLater(child.process, 'SIGQUIT');
       try {
         await waitFor(() => pgPing(url), STARTUP_TIMEOUT_MS, () => `PostgreSQL did not start:\n${child.output()}`, child);
       } catch (err) {
         lastError = err;
         await stopChild(child.process, ['SIGINT', 'SIGQUIT', 'SIGKILL']);
-        emergency.delete(kill);
+        releaseKill();
         if (/could not bind|Address already in use/i.test(child.output())) continue;
         throw err;
       }
@@ -226,16 +309,14 @@ async function startPostgres(binDir: string, runAs: RunAs | undefined): Promise<
         stop: async () => {
           // SIGINT = fast shutdown: disconnects clients and exits.
           await stopChild(child.process, ['SIGINT', 'SIGQUIT', 'SIGKILL']);
-          emergency.delete(kill);
+          releaseKill();
           removeDir();
-          emergency.delete(removeDir);
         },
       };
     }
     throw lastError;
   } catch (err) {
     removeDir();
-    emergency.delete(removeDir);
     throw err;
   }
 }
@@ -324,8 +405,11 @@ function findRedisServer(): string | undefined {
 
 async function startRedis(bin: string): Promise<Server> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-redis-'));
-  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
-  emergency.add(removeDir);
+  const releaseDir = reaper.removeLater(dir);
+  const removeDir = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+    releaseDir();
+  };
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
@@ -334,16 +418,13 @@ async function startRedis(bin: string): Promise<Server> {
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--loglevel', 'warning'],
       { cwd: dir },
     );
-    const kill = (): void => {
-      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
-    };
-    emergency.add(kill);
+    const releaseKill = reaper.killLater(child.process, 'SIGKILL');
     try {
       await waitFor(() => redisPing(port), STARTUP_TIMEOUT_MS, () => `Redis did not start:\n${child.output()}`, child);
     } catch (err) {
       lastError = err;
       await stopChild(child.process, ['SIGTERM', 'SIGKILL']);
-      emergency.delete(kill);
+      releaseKill();
       if (/Address already in use/i.test(child.output())) continue;
       break;
     }
@@ -351,14 +432,12 @@ async function startRedis(bin: string): Promise<Server> {
       url: `redis://127.0.0.1:${port}`,
       stop: async () => {
         await stopChild(child.process, ['SIGTERM', 'SIGKILL']);
-        emergency.delete(kill);
+        releaseKill();
         removeDir();
-        emergency.delete(removeDir);
       },
     };
   }
   removeDir();
-  emergency.delete(removeDir);
   throw lastError;
 }
 

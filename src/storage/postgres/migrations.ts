@@ -144,4 +144,155 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
 `,
   },
+  {
+    // Issue 5 (traffic protection): velocity counters. A lock row per tenant scope serializes the
+    // per-tenant check with the posting; buckets of 1/60 of each rule's window keep the check
+    // O(60) rows whatever the tenant's volume.
+    version: 3,
+    name: 'velocity_limits',
+    sql: `
+CREATE TABLE velocity_locks (
+  scope TEXT PRIMARY KEY,
+  touched_at BIGINT NOT NULL
+);
+CREATE TABLE velocity_buckets (
+  series TEXT NOT NULL,
+  bucket_start BIGINT NOT NULL,
+  amount BIGINT NOT NULL,
+  count BIGINT NOT NULL,
+  PRIMARY KEY (series, bucket_start)
+);
+`,
+  },
+  {
+    // Issue 4 (identity and access): FAPI clients, end users with TOTP, JWT revocation list,
+    // per-day scope usage for the access review.
+    version: 4,
+    name: 'identity_and_access',
+    sql: `
+ALTER TABLE clients ADD COLUMN fapi BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clients ADD COLUMN binding TEXT;
+ALTER TABLE clients ADD COLUMN default_scopes TEXT;
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  data_key_id TEXT NOT NULL REFERENCES data_keys(id),
+  email_index TEXT NOT NULL,
+  email TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('customer', 'operator', 'auditor', 'admin')),
+  customer_id TEXT REFERENCES customers(id),
+  totp_secret TEXT,
+  totp_pending TEXT,
+  totp_last_step BIGINT,
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_email ON users(tenant_id, email_index);
+
+CREATE TABLE user_recovery_codes (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  code_hash TEXT NOT NULL,
+  used_at BIGINT,
+  PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE revoked_tokens (
+  jti TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_tokens_expires ON revoked_tokens(expires_at);
+
+CREATE TABLE scope_usage (
+  client_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  day TEXT NOT NULL,
+  last_used_at BIGINT NOT NULL,
+  PRIMARY KEY (client_id, scope, day)
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'audit_and_alerts',
+    sql: `
+-- Hash-chained audit log (src/audit). Append-only: the triggers refuse updates and deletes; the
+-- chain itself (prev_hash → hash) and the signed checkpoints detect changes made around them.
+CREATE TABLE audit_events (
+  seq BIGINT PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  time BIGINT NOT NULL,
+  tenant_id TEXT,
+  client_id TEXT,
+  user_id TEXT,
+  ip TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  outcome TEXT NOT NULL,
+  details TEXT,
+  request_id TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_events_tenant_time ON audit_events(tenant_id, time);
+CREATE INDEX audit_events_time ON audit_events(time);
+CREATE FUNCTION audit_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit events are immutable'; END $$;
+CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION audit_events_immutable();
+
+-- The one-row head of the chain: appends lock it, so the chain never forks.
+CREATE TABLE audit_chain_head (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Ed25519-signed (seq, hash) of the head at a moment: truncating the tail below one is detected.
+CREATE TABLE audit_checkpoints (
+  seq BIGINT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  tenant_id TEXT,
+  severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  summary TEXT NOT NULL,
+  count BIGINT NOT NULL,
+  evidence TEXT NOT NULL,
+  first_seen BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL
+);
+CREATE INDEX alerts_rule_subject ON alerts(rule, subject, last_seen);
+CREATE INDEX alerts_tenant ON alerts(tenant_id, id);
+`,
+  },
+  {
+    version: 5,
+    name: 'kek_key_ring',
+    // Versions of the key-encryption key (issue 6). Version 1 is the HKDF-derived KEK every data key
+    // was wrapped under before rotation existed; later versions are random and stored wrapped.
+    sql: `
+CREATE TABLE kek_versions (
+  version BIGINT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('active', 'retiring', 'retired')),
+  source TEXT NOT NULL CHECK (source IN ('derived', 'provider')),
+  wrapped TEXT,
+  created_at BIGINT NOT NULL,
+  retired_at BIGINT
+);
+INSERT INTO kek_versions (version, status, source, wrapped, created_at) VALUES (1, 'active', 'derived', NULL, CAST(EXTRACT(EPOCH FROM now()) * 1000 AS BIGINT));
+CREATE INDEX data_keys_kek_version ON data_keys(kek_version);
+`,
+  },
 ];

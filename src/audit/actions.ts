@@ -1,0 +1,61 @@
+// The audit action vocabulary: every `action` written to the audit log is one of these. Callers in
+// other folders (identity, rate limits, ledger…) use the constants, so a typo cannot silently
+// create a new action that no rule or report knows about.
+//
+// Conventions: `<object>.<verb>`; `outcome` says how it ended ('success' | 'failure' | 'denied').
+// `target` is an ID, never a personal value; `details` holds small non-personal facts.
+export const AUDIT_ACTIONS = {
+  // Authentication (src/identity, issue 4). `auth.sign_in` with outcome success|failure: put the
+  // user id in `userId` when the account exists; for an unknown login put a keyed hash of the
+  // login in `target` (never the e-mail itself), so failures per account can still be counted.
+  signIn: 'auth.sign_in',
+  /** Second factor checked during sign-in (outcome success|failure). */
+  mfa: 'auth.mfa',
+  consent: 'auth.consent',
+  tokenIssued: 'auth.token_issued',
+  tokenRefused: 'auth.token_refused',
+  tokenRevoked: 'auth.token_revoked',
+  clientAuthFailed: 'auth.client_auth_failed',
+  /** An API request with a missing/invalid/expired token (401 from the gateway). */
+  tokenRejected: 'auth.token_rejected',
+  /** A replayed access token or DPoP proof (issue 4 emits it). */
+  replayDetected: 'auth.replay_detected',
+  // Authorization
+  /** 403 from the gateway: the route's permission or an owner check refused the request. */
+  authzDenied: 'authz.denied',
+  // Clients, users, roles and keys
+  clientCreated: 'client.create',
+  clientRevoked: 'client.revoke',
+  clientScopesChanged: 'client.scopes_change',
+  userCreated: 'user.create',
+  userRoleChanged: 'user.role_change',
+  userMfaEnrolled: 'user.mfa_enrolled',
+  keyRotated: 'key.rotate',
+  // Personal data
+  customerCreated: 'customer.create',
+  customerErased: 'customer.erase',
+  // Money (always written in the posting's own transaction)
+  accountCreated: 'account.create',
+  depositCreated: 'deposit.create',
+  transferCreated: 'transfer.create',
+  // Rate limits (issue 5): a principal or IP locked out after repeated abuse.
+  rateLimitLockout: 'ratelimit.lockout',
+  /** The shared Redis stopped answering (rate limits fall back; reported once per outage). */
+  rateLimitRedisUnavailable: 'ratelimit.redis_unavailable',
+  // The audit log itself
+  auditVerifyFailed: 'audit.verify_failed',
+} as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
+
+const KNOWN = new Set<string>(Object.values(AUDIT_ACTIONS));
+const SHAPE = /^[a-z_]+(\.[a-z_]+)+$/;
+
+export function isAuditAction(s: string): s is AuditAction {
+  return KNOWN.has(s);
+}
+
+/** Dotted lower-case words: anything else is a programming error and is refused. */
+export function isWellFormedAction(s: string): boolean {
+  return SHAPE.test(s) && s.length <= 64;
+}

@@ -1,0 +1,39 @@
+// `vaultgate keys status|rotate`: the KEK ring and what each version still wraps; online rotation.
+import { parseArgs } from 'node:util';
+import { createDataKeys } from '../crypto/data-keys.js';
+import { keyStatus, rotateKek } from '../crypto/key-rotation.js';
+import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+
+export async function keysCommand(args: string[], ctx: CommandContext): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'status' && sub !== 'rotate') throw new CliError('usage: vaultgate keys status|rotate [--batch-size N]');
+  const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { 'batch-size': { type: 'string' } } });
+  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  if (sub === 'status' && values['batch-size'] !== undefined) throw new CliError('--batch-size goes with keys rotate');
+  const batchSize = values['batch-size'] === undefined ? 200 : Number(values['batch-size']);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new CliError('--batch-size must be an integer 1..10000');
+
+  const env = await openEnvironment();
+  try {
+    const dataKeys = createDataKeys(env.master, { engine: env.db.engine });
+    if (sub === 'rotate') {
+      const report = await rotateKek(env.db, dataKeys, { batchSize });
+      print(ctx, report, [
+        `KEK version ${report.new_version} is active`,
+        `re-wrapped ${report.rewrapped} data key(s) in ${report.batches} batch(es), ${report.duration_ms} ms`,
+        `retired version(s): ${report.retired_versions.join(', ') || '(none)'}`,
+      ].join('\n'));
+      return 0;
+    }
+    const status = await keyStatus(env.db, dataKeys);
+    print(ctx, status, [
+      `provider: ${status.provider}`,
+      `active KEK version: ${status.active_version ?? '(none)'}`,
+      ...status.versions.map((v) => `  v${v.version}  ${v.status.padEnd(8)}  ${v.source.padEnd(8)}  wraps ${v.data_keys} data key(s)${v.retired_at ? `  retired ${v.retired_at}` : ''}`),
+      `destroyed (erased) data keys: ${status.destroyed_data_keys}`,
+    ].join('\n'));
+    return 0;
+  } finally {
+    await env.db.close();
+  }
+}

@@ -1,0 +1,44 @@
+// Tracks whether the shared Redis answers, so an outage is reported once (an alert-worthy audit
+// event and one error log line), not once per request, and recovery is noticed and logged.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../../audit/types.js';
+
+export interface RedisHealth {
+  /** True when commands can be sent now; false skips Redis at once (no waiting on timeouts). */
+  usable(): boolean;
+  failed(err: unknown): void;
+  succeeded(): void;
+  /** A deliberate shutdown is not an outage. */
+  stop(): void;
+}
+
+export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger: Logger }): RedisHealth {
+  let down = false;
+  let stopped = false;
+  const markDown = (why: string) => {
+    if (down || stopped) return;
+    down = true;
+    deps.logger.error({ event: 'ratelimit.redis_unavailable', reason: why }, 'Redis unreachable: money routes fail closed, other limits run per node');
+    void deps.audit
+      .record({ action: 'ratelimit.redis_unavailable', outcome: 'failure', details: { reason: why } })
+      .catch(() => undefined);
+  };
+  const markUp = () => {
+    if (!down) return;
+    down = false;
+    deps.logger.info({ event: 'ratelimit.redis_recovered' }, 'Redis reachable again: shared limits restored');
+  };
+  redis.on('ready', markUp);
+  redis.on('end', () => markDown('connection_closed'));
+  redis.on('close', () => markDown('connection_closed'));
+  return {
+    usable: () => redis.status === 'ready',
+    // Only the error class goes out: ioredis messages may carry host names.
+    failed: (err) => markDown((err as Error | undefined)?.name ?? 'Error'),
+    succeeded: markUp,
+    stop: () => {
+      stopped = true;
+    },
+  };
+}

@@ -1,0 +1,191 @@
+// Traffic protection as gateway steps. Before anything else on every request (except health
+// checks): load shedding, then the per-IP limit (also in front of the /oauth/* hand-off), then the
+// token endpoint's brute-force guard. After authentication, per API route: the client's limit for
+// the route's class (from its tier), then, for expensive classes, the per-client concurrency cap.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../../audit/types.js';
+import { AppError } from '../../errors.js';
+import { createRedis } from '../../storage/redis.js';
+import { sendProblem } from '../problem-handlers.js';
+import { createLoadShedder } from '../throttle/load-shedder.js';
+import { createConcurrencyGate, type ConcurrencyGate } from '../throttle/concurrency.js';
+import { createBruteForceGuard, type BruteForceGuard } from './brute-force.js';
+import type { Decision } from './gcra.js';
+import { rateLimitHeaders, retryAfterSeconds, type AppliedPolicy } from './headers.js';
+import { createLimiter } from './limiter.js';
+import { createRedisHealth } from './redis-health.js';
+import type { RateLimitSettings, RouteClass } from './settings.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The rate-limit policies that applied to this request, for the RateLimit headers. */
+    rateLimits: AppliedPolicy[] | null;
+  }
+}
+
+export interface TrafficProtection {
+  /** Registers the global steps; call before any other onRequest hook. */
+  install(app: FastifyInstance): void;
+  /** The per-route steps for a route of this class (run after authentication). */
+  routeHooks(routeClass: RouteClass): { onRequest: onRequestAsyncHookHandler[]; preHandler: preHandlerAsyncHookHandler[] };
+  /** For sign-in pages: per account and per IP, with the same semantics as the token endpoint. */
+  bruteForce: BruteForceGuard;
+  close(): Promise<void>;
+}
+
+export interface TrafficDeps {
+  settings: RateLimitSettings;
+  redisUrl: string | undefined;
+  audit: AuditLog;
+  logger: Logger;
+}
+
+// Health checks must answer even (especially) when the node is overloaded.
+const EXEMPT = new Set(['/healthz', '/readyz']);
+const TOKEN_PATH = '/oauth/token';
+const REDIS_DOWN_RETRY_AFTER = '5';
+
+function rateLimited(decision: Decision, detail: string): AppError {
+  // TODO(lead): increment the rate-limited requests counter of src/monitoring/metrics.ts here once it exists.
+  return new AppError('rate_limited', detail, { 'Retry-After': retryAfterSeconds(decision.retryAfterMs) });
+}
+
+/** The client id of an HTTP Basic header (RFC 6749 §2.3.1: form-urlencoded), never logged. */
+export function basicClientId(authorization: string | undefined): string | undefined {
+  if (!authorization || !/^basic /i.test(authorization)) return undefined;
+  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+// Keys hold a digest of the caller-chosen client id: bounded length, and no caller text in Redis.
+const digest = (s: string) => createHash('sha256').update(s).digest('base64url').slice(0, 22);
+
+export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
+  const { settings, audit, logger } = deps;
+  let redis: Redis | undefined;
+  let shared: Parameters<typeof createLimiter>[0];
+  if (deps.redisUrl) {
+    redis = createRedis(deps.redisUrl);
+    const health = createRedisHealth(redis, { audit, logger });
+    shared = { redis, health, prefix: settings.redisKeyPrefix };
+  }
+  const limiter = createLimiter(shared);
+  const bruteForce = createBruteForceGuard(settings.bruteForce, shared);
+  const shedder = createLoadShedder(settings.shedding);
+  const gates = new Map<RouteClass, ConcurrencyGate>();
+  for (const [cls, c] of Object.entries(settings.concurrency)) gates.set(cls as RouteClass, createConcurrencyGate(c.max, c.queue));
+
+  async function tokenEndpointGuard(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const ip = request.ip;
+    const clientId = basicClientId(request.headers.authorization);
+    const keys = [`tok:ip:${ip}`, ...(clientId ? [`tok:c:${digest(clientId)}`] : [])];
+    const lockedMs = await bruteForce.check(keys);
+    if (lockedMs > 0) {
+      // Generic on purpose: the same answer whether the client exists or the secret was right.
+      sendProblem(reply, new AppError('rate_limited', 'Too many failed attempts; retry later', { 'Retry-After': retryAfterSeconds(lockedMs) }));
+      return false;
+    }
+    reply.raw.once('finish', () => {
+      const status = reply.raw.statusCode;
+      if (status === 401) {
+        void bruteForce.fail(keys).then((started) => {
+          for (const s of started) {
+            const kind = s.key.startsWith('tok:ip:') ? 'ip' : 'client';
+            logger.warn({ event: 'ratelimit.lockout', kind, failures: s.failures, lock_ms: s.lockMs }, 'token endpoint lockout');
+            void audit
+              .record({ action: 'ratelimit.lockout', outcome: 'denied', ip, requestId: String(request.id), details: { endpoint: 'token', kind, failures: s.failures, lock_seconds: Math.ceil(s.lockMs / 1000) } })
+              .catch(() => undefined);
+          }
+        }, () => undefined);
+      } else if (status < 400 && clientId) {
+        // Only the client's counter: an attacker holding one valid client must not reset the IP's.
+        void bruteForce.succeed([`tok:c:${digest(clientId)}`]).catch(() => undefined);
+      }
+    });
+    return true;
+  }
+
+  function install(app: FastifyInstance): void {
+    if (!app.hasRequestDecorator('rateLimits')) app.decorateRequest('rateLimits', null);
+
+    app.addHook('onRequest', async (request, reply) => {
+      const pathname = request.url.split('?')[0] ?? '';
+      if (EXEMPT.has(pathname)) return undefined;
+      if (!shedder.admit()) {
+        return sendProblem(reply, new AppError('service_unavailable', 'The service is overloaded; retry shortly', { 'Retry-After': String(settings.shedding.retryAfterSeconds) }));
+      }
+      reply.raw.once('close', () => shedder.done());
+
+      const decision = (await limiter.take(`ip:${request.ip}`, settings.ip, { failClosed: false })) as Decision;
+      request.rateLimits = [{ name: 'ip', limit: settings.ip, decision }];
+      // Written on the raw response too: /oauth/* is handed over raw and skips onSend.
+      for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.raw.setHeader(k, v);
+      if (!decision.allowed) return sendProblem(reply, rateLimited(decision, 'Too many requests from this address'));
+
+      if (pathname === TOKEN_PATH && request.method === 'POST' && !(await tokenEndpointGuard(request, reply))) return reply;
+      return undefined;
+    });
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (request.rateLimits) for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.header(k, v);
+      return payload;
+    });
+  }
+
+  function routeHooks(routeClass: RouteClass) {
+    const limitClient: onRequestAsyncHookHandler = async (request) => {
+      const principal = request.principal;
+      if (!principal) return;
+      const tierName = settings.clients[principal.clientId] ?? 'default';
+      const limit = (settings.tiers[tierName] ?? settings.tiers.default)![routeClass];
+      // Money routes fail closed when the shared counters are unreachable: a per-node fallback
+      // would multiply the limit by the number of nodes exactly where it matters most.
+      const decision = await limiter.take(`c:${principal.clientId}:${routeClass}`, limit, { failClosed: routeClass === 'money' });
+      if (!decision) {
+        throw new AppError('service_unavailable', 'Rate limiting is temporarily unavailable; retry shortly', { 'Retry-After': REDIS_DOWN_RETRY_AFTER });
+      }
+      (request.rateLimits ??= []).push({ name: `${tierName}.${routeClass}`, limit, decision });
+      if (!decision.allowed) throw rateLimited(decision, `Rate limit of the ${routeClass} routes exceeded`);
+    };
+
+    const gate = gates.get(routeClass);
+    const capConcurrency: preHandlerAsyncHookHandler = async (request, reply) => {
+      const principal = request.principal;
+      if (!gate || !principal) return;
+      let release: (() => void) | undefined;
+      let closed = false;
+      // Listen before waiting: a client that disconnects while queued must still free its slot.
+      reply.raw.once('close', () => {
+        closed = true;
+        release?.();
+      });
+      release = await gate.acquire(principal.clientId);
+      if (!release) throw new AppError('rate_limited', 'Too many concurrent requests from this client', { 'Retry-After': '1' });
+      if (closed) release();
+    };
+    return { onRequest: [limitClient], preHandler: gate ? [capConcurrency] : [] };
+  }
+
+  return {
+    install,
+    routeHooks,
+    bruteForce,
+    async close() {
+      limiter.close();
+      shedder.close();
+      if (redis) {
+        shared?.health.stop();
+        await redis.quit().catch(() => redis?.disconnect());
+      }
+    },
+  };
+}

@@ -1,0 +1,22 @@
+// Roles are named bundles of permission scopes (CONTRACT §4). An end user's token carries at most
+// its role's bundle, intersected with what the client was registered for: least privilege twice.
+import type { Role, Scope } from '../lib/principal.js';
+
+export const ROLES: readonly Role[] = ['customer', 'operator', 'auditor', 'admin'];
+
+export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
+  // Own data only: the routes confine a customer principal to its linked customer (lib/ownership.ts).
+  customer: ['customers:read', 'accounts:read', 'transfers:read', 'transfers:write'],
+  // Reads everything of its tenant, moves no money, changes nothing.
+  operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read'],
+  // The audit log and alerts, nothing else.
+  auditor: ['audit:read', 'alerts:read'],
+  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read'],
+};
+
+/** Roles whose sign-in needs a second factor (TOTP). */
+export const MFA_ROLES: ReadonlySet<Role> = new Set(['admin', 'operator']);
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}

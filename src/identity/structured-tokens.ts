@@ -1,0 +1,78 @@
+// Introspection (RFC 7662) and revocation (RFC 7009) of our JWT access tokens. oidc-provider
+// authenticates the client and then refuses structured tokens (unsupported_token_type); this
+// post-middleware takes over exactly there: a revoked JWT's `jti` goes to a revocation list (kept
+// until the token's `exp`) that the resource side checks on every request; introspection answers
+// `active:false` once a token is revoked, expired, or its client is not active any more.
+import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import type { Database } from '../storage/types.js';
+import { SIGNING_ALGS } from './keys.js';
+
+interface KoaCtxLike {
+  status: number;
+  body: unknown;
+  oidc?: { route?: string; client?: { clientId: string }; params?: { token?: unknown } };
+}
+
+export function structuredTokenMiddleware(deps: { db: Database; issuer: string; publicJwks: { keys: JWK[] }; onRevoked?: (clientId: string) => void }) {
+  const jwks = createLocalJWKSet(deps.publicJwks);
+  const { db, issuer } = deps;
+
+  async function ours(token: string): Promise<JWTPayload | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, jwks, { issuer, audience: issuer, algorithms: [...SIGNING_ALGS], typ: 'at+jwt', clockTolerance: 5 });
+      return typeof payload.jti === 'string' && typeof payload.exp === 'number' ? payload : undefined;
+    } catch {
+      return undefined; // expired, foreign or forged: inactive, and nothing to revoke
+    }
+  }
+
+  return async function structuredTokens(ctx: KoaCtxLike, next: () => Promise<void>): Promise<void> {
+    await next();
+    // `ctx.oidc` exists only on the provider's routes; read it defensively.
+    const oidc = Object.getOwnPropertyDescriptor(ctx, 'oidc') ? ctx.oidc : undefined;
+    const route = oidc?.route;
+    if (route !== 'revocation' && route !== 'introspection') return;
+    if (ctx.status !== 400 || (ctx.body as { error?: unknown } | undefined)?.error !== 'unsupported_token_type') return;
+    const client = oidc?.client;
+    const token = oidc?.params?.token;
+    if (!client || typeof token !== 'string') return;
+    const payload = await ours(token);
+    // A client may introspect or revoke only its own tokens (tenants never see each other's).
+    const own = payload !== undefined && payload.client_id === client.clientId;
+
+    if (route === 'revocation') {
+      if (own) {
+        await db.run('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING', [
+          payload.jti as string, client.clientId, (payload.exp as number) * 1000,
+        ]);
+        // Expired entries are of no use any more.
+        await db.run('DELETE FROM revoked_tokens WHERE expires_at < $1', [Date.now() - 60_000]);
+        deps.onRevoked?.(client.clientId);
+      }
+      ctx.status = 200;
+      ctx.body = ''; // RFC 7009 §2.2: the same answer whether or not the token was valid
+      return;
+    }
+
+    ctx.status = 200;
+    if (!own) {
+      ctx.body = { active: false };
+      return;
+    }
+    const row = await db.one<{ status: string; revoked: unknown }>(
+      'SELECT status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked FROM clients WHERE id = $1',
+      [client.clientId, payload.jti as string],
+    );
+    if (!row || row.status !== 'active' || (row.revoked !== null && row.revoked !== undefined)) {
+      ctx.body = { active: false };
+      return;
+    }
+    const cnf = payload.cnf as Record<string, unknown> | undefined;
+    ctx.body = {
+      active: true,
+      iss: payload.iss, sub: payload.sub, aud: payload.aud, client_id: payload.client_id, scope: payload.scope,
+      exp: payload.exp, iat: payload.iat, jti: payload.jti, token_type: cnf?.jkt ? 'DPoP' : 'Bearer',
+      ...(cnf ? { cnf } : {}), tenant_id: payload.tenant_id,
+    };
+  };
+}

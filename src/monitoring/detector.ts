@@ -1,0 +1,164 @@
+// Detection rules, evaluated in real time on the stream of observations: request outcomes from
+// the gateway, posted money movements, and audit events written outside a transaction
+// (authentication, replays, lockouts). Each rule keeps sliding-window counters in memory and,
+// once its threshold is reached, raises an alert for a subject (an IP, a client, an account);
+// the alert service groups the repeats into one open alert with a count.
+import type { AuditEvent } from '../audit/types.js';
+import { AUDIT_ACTIONS } from '../audit/actions.js';
+import type { AlertRules, Severity } from './alert-config.js';
+import { DistinctCounter, SlidingCounter } from './windows.js';
+
+export interface AlertInput {
+  rule: keyof AlertRules;
+  /** What the alert is about, e.g. `ip:203.0.113.7`, `client:cli_…`, `account:usr_…`. */
+  subject: string;
+  tenantId: string | null;
+  severity: Severity;
+  summary: string;
+  evidence: { request_ids?: string[]; audit_event_ids?: string[] };
+}
+
+export type Observation =
+  | {
+      kind: 'response';
+      status: number;
+      route: string;
+      ip: string;
+      tenantId: string | undefined;
+      clientId: string | undefined;
+      requestId: string;
+      /** The object ID the request named (path or query), for object-level scanning. */
+      targetId: string | undefined;
+    }
+  | { kind: 'posted'; transferKind: 'transfer' | 'deposit'; tenantId: string; clientId: string; amount: bigint; currency: string; requestId: string }
+  | { kind: 'audit'; event: AuditEvent }
+  | { kind: 'chain_broken'; firstBadSeq: number; reason: string };
+
+const HOUR = 3600_000;
+
+export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => void, now: () => number = Date.now) {
+  const counts = new SlidingCounter();
+  const distinct = new DistinctCounter();
+  const windowMs = (r: { windowSeconds: number }) => r.windowSeconds * 1000;
+
+  function fire(name: keyof AlertRules, subject: string, tenantId: string | null | undefined, summary: string, evidence: AlertInput['evidence']) {
+    const r = rules[name];
+    raise({ rule: name, subject, tenantId: tenantId ?? null, severity: r.severity, summary, evidence });
+  }
+
+  function authFailure(ip: string | undefined, clientId: string | undefined, tenantId: string | undefined, evidence: AlertInput['evidence']) {
+    const r = rules.auth_failure_burst;
+    if (!r.enabled) return;
+    const t = now();
+    for (const subject of [ip ? `ip:${ip}` : undefined, clientId ? `client:${clientId}` : undefined]) {
+      if (!subject) continue;
+      const n = counts.hit(`auth_failure_burst|${subject}`, t, windowMs(r));
+      if (n >= r.threshold) fire('auth_failure_burst', subject, subject.startsWith('client:') ? tenantId : null, `${n} authentication failures in ${r.windowSeconds} s from ${subject}`, evidence);
+    }
+  }
+
+  function onResponse(o: Extract<Observation, { kind: 'response' }>) {
+    const evidence = { request_ids: [o.requestId] };
+    const t = now();
+    if (o.status === 401) authFailure(o.ip, undefined, undefined, evidence);
+    if ((o.status === 404 || o.status === 403) && o.targetId && rules.object_scanning.enabled) {
+      // Keyed by the authenticated principal when there is one (IPs rotate; a client does not).
+      const r = rules.object_scanning;
+      const subject = o.clientId ? `client:${o.clientId}` : `ip:${o.ip}`;
+      const n = distinct.hit(`object_scanning|${subject}`, o.targetId, t, windowMs(r));
+      if (n >= r.threshold) fire('object_scanning', subject, o.tenantId, `${subject} was refused ${n} distinct object IDs in ${r.windowSeconds} s (object-level authorization scanning)`, evidence);
+    }
+    if (o.status === 429 && rules.rate_limit_storm.enabled) {
+      const r = rules.rate_limit_storm;
+      const subject = o.clientId ? `client:${o.clientId}` : `ip:${o.ip}`;
+      const n = counts.hit(`rate_limit_storm|${subject}`, t, windowMs(r));
+      if (n >= r.threshold) fire('rate_limit_storm', subject, o.tenantId, `${n} requests rate-limited in ${r.windowSeconds} s for ${subject}`, evidence);
+    }
+  }
+
+  function onPosted(o: Extract<Observation, { kind: 'posted' }>) {
+    const evidence = { request_ids: [o.requestId] };
+    const large = rules.large_transfer;
+    const limit = BigInt(large.perCurrency[o.currency] ?? large.threshold);
+    if (large.enabled && o.amount >= limit) {
+      fire('large_transfer', `client:${o.clientId}`, o.tenantId, `${o.transferKind} of ${o.amount} (minor units) ${o.currency} at or above ${limit}`, evidence);
+    }
+    const v = rules.transfer_velocity;
+    if (v.enabled && o.transferKind === 'transfer') {
+      const t = now();
+      const key = `transfer_velocity|client:${o.clientId}`;
+      counts.hit(key, t, HOUR);
+      const recent = counts.count(key, t, windowMs(v));
+      // Baseline: the client's average per window over the hour before this window.
+      const before = counts.count(key, t, HOUR) - recent;
+      const baseline = before / Math.max(1, HOUR / windowMs(v) - 1);
+      if (recent >= v.threshold && recent >= v.factor * Math.max(baseline, 1)) {
+        fire('transfer_velocity', `client:${o.clientId}`, o.tenantId, `${recent} transfers in ${v.windowSeconds} s (hourly baseline ${baseline.toFixed(1)} per window)`, evidence);
+      }
+    }
+  }
+
+  function onAudit(e: AuditEvent) {
+    const evidence = { audit_event_ids: [e.id], ...(e.requestId ? { request_ids: [e.requestId] } : {}) };
+    const t = now();
+    switch (e.action) {
+      case AUDIT_ACTIONS.clientAuthFailed:
+        authFailure(e.ip ?? undefined, e.clientId ?? undefined, e.tenantId ?? undefined, evidence);
+        return;
+      case AUDIT_ACTIONS.signIn:
+      case AUDIT_ACTIONS.mfa: {
+        if (e.outcome !== 'failure') return;
+        // Per account when the caller named it; an unnamed failure still counts per IP.
+        const account = e.userId ?? e.target ?? (e.ip ? `ip:${e.ip}` : null);
+        const r = rules.sign_in_failures;
+        if (account && r.enabled) {
+          const n = counts.hit(`sign_in_failures|${account}`, t, windowMs(r));
+          if (n >= r.threshold) fire('sign_in_failures', `account:${account}`, e.tenantId, `${n} failed sign-ins for one account in ${r.windowSeconds} s`, evidence);
+        }
+        const s = rules.credential_stuffing;
+        if (account && !account.startsWith('ip:') && e.ip && s.enabled) {
+          const n = distinct.hit(`credential_stuffing|${e.ip}`, account, t, windowMs(s));
+          if (n >= s.threshold) fire('credential_stuffing', `ip:${e.ip}`, null, `failed sign-ins for ${n} distinct accounts from one IP in ${s.windowSeconds} s`, evidence);
+        }
+        return;
+      }
+      case AUDIT_ACTIONS.replayDetected:
+        if (rules.replay_detected.enabled) {
+          const subject = e.clientId ? `client:${e.clientId}` : `ip:${e.ip ?? 'unknown'}`;
+          fire('replay_detected', subject, e.tenantId, `a replayed ${typeof e.details?.kind === 'string' ? e.details.kind : 'token or proof'} was presented`, evidence);
+        }
+        return;
+      default:
+    }
+  }
+
+  const sweeper = setInterval(() => {
+    const t = now();
+    counts.sweep(t, HOUR);
+    distinct.sweep(t, HOUR);
+  }, 60_000);
+  sweeper.unref();
+
+  return {
+    observe(o: Observation): void {
+      switch (o.kind) {
+        case 'response':
+          return onResponse(o);
+        case 'posted':
+          return onPosted(o);
+        case 'audit':
+          return onAudit(o.event);
+        case 'chain_broken':
+          if (rules.audit_chain_broken.enabled) {
+            fire('audit_chain_broken', 'audit-chain', null, `audit chain verification failed at seq ${o.firstBadSeq} (${o.reason})`, {});
+          }
+          return;
+      }
+    },
+    stop(): void {
+      clearInterval(sweeper);
+    },
+  };
+}
+
+export type Detector = ReturnType<typeof createDetector>;

@@ -1,0 +1,88 @@
+// Composes monitoring: alert store and fan-out (Redis when configured), notifiers, the detector
+// fed by the gateway and the audit log, the SSE hub, and the periodic audit-chain verification.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditService } from '../audit/audit-log.js';
+import type { Database } from '../storage/types.js';
+import type { AlertSettings } from './alert-config.js';
+import { createAlertService, type AlertService } from './alerts.js';
+import { createDetector, type Detector } from './detector.js';
+import { createLocalFanout, createRedisFanout } from './fanout.js';
+import { createNotifiers } from './notifiers.js';
+import { createResponseObserver } from './observe.js';
+import { createStreamHub, type StreamHub } from './sse.js';
+
+export interface MonitoringLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface Monitoring {
+  alerts: AlertService;
+  detector: Detector;
+  streams: StreamHub;
+  observeResponse(request: FastifyRequest, reply: FastifyReply): void;
+  /** Verifies the audit chain now; a failure raises the `audit_chain_broken` alert. */
+  verifyAudit(): Promise<Awaited<ReturnType<AuditService['verify']>>>;
+  close(): Promise<void>;
+}
+
+export async function createMonitoring(deps: {
+  db: Database;
+  audit: AuditService;
+  settings: AlertSettings;
+  redisUrl: string | undefined;
+  logger: MonitoringLogger;
+  hsts: boolean;
+}): Promise<Monitoring> {
+  const { settings, logger } = deps;
+  let redisErrorLogged = false;
+  const fanout = deps.redisUrl
+    ? await createRedisFanout(deps.redisUrl, settings.redisChannel, (err) => {
+        if (redisErrorLogged) return;
+        redisErrorLogged = true; // once per outage-ish: an unreachable Redis would flood the log
+        logger.warn({ event: 'alert.redis_error', error: (err as Error)?.name }, 'alert fan-out: Redis error');
+      })
+    : createLocalFanout();
+  const notifiers = createNotifiers(settings.notifiers, logger);
+  const alerts = createAlertService({
+    db: deps.db, fanout, dedupWindowMs: settings.dedupWindowSeconds * 1000, logger,
+    onNew: (alert) => {
+      logger.warn({ event: 'alert.raised', alert_id: alert.id, rule: alert.rule, severity: alert.severity, subject: alert.subject }, 'alert raised');
+      notifiers.notify(alert);
+    },
+  });
+  const detector = createDetector(settings.rules, (input) => {
+    alerts.raise(input).catch((err: unknown) => logger.error({ event: 'alert.raise_failed', rule: input.rule, error: (err as Error)?.name }, 'alert could not be raised'));
+  });
+  deps.audit.onAppended((event) => detector.observe({ kind: 'audit', event }));
+  const streams = createStreamHub({ subscribe: (l) => fanout.subscribe(l), heartbeatMs: settings.heartbeatSeconds * 1000, hsts: deps.hsts });
+
+  async function verifyAudit() {
+    const result = await deps.audit.verify();
+    if (!result.ok) {
+      logger.error({ event: 'audit.verify_failed', first_bad_seq: result.firstBadSeq, reason: result.reason }, 'audit chain verification failed');
+      detector.observe({ kind: 'chain_broken', firstBadSeq: result.firstBadSeq, reason: result.reason });
+    }
+    return result;
+  }
+  const verifier =
+    settings.verifyIntervalSeconds > 0
+      ? setInterval(() => void verifyAudit().catch(() => undefined), settings.verifyIntervalSeconds * 1000)
+      : undefined;
+  verifier?.unref();
+
+  return {
+    alerts, detector, streams,
+    observeResponse: createResponseObserver({ audit: deps.audit, detector, logger }),
+    verifyAudit,
+    async close() {
+      if (verifier) clearInterval(verifier);
+      detector.stop();
+      streams.closeAll();
+      await alerts.close();
+      await notifiers.close();
+      await fanout.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// Monitoring routes: the stored alerts, their live stream (SSE) and the Prometheus metrics.
+import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
+import type { ApiRoute } from '../gateway/route-table.js';
+import { problemResponses } from '../gateway/schemas.js';
+import type { Principal } from '../lib/principal.js';
+import type { Alert, AlertService } from './alerts.js';
+import { metricsRegistry } from './metrics.js';
+import type { StreamHub } from './sse.js';
+
+const ids = { type: 'array', items: { type: 'string' } };
+const alertSchema = {
+  type: 'object', additionalProperties: false,
+  required: ['id', 'rule', 'subject', 'tenant_id', 'severity', 'status', 'summary', 'count', 'evidence', 'first_seen', 'last_seen'],
+  properties: {
+    id: { type: 'string' },
+    rule: { type: 'string' },
+    subject: { type: 'string' },
+    tenant_id: { type: ['string', 'null'] },
+    severity: { type: 'string', enum: ['low', 'medium', 'high', 'critical'] },
+    status: { type: 'string', enum: ['open', 'closed'] },
+    summary: { type: 'string' },
+    count: { type: 'integer' },
+    evidence: {
+      type: 'object', additionalProperties: false, required: ['request_ids', 'audit_event_ids'],
+      properties: { request_ids: ids, audit_event_ids: ids },
+    },
+    first_seen: { type: 'string', format: 'date-time' },
+    last_seen: { type: 'string', format: 'date-time' },
+  },
+};
+
+export interface MonitoringRouteDeps {
+  alerts: AlertService;
+  streams: StreamHub;
+  seesAllTenants(principal: Principal): Promise<boolean>;
+}
+
+export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
+  return [
+    {
+      method: 'GET', url: '/v1/alerts', tag: 'alerts', summary: 'List alerts, newest first',
+      permission: 'alerts:read', audit: 'alert.list', rateLimit: 'read',
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: listQueryProperties },
+        response: { 200: listResponse(alertSchema), ...problemResponses },
+      },
+      async handler({ principal, query }) {
+        const all = await deps.seesAllTenants(principal);
+        const rows = await deps.alerts.list(all ? undefined : principal.tenantId, query.limit, query.starting_after);
+        return { status: 200, body: toPage(rows, query.limit) };
+      },
+    },
+    {
+      method: 'GET', url: '/v1/alerts/stream', tag: 'alerts', summary: 'Alerts as they are raised (Server-Sent Events, `event: alert`)',
+      permission: 'alerts:read', audit: 'alert.stream', rateLimit: 'read',
+      schema: { response: { 200: { type: 'string', description: 'text/event-stream' }, ...problemResponses } },
+      async handler({ principal, request, reply }) {
+        const all = await deps.seesAllTenants(principal);
+        // A tenant's stream carries only its own alerts; platform-wide ones (no tenant) go to the platform.
+        deps.streams.open(request, reply, (alert: Alert) => all || alert.tenant_id === principal.tenantId);
+        return { status: 200, body: undefined };
+      },
+    },
+    {
+      method: 'GET', url: '/metrics', tag: 'monitoring', summary: 'Prometheus metrics (text exposition format)',
+      permission: 'metrics:read', audit: 'metrics.read', rateLimit: 'read',
+      schema: { response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' }, ...problemResponses } },
+      async handler() {
+        return { status: 200, body: await metricsRegistry.metrics(), headers: { 'content-type': metricsRegistry.contentType } };
+      },
+    },
+  ];
+}
