@@ -13,11 +13,17 @@ export interface RedisHealth {
   stop(): void;
 }
 
+const STARTUP_GRACE_MS = 5_000;
+
 export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger: Logger }): RedisHealth {
   let down = false;
   let stopped = false;
+  let everReady = false;
+  const startedAt = Date.now();
   const markDown = (why: string) => {
     if (down || stopped) return;
+    // The first connection may still be in progress at start: that is not an outage (yet).
+    if (!everReady && Date.now() - startedAt < STARTUP_GRACE_MS) return;
     down = true;
     deps.logger.error({ event: 'ratelimit.redis_unavailable', reason: why }, 'Redis unreachable: money routes fail closed, other limits run per node');
     void deps.audit
@@ -29,7 +35,10 @@ export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger:
     down = false;
     deps.logger.info({ event: 'ratelimit.redis_recovered' }, 'Redis reachable again: shared limits restored');
   };
-  redis.on('ready', markUp);
+  redis.on('ready', () => {
+    everReady = true;
+    markUp();
+  });
   redis.on('end', () => markDown('connection_closed'));
   redis.on('close', () => markDown('connection_closed'));
   return {
