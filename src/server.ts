@@ -73,6 +73,7 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
       db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
       auditService: audit, monitoring,
     });
+    await traffic?.ready();
     listener.serve(app.routing);
 
     await bootstrapAdmin(config, identity, secrets, logger);

@@ -68,20 +68,20 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
       ? { certFile: config.tls.certFile, keyFile: config.tls.keyFile }
       : await ensureDevCertificate(config.dataDir);
   const clientCa = config.tls.clientCaFile ? await readFile(config.tls.clientCaFile) : undefined;
+  // One definition for the first context and every reloaded one.
+  const policy = {
+    minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: true,
+    secureOptions: SECURE_OPTIONS, ecdhCurve: 'X25519:P-256:P-384', ...(clientCa ? { ca: clientCa } : {}),
+  } as const;
   const server = https.createServer({
     ...(await secureContextOptions(files)),
-    minVersion: 'TLSv1.2',
-    maxVersion: 'TLSv1.3',
-    ciphers: TLS12_CIPHERS,
-    honorCipherOrder: true,
-    secureOptions: SECURE_OPTIONS,
-    ecdhCurve: 'X25519:P-256:P-384',
+    ...policy,
     ALPNProtocols: ['http/1.1'],
     // mTLS: certificates are requested and verified against VAULTGATE_TLS_CLIENT_CA. A connection
     // without one is let through (discovery, health checks and bearer-token clients need no
     // certificate; tls_client_auth and certificate-bound tokens refuse it above TLS), but a
     // certificate that fails verification closes the connection below.
-    ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+    ...(clientCa ? { requestCert: true, rejectUnauthorized: false } : {}),
   });
   if (clientCa) {
     server.on('secureConnection', (socket: TLSSocket) => {
@@ -96,11 +96,7 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   const reload = () =>
     (reloading ??= (async () => {
       try {
-        server.setSecureContext({
-          ...(await secureContextOptions(files)),
-          minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: true,
-          secureOptions: SECURE_OPTIONS, ecdhCurve: 'X25519:P-256:P-384', ...(clientCa ? { ca: clientCa } : {}),
-        });
+        server.setSecureContext({ ...(await secureContextOptions(files)), ...policy });
         logger.info({ cert: files.certFile }, 'tls: certificate and key reloaded');
       } catch {
         // A half-written or mismatched pair: keep serving with the old context.

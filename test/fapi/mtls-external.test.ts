@@ -5,7 +5,7 @@ import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevCertificate } from '../../src/crypto/dev-certificate.js';
@@ -99,7 +99,7 @@ describe('external identity provider', () => {
   beforeAll(async () => {
     const { certFile, keyFile } = await ensureDevCertificate(path.join(dir, 'idp'));
     const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-    signer = privateKey as CryptoKey;
+    signer = privateKey;
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }] };
     idp = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
       res.setHeader('content-type', 'application/json');
@@ -143,7 +143,7 @@ describe('external identity provider', () => {
       await external({ vg_role: 'root' }),
       await new SignJWT({ org: 'acme', vg_role: 'operator' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(issuer).setAudience('other')
         .setSubject('x').setIssuedAt().setExpirationTime('5m').sign(signer),
-      await external({ vg_role: 'operator' }, privateKey as CryptoKey),
+      await external({ vg_role: 'operator' }, privateKey),
     ]) {
       const res = await s.http.call(`/v1/customers/${customerId}`, { token });
       expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'invalid_token' });

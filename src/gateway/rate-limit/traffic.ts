@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../../audit/types.js';
 import { AppError } from '../../errors.js';
+import { rateLimitedRequests } from '../../monitoring/metrics.js';
 import { createRedis } from '../../storage/redis.js';
 import { sendProblem } from '../problem-handlers.js';
 import { createLoadShedder } from '../throttle/load-shedder.js';
@@ -33,6 +34,12 @@ export interface TrafficProtection {
   routeHooks(routeClass: RouteClass): { onRequest: onRequestAsyncHookHandler[]; preHandler: preHandlerAsyncHookHandler[] };
   /** For sign-in pages: per account and per IP, with the same semantics as the token endpoint. */
   bruteForce: BruteForceGuard;
+  /**
+   * Resolves once Redis is connected, or after a short wait if it is not: a node that starts
+   * serving before its first connection would count on its own and let extra requests through.
+   * It never fails the start: an unreachable Redis is an outage handled like any other.
+   */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,9 +55,10 @@ const EXEMPT = new Set(['/healthz', '/readyz']);
 const TOKEN_PATH = '/oauth/token';
 const REDIS_DOWN_RETRY_AFTER = '5';
 
-function rateLimited(decision: Decision, detail: string): AppError {
-  // TODO(lead): increment the rate-limited requests counter of src/monitoring/metrics.ts here once it exists.
-  return new AppError('rate_limited', detail, { 'Retry-After': retryAfterSeconds(decision.retryAfterMs) });
+/** Every 429 of the limiter goes through here, so the metric counts each exactly once. */
+function rateLimited(retryAfterMs: number, detail: string, label: string): AppError {
+  rateLimitedRequests.inc({ class: label });
+  return new AppError('rate_limited', detail, { 'Retry-After': retryAfterSeconds(retryAfterMs) });
 }
 
 /** The client id of an HTTP Basic header (RFC 6749 §2.3.1: form-urlencoded), never logged. */
@@ -91,7 +99,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     const lockedMs = await bruteForce.check(keys);
     if (lockedMs > 0) {
       // Generic on purpose: the same answer whether the client exists or the secret was right.
-      sendProblem(reply, new AppError('rate_limited', 'Too many failed attempts; retry later', { 'Retry-After': retryAfterSeconds(lockedMs) }));
+      sendProblem(reply, rateLimited(lockedMs, 'Too many failed attempts; retry later', 'token_lockout'));
       return false;
     }
     reply.raw.once('finish', () => {
@@ -129,7 +137,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
       request.rateLimits = [{ name: 'ip', limit: settings.ip, decision }];
       // Written on the raw response too: /oauth/* is handed over raw and skips onSend.
       for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.raw.setHeader(k, v);
-      if (!decision.allowed) return sendProblem(reply, rateLimited(decision, 'Too many requests from this address'));
+      if (!decision.allowed) return sendProblem(reply, rateLimited(decision.retryAfterMs, 'Too many requests from this address', 'ip'));
 
       if (pathname === TOKEN_PATH && request.method === 'POST' && !(await tokenEndpointGuard(request, reply))) return reply;
       return undefined;
@@ -154,7 +162,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
         throw new AppError('service_unavailable', 'Rate limiting is temporarily unavailable; retry shortly', { 'Retry-After': REDIS_DOWN_RETRY_AFTER });
       }
       (request.rateLimits ??= []).push({ name: `${tierName}.${routeClass}`, limit, decision });
-      if (!decision.allowed) throw rateLimited(decision, `Rate limit of the ${routeClass} routes exceeded`);
+      if (!decision.allowed) throw rateLimited(decision.retryAfterMs, `Rate limit of the ${routeClass} routes exceeded`, routeClass);
     };
 
     const gate = gates.get(routeClass);
@@ -169,7 +177,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
         release?.();
       });
       release = await gate.acquire(principal.clientId);
-      if (!release) throw new AppError('rate_limited', 'Too many concurrent requests from this client', { 'Retry-After': '1' });
+      if (!release) throw rateLimited(1000, 'Too many concurrent requests from this client', 'concurrency');
       if (closed) release();
     };
     return { onRequest: [limitClient], preHandler: gate ? [capConcurrency] : [] };
@@ -179,6 +187,19 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     install,
     routeHooks,
     bruteForce,
+    async ready() {
+      if (!redis || redis.status === 'ready') return;
+      const r = redis;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          r.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 3_000);
+        r.once('ready', done);
+      });
+    },
     async close() {
       limiter.close();
       shedder.close();
