@@ -433,7 +433,7 @@ describeEngines('Database contract', (engine) => {
 
 describeEngines('Database migrations', (engine) => {
   const all = engine === 'postgres' ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
-  const names = all.map((m) => `${m.version}_${m.name}`);
+  const names = [...all].sort((a, b) => a.version - b.version).map((m) => `${m.version}_${m.name}`);
   const open: TestDatabase[] = [];
   afterAll(async () => {
     await Promise.all(open.map((t) => t.dispose()));

@@ -132,7 +132,8 @@ function applySqliteMigrations(db: BetterSqlite3.Database, migrations: readonly 
   const applied: string[] = [];
   const done = db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const m of migrations) {
+  // In version order, whatever the order of the array.
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     // BEGIN IMMEDIATE: two processes migrating at once serialize on the write lock.
     db.exec('BEGIN IMMEDIATE');
     try {
