@@ -61,14 +61,15 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     const audit = createAuditLog({ db, secrets, logger });
     audit.start();
     const monitoring = await createMonitoring({ db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls });
+    // Before identity: sign-in lockouts count through the same (Redis-shared) brute-force guard.
+    const traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
     const identity = await createIdentity({
-      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl,
+      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce: traffic?.bruteForce,
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
-    const traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
     const app = await buildApp({
       db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
       auditService: audit, monitoring,

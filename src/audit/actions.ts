@@ -30,6 +30,10 @@ export const AUDIT_ACTIONS = {
   userCreated: 'user.create',
   userRoleChanged: 'user.role_change',
   userMfaEnrolled: 'user.mfa_enrolled',
+  /** An end user can no longer sign in; its tokens stop working at once. */
+  userDisabled: 'user.disable',
+  /** An end user's TOTP and recovery codes removed; a new enrolment code issued. */
+  userMfaReset: 'user.mfa_reset',
   keyRotated: 'key.rotate',
   // Personal data
   customerCreated: 'customer.create',

@@ -21,6 +21,10 @@ commands:
   clients revoke CLIENT_ID
   clients review [--days N]  least privilege: registered vs exercised scopes per client, unused ones, idle clients
   users create --tenant NAME --email E --password-stdin [--role customer|operator|auditor|admin] [--customer-id ID]
+                             operator/admin: prints a one-time TOTP enrolment code (72 h) for the first sign-in
+  users set-role --tenant NAME --email E --role R     change a user's role (applies to its tokens at once)
+  users disable --tenant NAME --email E               the user can no longer sign in; its tokens stop working
+  users reset-mfa --tenant NAME --email E             remove the user's TOTP; prints a new enrolment code
   keys status                data keys per KEK version
   keys rotate [--batch-size N]   new KEK version, re-wrap every data key online, retire the old one
   backup --out FILE          encrypted online snapshot of the embedded (SQLite) database

@@ -1,12 +1,21 @@
-// `vaultgate users create`: an end user who signs in through the authorization-code flow.
-// The password comes only from stdin (never argv: it would show in `ps` and shell history).
+// `vaultgate users create|set-role|disable|reset-mfa`: end users who sign in through the
+// authorization-code flow. The password comes only from stdin (never argv: it would show in `ps`
+// and shell history). Every change is audited in its own transaction (the service does it).
+// A role that needs TOTP gets a one-time enrolment code, printed once: hand it to the user on a
+// channel other than the password's, the first sign-in asks for it before showing a TOTP key.
 import { parseArgs } from 'node:util';
 import { createAuditLog } from '../audit/audit-log.js';
 import { AppError } from '../errors.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { isRole, MFA_ROLES } from '../identity/roles.js';
-import { createUsers } from '../users/user-service.js';
+import { createUsers, type Users } from '../users/user-service.js';
+import type { UserChange } from '../users/user-admin.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+
+const USAGE = 'usage: vaultgate users create --tenant NAME --email E --password-stdin [--role R] [--customer-id ID]\n'
+  + '       vaultgate users set-role --tenant NAME --email E --role R\n'
+  + '       vaultgate users disable --tenant NAME --email E\n'
+  + '       vaultgate users reset-mfa --tenant NAME --email E';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -20,9 +29,34 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/** Runs fn with a users service on the configured database, audited; input mistakes become one line. */
+async function withUsers<T>(fn: (users: Users) => Promise<T>): Promise<T> {
+  const env = await openEnvironment();
+  const audit = createAuditLog({ db: env.db, secrets: createPlatformSecrets(env.db, env.master), checkpointIntervalMs: 0 });
+  try {
+    const users = createUsers({ db: env.db, master: env.master, requireMfa: (r) => MFA_ROLES.has(r), audit });
+    return await fn(users).catch((err: unknown) => {
+      // Weak password, unknown customer or user, duplicate e-mail: one line for the operator.
+      if (err instanceof AppError) throw new CliError(err.detail ?? err.code);
+      throw err;
+    });
+  } finally {
+    await env.db.close();
+  }
+}
+
+const codeLines = (c: { enrolment_code?: string | undefined; enrolment_code_expires_at?: string | undefined }) =>
+  c.enrolment_code
+    ? [`enrolment code: ${c.enrolment_code}  (one use, until ${c.enrolment_code_expires_at}; give it to the user apart from the password)`]
+    : [];
+
+function printChange(ctx: CommandContext, change: UserChange): void {
+  print(ctx, change, [`user_id:   ${change.user_id}`, `tenant_id: ${change.tenant_id}`, `role:      ${change.role}`, `status:    ${change.status}`, ...codeLines(change)].join('\n'));
+}
+
 export async function usersCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create') throw new CliError('usage: vaultgate users create --tenant NAME --email E --password-stdin [--role R] [--customer-id ID]');
+  if (sub !== 'create' && sub !== 'set-role' && sub !== 'disable' && sub !== 'reset-mfa') throw new CliError(USAGE);
   const { values, positionals } = parseArgs({
     args: rest, allowPositionals: true, strict: true,
     options: {
@@ -33,32 +67,38 @@ export async function usersCommand(args: string[], ctx: CommandContext): Promise
   if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
   if (!values.tenant) throw new CliError('--tenant NAME is required');
   if (!values.email) throw new CliError('--email E is required');
+  const ref = { tenant: values.tenant, email: values.email };
+  if (sub !== 'create' && (values['password-stdin'] || values['customer-id'] || (sub !== 'set-role' && values.role))) {
+    throw new CliError(`users ${sub} takes only --tenant and --email${sub === 'set-role' ? ' and --role' : ''}`);
+  }
+
+  if (sub === 'set-role') {
+    if (!values.role) throw new CliError('--role R is required');
+    const role = values.role;
+    if (!isRole(role)) throw new CliError('--role must be customer, operator, auditor or admin');
+    printChange(ctx, await withUsers((u) => u.setRole(ref, role)));
+    return 0;
+  }
+  if (sub === 'disable') {
+    printChange(ctx, await withUsers((u) => u.disable(ref)));
+    return 0;
+  }
+  if (sub === 'reset-mfa') {
+    printChange(ctx, await withUsers((u) => u.resetMfa(ref)));
+    return 0;
+  }
+
   if (!values['password-stdin']) throw new CliError('--password-stdin is required (the password is read from stdin, never from arguments)');
   const role = values.role ?? 'customer';
   if (!isRole(role)) throw new CliError('--role must be customer, operator, auditor or admin');
   const password = await readStdin();
-
-  const env = await openEnvironment();
-  try {
-    const users = createUsers({ db: env.db, master: env.master, requireMfa: (r) => MFA_ROLES.has(r) });
-    const created = await users.create({
-      tenant: values.tenant, email: values.email, password, role, ...(values['customer-id'] ? { customerId: values['customer-id'] } : {}),
-    }).catch((err: unknown) => {
-      // Input mistakes (weak password, unknown customer, duplicate e-mail) are one line for the operator.
-      if (err instanceof AppError) throw new CliError(err.detail ?? err.code);
-      throw err;
-    });
-    const audit = createAuditLog({ db: env.db, secrets: createPlatformSecrets(env.db, env.master), checkpointIntervalMs: 0 });
-    await audit.record({ action: 'user.create', outcome: 'success', tenantId: created.tenant_id, target: created.user_id, details: { role } });
-    print(ctx, created, [
-      `user_id:     ${created.user_id}`,
-      `tenant_id:   ${created.tenant_id}`,
-      `role:        ${created.role}`,
-      ...(created.customer_id ? [`customer_id: ${created.customer_id}`] : []),
-      ...(MFA_ROLES.has(role) ? ['second factor: TOTP enrolment is required at the first sign-in'] : []),
-    ].join('\n'));
-    return 0;
-  } finally {
-    await env.db.close();
-  }
+  const created = await withUsers((u) => u.create({ ...ref, password, role, ...(values['customer-id'] ? { customerId: values['customer-id'] } : {}) }));
+  print(ctx, created, [
+    `user_id:     ${created.user_id}`,
+    `tenant_id:   ${created.tenant_id}`,
+    `role:        ${created.role}`,
+    ...(created.customer_id ? [`customer_id: ${created.customer_id}`] : []),
+    ...(MFA_ROLES.has(role) ? ['second factor: TOTP enrolment is required at the first sign-in, with this code:', ...codeLines(created)] : []),
+  ].join('\n'));
+  return 0;
 }

@@ -1,13 +1,12 @@
 // Audit events of the authorization server and of client management. oidc-provider announces
 // token issuance and refusals as events; we listen instead of changing its flow. Client changes
-// are recorded by wrapping the client service, so every caller (CLI, admin routes, tests) is
-// covered. Never a token, secret or assertion in an event: client ids, grant types, error codes.
+// are recorded by the client store itself, in the change's transaction (./clients.ts). Never a
+// token, secret or assertion in an event: client ids, grant types, error codes.
 import type Provider from 'oidc-provider';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import { isId } from '../lib/ids.js';
 import { authenticationFailures } from '../monitoring/metrics.js';
-import type { ClientService } from './types.js';
 
 interface Ctx {
   ip?: string;
@@ -75,38 +74,4 @@ export function attachAuditEvents(provider: Provider, audit: AuditLog, onError: 
       }
     });
   }
-}
-
-/** The client service, with each change written to the audit log once it has been made. */
-export function auditedClients(service: ClientService, audit: AuditLog): ClientService {
-  return {
-    ...service,
-    async create(input) {
-      const created = await service.create(input);
-      await audit.record({
-        action: AUDIT_ACTIONS.clientCreated, outcome: 'success', tenantId: created.tenant_id, target: created.client_id,
-        details: { scopes: created.scopes.join(' '), grant: input.grant ?? 'client_credentials', auth: input.authMethod ?? 'client_secret_basic' },
-      });
-      return created;
-    },
-    async revoke(clientId) {
-      const done = await service.revoke(clientId);
-      if (done) {
-        const info = await service.get(clientId);
-        await audit.record({ action: AUDIT_ACTIONS.clientRevoked, outcome: 'success', tenantId: info?.tenant_id, target: clientId });
-      }
-      return done;
-    },
-    async setScopes(clientId, scopes) {
-      const done = await service.setScopes(clientId, scopes);
-      if (done) {
-        const info = await service.get(clientId);
-        await audit.record({
-          action: AUDIT_ACTIONS.clientScopesChanged, outcome: 'success', tenantId: info?.tenant_id, target: clientId,
-          details: { scopes: (info?.scopes ?? scopes).join(' ') },
-        });
-      }
-      return done;
-    },
-  };
 }

@@ -1,6 +1,9 @@
 // OAuth clients: registration, listing, revocation, scope changes, and the oidc-provider metadata
 // of an active client (read from the `clients` table on every lookup, never cached, so a revoke or a
-// scope change applies to the very next request).
+// scope change applies to the very next request). Every change writes its audit event in the
+// change's own transaction (issue 3): no client appears, disappears or widens without its event.
+import { AUDIT_ACTIONS } from '../audit/actions.js';
+import type { AuditLog } from '../audit/types.js';
 import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { isScope } from '../lib/principal.js';
@@ -168,8 +171,9 @@ export function createClientStore(deps: {
   secrets: ClientSecrets;
   /** oidc-provider's own metadata validation, so a row that would fail at token time is refused here. */
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>;
+  audit?: AuditLog | undefined;
 }): ClientStore {
-  const { db, secrets, validateMetadata } = deps;
+  const { db, secrets, validateMetadata, audit } = deps;
 
   async function create(input: CreateClientInput): Promise<CreatedClient> {
     if (typeof input !== 'object' || input === null) invalid('a client needs a tenant, a name and scopes');
@@ -248,6 +252,10 @@ export function createClientStore(deps: {
         [id, t.id, name, row.secret_hash, row.scopes, row.grant_types, row.redirect_uris, authMethod, jwks, tlsSubject, Number(row.created_at),
           fapi ? 1 : 0, binding, row.default_scopes],
       );
+      await audit?.record({
+        action: AUDIT_ACTIONS.clientCreated, outcome: 'success', tenantId: t.id, target: id,
+        details: { scopes: row.scopes, grant, auth: authMethod },
+      }, tx);
       return t.id;
     });
 
@@ -271,23 +279,34 @@ export function createClientStore(deps: {
     },
     async revoke(clientId) {
       if (typeof clientId !== 'string') return false;
-      const changed = await db.run("UPDATE clients SET status = 'revoked', revoked_at = $2 WHERE id = $1 AND status = 'active'", [
-        clientId, Date.now(),
-      ]);
-      if (changed > 0) return true;
-      // Already revoked is still a success; an unknown id is not.
-      return (await db.one('SELECT 1 AS one FROM clients WHERE id = $1', [clientId])) !== undefined;
+      return db.transaction(async (tx) => {
+        const current = await tx.one<{ tenant_id: string; status: string }>(`SELECT tenant_id, status FROM clients WHERE id = $1 ${db.forUpdate}`, [clientId]);
+        // An unknown id is a failure; already revoked is still a success (and changes nothing, so no event).
+        if (!current) return false;
+        if (current.status !== 'active') return true;
+        await tx.run("UPDATE clients SET status = 'revoked', revoked_at = $2 WHERE id = $1", [clientId, Date.now()]);
+        await audit?.record({ action: AUDIT_ACTIONS.clientRevoked, outcome: 'success', tenantId: current.tenant_id, target: clientId }, tx);
+        return true;
+      });
     },
     async setScopes(clientId, scopes) {
       const checked = checkScopes(scopes);
       if (typeof clientId !== 'string') return false;
-      // Defaults shrink with the registration (never wider than what is registered).
-      const current = await db.one<{ default_scopes: string | null }>('SELECT default_scopes FROM clients WHERE id = $1', [clientId]);
-      if (!current) return false;
-      const defaults = split(current.default_scopes ?? '').filter((s) => checked.includes(s));
-      return (await db.run('UPDATE clients SET scopes = $2, default_scopes = $3 WHERE id = $1', [
-        clientId, checked.join(' '), (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
-      ])) > 0;
+      return db.transaction(async (tx) => {
+        // Defaults shrink with the registration (never wider than what is registered).
+        const current = await tx.one<{ tenant_id: string; default_scopes: string | null }>(
+          `SELECT tenant_id, default_scopes FROM clients WHERE id = $1 ${db.forUpdate}`, [clientId],
+        );
+        if (!current) return false;
+        const defaults = split(current.default_scopes ?? '').filter((s) => checked.includes(s));
+        await tx.run('UPDATE clients SET scopes = $2, default_scopes = $3 WHERE id = $1', [
+          clientId, checked.join(' '), (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
+        ]);
+        await audit?.record({
+          action: AUDIT_ACTIONS.clientScopesChanged, outcome: 'success', tenantId: current.tenant_id, target: clientId, details: { scopes: checked.join(' ') },
+        }, tx);
+        return true;
+      });
     },
   };
 

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { createUsers } from '../users/user-service.js';
-import { attachAuditEvents, auditedClients } from './audit-events.js';
+import { attachAuditEvents } from './audit-events.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
 import { createExternalVerifier } from './external-idp.js';
@@ -52,7 +52,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
 
   const clientSecrets = createClientSecrets(master);
   const keys = await loadSigningKeys(secrets);
-  const users = createUsers({ db, master, requireMfa: (role) => MFA_ROLES.has(role) });
+  const users = createUsers({ db, master, requireMfa: (role) => MFA_ROLES.has(role), audit: deps.audit, guard: deps.bruteForce });
 
   // The client store needs the provider's metadata validation, and the provider needs the client
   // store's lookup: the lookup is bound late through this closure.
@@ -73,7 +73,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       return user?.active ? { accountId: sub, claims: () => ({ sub }) } : undefined;
     }),
   });
-  const store = createClientStore({ db, secrets: clientSecrets, validateMetadata: (m) => provider.Client.validate(m) });
+  const store = createClientStore({ db, secrets: clientSecrets, validateMetadata: (m) => provider.Client.validate(m), audit: deps.audit });
   findMetadata = store.findMetadata;
 
   const audit = deps.audit;
@@ -102,7 +102,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   const callback = provider.callback();
   const onError = (err: unknown) => logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error');
   return {
-    clients: audit ? auditedClients(store.service, audit) : store.service,
+    clients: store.service,
     users,
     usage,
     handle(req: IncomingMessage, res: ServerResponse) {

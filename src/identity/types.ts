@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { PlatformSecrets } from '../crypto/platform-secrets.js';
 import type { AuditLog } from '../audit/types.js';
+import type { BruteForceGuard } from '../gateway/rate-limit/brute-force.js';
 import type { AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
 import type { Users } from '../users/user-service.js';
@@ -42,6 +43,8 @@ export interface IdentityDeps {
   /** When set, the DPoP replay cache lives in Redis (shared by every node). */
   redisUrl?: string | undefined;
   audit?: AuditLog | undefined;
+  /** The rate limits' shared brute-force guard: sign-in lockouts hold across nodes (Redis). */
+  bruteForce?: BruteForceGuard | undefined;
   /** Optional external OIDC issuer whose access tokens are accepted too. */
   external?: ExternalIdpConfig | undefined;
 }

@@ -101,6 +101,10 @@ export interface SignInUser {
   password: string;
   /** A recovery code to use instead of TOTP on the verification page. */
   recoveryCode?: string;
+  /** The one-time enrolment code (`users create` prints it) for a first TOTP enrolment. */
+  enrolmentCode?: string;
+  /** Stop at the TOTP key page (after the enrolment code was accepted) without confirming. */
+  stopAtEnrolment?: boolean;
 }
 
 export interface AuthorizeResult {
@@ -110,7 +114,10 @@ export interface AuthorizeResult {
   pages: string[];
 }
 
-/** Drives authorize → sign-in (→ TOTP enrolment or verification) → consent → redirect with the code. */
+/**
+ * Drives authorize → sign-in (→ enrolment code → TOTP enrolment, or verification) → consent →
+ * redirect with the code. A refused step ends the run with `location` = '<step>-refused'.
+ */
 export async function authorize(s: TestServer, browser: Browser, clientId: string, requestUri: string, user: SignInUser): Promise<AuthorizeResult> {
   let res = await browser.request(`/oauth/authorize?${form({ client_id: clientId, request_uri: requestUri })}`);
   const pages: string[] = [];
@@ -133,7 +140,11 @@ export async function authorize(s: TestServer, browser: Browser, clientId: strin
     if ((action = formAction(html, 'login'))) {
       if (res.status === 401) return { location: 'login-refused', pages };
       res = await browser.request(action, { form: { csrf, email: user.email, password: user.password } });
+    } else if ((action = formAction(html, 'enrolment-code'))) {
+      if (user.enrolmentCode === undefined || res.status === 401) return { location: 'enrolment-refused', pages };
+      res = await browser.request(action, { form: { csrf, ticket: hiddenField(html, 'ticket'), enrolment_code: user.enrolmentCode } });
     } else if ((action = formAction(html, 'enrol'))) {
+      if (user.stopAtEnrolment) return { location: 'enrolment-started', pages };
       const secret = /id="totp-secret">([A-Z2-7]+)</.exec(html)![1]!;
       res = await browser.request(action, { form: { csrf, ticket: hiddenField(html, 'ticket'), code: totpNow(secret) } });
     } else if ((action = formAction(html, 'continue'))) {

@@ -2,7 +2,8 @@
 // /oauth/interaction/:uid. oidc-provider binds each interaction to a browser cookie
 // (interactionDetails refuses a foreign one); on top, every form carries a CSRF token bound to the
 // interaction, a cross-origin POST is refused, and the steps after the password travel as a
-// signed, short-lived ticket (uid, user, step) so no step can be skipped.
+// signed, short-lived ticket (uid, user, step) so no step can be skipped. A first TOTP enrolment
+// needs the one-time enrolment code before any secret is shown (the password alone is not enough).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Provider } from 'oidc-provider';
@@ -10,14 +11,16 @@ import type { AuditLog } from '../../audit/types.js';
 import type { Role } from '../../lib/principal.js';
 import type { Users } from '../../users/user-service.js';
 import { ROLE_SCOPES } from '../roles.js';
-import { consentPage, enrolPage, loginPage, messagePage, mfaPage, pageCsp, recoveryCodesPage } from './pages.js';
+import { consentPage, enrolmentCodePage, enrolPage, loginPage, messagePage, mfaPage, pageCsp, recoveryCodesPage } from './pages.js';
 
 const PREFIX = '/oauth/interaction/';
 const MAX_FORM = 8 * 1024;
 const TICKET_TTL_MS = 5 * 60_000;
 const GENERIC_FAILURE = 'The e-mail or password is not correct, or sign-in is paused after repeated failures. Try again later.';
+// One answer for a wrong, expired or already used enrolment code, and for a paused account.
+const ENROLMENT_CODE_FAILURE = 'The enrolment code is not valid, or the check is paused after repeated failures. Ask your administrator for a new code.';
 
-type Step = 'mfa' | 'enrol' | 'done';
+type Step = 'mfa' | 'enrolment_code' | 'enrol' | 'done';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -160,13 +163,14 @@ export function createInteractionHandler(deps: InteractionDeps) {
           if (details.prompt.name !== 'login') return page(400, messagePage('Sign-in failed', 'Unexpected step.'));
           const result = await users.signIn(client.tenantId, field(form, 'email'), field(form, 'password'), ip);
           if (!result.ok) {
-            await audit('auth.sign_in', 'failure', undefined, result.subject);
+            // The account by its blind index (never the e-mail), and its id when it exists: the
+            // detector counts failures per account. The page stays the same either way.
+            await audit('auth.sign_in', 'failure', result.userId, result.subject);
             return page(401, loginPage({ action: `${base}/login`, abort: `${base}/abort`, csrf, clientName: client.name, message: GENERIC_FAILURE }));
           }
           if (result.mfa === 'verify') return page(200, mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, result.userId, 'mfa') }));
           if (result.mfa === 'enrol') {
-            const { secret, uri } = await users.startEnrolment(result.userId, 'vaultgate');
-            return page(200, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, result.userId, 'enrol'), secret, uri }));
+            return page(200, enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, result.userId, 'enrolment_code') }));
           }
           await audit('auth.sign_in', 'success', result.userId);
           return finish(req, res, { login: { accountId: result.userId, amr: ['pwd'] } });
@@ -181,13 +185,25 @@ export function createInteractionHandler(deps: InteractionDeps) {
           await audit('auth.sign_in', 'success', userId);
           return finish(req, res, { login: { accountId: userId, amr: ['pwd', 'otp'] } });
         }
+        case 'enrolment-code': {
+          const userId = openTicket(field(form, 'ticket'), uid, 'enrolment_code');
+          if (!userId) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
+          const started = await users.startEnrolment(userId, field(form, 'enrolment_code'), 'vaultgate', ip);
+          if (!started) {
+            await audit('auth.mfa', 'failure', userId);
+            return page(401, enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, userId, 'enrolment_code'), message: ENROLMENT_CODE_FAILURE }));
+          }
+          return page(200, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), ...started }));
+        }
         case 'enrol': {
           const userId = openTicket(field(form, 'ticket'), uid, 'enrol');
           if (!userId) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
-          const codes = await users.confirmEnrolment(userId, field(form, 'code'));
+          const codes = await users.confirmEnrolment(userId, field(form, 'code'), ip);
           if (!codes) {
-            const { secret, uri } = await users.startEnrolment(userId, 'vaultgate');
-            return page(401, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), secret, uri, message: 'The code is not correct; here is a new key.' }));
+            // The enrolment code is spent: the same pending key again, for the holder of this ticket.
+            const pending = await users.pendingEnrolment(userId, 'vaultgate');
+            if (!pending) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
+            return page(401, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), ...pending, message: 'The code is not correct.' }));
           }
           await audit('user.mfa_enrolled', 'success', userId);
           return page(200, recoveryCodesPage({ action: `${base}/continue`, csrf, ticket: ticket(uid, userId, 'done'), codes }));

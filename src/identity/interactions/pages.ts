@@ -57,6 +57,14 @@ export function enrolPage(p: { action: string; csrf: string; ticket: string; sec
 <button type="submit">Confirm</button></form>`);
 }
 
+export function enrolmentCodePage(p: { action: string; csrf: string; ticket: string; message?: string }): string {
+  return layout('Set up two-step verification', `<p>Your role requires a second factor. Enter the one-time enrolment code
+you received from your administrator; your authenticator key is shown after it.</p>${error(p.message)}
+<form method="post" action="${escapeHtml(p.action)}">${hidden({ csrf: p.csrf, ticket: p.ticket })}
+<label for="enrolment_code">Enrolment code</label><input id="enrolment_code" name="enrolment_code" required autocomplete="off" maxlength="64">
+<button type="submit">Continue</button></form>`);
+}
+
 export function recoveryCodesPage(p: { action: string; csrf: string; ticket: string; codes: string[] }): string {
   return layout('Recovery codes', `<p>Keep these codes somewhere safe. Each works once if you lose your authenticator.
 They are shown only now.</p><ul id="recovery-codes">${p.codes.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>

@@ -295,4 +295,15 @@ INSERT INTO kek_versions (version, status, source, wrapped, created_at) VALUES (
 CREATE INDEX data_keys_kek_version ON data_keys(kek_version);
 `,
   },
+  {
+    version: 6,
+    name: 'user_enrolment_codes',
+    // Follow-up of issue 4: a TOTP enrolment needs a one-time code handed out by whoever created the
+    // user (or reset its second factor), so the password alone cannot bind an authenticator. Only
+    // an HMAC of the code is stored, with its expiry.
+    sql: `
+ALTER TABLE users ADD COLUMN enrol_code_hash TEXT;
+ALTER TABLE users ADD COLUMN enrol_code_expires_at BIGINT;
+`,
+  },
 ];

@@ -1,0 +1,115 @@
+// Operator actions on end users (`vaultgate users set-role|disable|reset-mfa`). Each change and its
+// audit event commit in one transaction (issue 3). The user is named by tenant and e-mail and found
+// through the blind index; the e-mail itself never reaches the audit log.
+import { AUDIT_ACTIONS } from '../audit/actions.js';
+import type { AuditLog } from '../audit/types.js';
+import { emailBlindIndex } from '../crypto/hmac.js';
+import { AppError } from '../errors.js';
+import { isRole } from '../identity/roles.js';
+import type { Role } from '../lib/principal.js';
+import type { Database, Sql } from '../storage/types.js';
+import { issueEnrolmentCode } from './enrolment-code.js';
+
+export interface UserRef {
+  tenant: string;
+  email: string;
+}
+
+export interface UserChange {
+  user_id: string;
+  tenant_id: string;
+  role: Role;
+  status: 'active' | 'disabled';
+  /** Present when the user must (re-)enrol a second factor: hand it over on a separate channel. */
+  enrolment_code?: string;
+  enrolment_code_expires_at?: string;
+}
+
+export interface UserAdmin {
+  /** A demotion applies to the user's existing tokens at once (the verifier reads the role per request). */
+  setRole(ref: UserRef, role: Role): Promise<UserChange>;
+  /** The user's existing tokens stop working at once, and it can no longer sign in. */
+  disable(ref: UserRef): Promise<UserChange>;
+  /** Removes the TOTP secret and recovery codes; returns a new enrolment code. */
+  resetMfa(ref: UserRef): Promise<UserChange>;
+}
+
+interface Row {
+  id: string;
+  tenant_id: string;
+  role: string;
+  status: string;
+  customer_id: string | null;
+  totp_secret: string | null;
+}
+
+export function createUserAdmin(deps: {
+  db: Database;
+  indexKey: Buffer;
+  codeKey: Buffer;
+  requireMfa: (role: Role) => boolean;
+  audit: AuditLog | undefined;
+}): UserAdmin {
+  const { db, indexKey, codeKey } = deps;
+
+  async function find(tx: Sql, ref: UserRef): Promise<Row> {
+    const tenant = typeof ref.tenant === 'string' ? await tx.one<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [ref.tenant]) : undefined;
+    const email = typeof ref.email === 'string' ? ref.email.trim().slice(0, 320) : '';
+    const user = tenant
+      ? await tx.one<Row>(
+        `SELECT id, tenant_id, role, status, customer_id, totp_secret FROM users WHERE tenant_id = $1 AND email_index = $2 ${db.forUpdate}`,
+        [tenant.id, emailBlindIndex(indexKey, tenant.id, email)],
+      )
+      : undefined;
+    if (!user || !isRole(user.role)) throw new AppError('not_found', 'no user with this e-mail in this tenant');
+    return user;
+  }
+
+  const out = (u: Row, role: Role, status: string): UserChange => ({
+    user_id: u.id, tenant_id: u.tenant_id, role, status: status === 'active' ? 'active' : 'disabled',
+  });
+
+  async function withCode(tx: Sql, change: UserChange): Promise<UserChange> {
+    const issued = await issueEnrolmentCode(tx, codeKey, change.user_id);
+    return { ...change, enrolment_code: issued.code, enrolment_code_expires_at: new Date(issued.expiresAt).toISOString() };
+  }
+
+  return {
+    setRole(ref, role) {
+      if (!isRole(role)) throw new AppError('validation_failed', 'role must be customer, operator, auditor or admin');
+      return db.transaction(async (tx) => {
+        const u = await find(tx, ref);
+        // A customer user sees only its customer: it cannot be made one without that link.
+        if (role === 'customer' && u.customer_id === null) {
+          throw new AppError('validation_failed', 'a customer user needs a customer; create a new user with --customer-id');
+        }
+        await tx.run('UPDATE users SET role = $2, customer_id = $3 WHERE id = $1', [u.id, role, role === 'customer' ? u.customer_id : null]);
+        await deps.audit?.record({
+          action: AUDIT_ACTIONS.userRoleChanged, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id, details: { from: u.role, to: role },
+        }, tx);
+        const change = out(u, role, u.status);
+        // Promoted into a role that needs TOTP without having one: the enrolment needs a code.
+        return deps.requireMfa(role) && u.totp_secret === null ? withCode(tx, change) : change;
+      });
+    },
+
+    disable(ref) {
+      return db.transaction(async (tx) => {
+        const u = await find(tx, ref);
+        await tx.run("UPDATE users SET status = 'disabled' WHERE id = $1", [u.id]);
+        await deps.audit?.record({ action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
+        return out(u, u.role as Role, 'disabled');
+      });
+    },
+
+    resetMfa(ref) {
+      return db.transaction(async (tx) => {
+        const u = await find(tx, ref);
+        await tx.run('UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1', [u.id]);
+        await tx.run('DELETE FROM user_recovery_codes WHERE user_id = $1', [u.id]);
+        await deps.audit?.record({ action: AUDIT_ACTIONS.userMfaReset, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
+        return withCode(tx, out(u, u.role as Role, u.status));
+      });
+    },
+  };
+}
