@@ -1,14 +1,20 @@
 // `vaultgate <command>`: thin commands that parse arguments, call a service and print.
 // With --json a command prints one JSON document on stdout and nothing else there.
 import { ConfigError } from '../errors.js';
-import { backupCommand, restoreCommand } from './backup.js';
-import { auditCommand } from './audit.js';
-import { clientsCommand } from './clients.js';
 import { CliError, type CommandContext } from './context.js';
-import { keysCommand } from './keys.js';
-import { migrateCommand } from './migrate.js';
-import { startCommand } from './start.js';
-import { usersCommand } from './users.js';
+
+// Each command is imported only when run: `keys` or `backup` need not load the authorization server.
+type Command = (args: string[], ctx: CommandContext) => Promise<number>;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start.js')).startCommand,
+  migrate: async () => (await import('./migrate.js')).migrateCommand,
+  clients: async () => (await import('./clients.js')).clientsCommand,
+  audit: async () => (await import('./audit.js')).auditCommand,
+  users: async () => (await import('./users.js')).usersCommand,
+  keys: async () => (await import('./keys.js')).keysCommand,
+  backup: async () => (await import('./backup.js')).backupCommand,
+  restore: async () => (await import('./backup.js')).restoreCommand,
+};
 
 const USAGE = `usage: vaultgate <command> [options]
 
@@ -40,23 +46,9 @@ export async function main(argv: string[]): Promise<number> {
   const args = rest.filter((a) => a !== '--json');
   const ctx: CommandContext = { json };
   try {
+    const load = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (load) return await (await load())(args, ctx);
     switch (command) {
-      case 'start':
-        return await startCommand(args, ctx);
-      case 'migrate':
-        return await migrateCommand(args, ctx);
-      case 'clients':
-        return await clientsCommand(args, ctx);
-      case 'audit':
-        return await auditCommand(args, ctx);
-      case 'users':
-        return await usersCommand(args, ctx);
-      case 'keys':
-        return await keysCommand(args, ctx);
-      case 'backup':
-        return await backupCommand(args, ctx);
-      case 'restore':
-        return await restoreCommand(args, ctx);
       case undefined:
       case 'help':
       case '--help':

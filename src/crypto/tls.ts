@@ -77,6 +77,9 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     ...(await secureContextOptions(files)),
     ...policy,
     ALPNProtocols: ['http/1.1'],
+    // A client that opens a TCP connection and never finishes the handshake is dropped after 10 s
+    // (Node's default is 120 s: a cheap way to hold sockets).
+    handshakeTimeout: 10_000,
     // mTLS: certificates are requested and verified against VAULTGATE_TLS_CLIENT_CA. A connection
     // without one is let through (discovery, health checks and bearer-token clients need no
     // certificate; tls_client_auth and certificate-bound tokens refuse it above TLS), but a

@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { registerFapiClient, type FapiClient } from '../fapi/fapi-client.js';
 import { describeRedis, redisUrl, uniqueRedisPrefix } from '../support/databases.js';
 import { writeConfig } from '../traffic/support.js';
-import { fromAddress, pageMessage, signIn } from './support.js';
+import { dump, fromAddress, pageMessage, signIn } from './support.js';
 
 const PASSWORD = 'correct horse battery staple';
 const silent = () => createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
@@ -73,7 +73,7 @@ rate_limits:
     expect(account!.target).toMatch(/^[0-9a-f]{64}$/); // the blind index
     expect(account!.user_id).toMatch(/^usr_/);
     expect(lockouts.some((e) => JSON.parse(e.details).kind === 'ip')).toBe(true);
-    const all = JSON.stringify(await db.query('SELECT * FROM audit_events'));
+    const all = dump(await db.query('SELECT * FROM audit_events'));
     expect(all).not.toContain('ada@acme.example');
   });
 });

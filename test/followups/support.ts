@@ -50,3 +50,6 @@ export async function apiCall(s: TestServer, path: string, t: { token: string; d
 
 /** The alert text of the last page of a refused sign-in. */
 export const pageMessage = (r: { pages: string[] }) => /role="alert">([^<]+)</.exec(r.pages.at(-1) ?? '')?.[1];
+
+/** Every row of a query as one text (BigInt columns included), to search for leaked values. */
+export const dump = (rows: unknown[]) => JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
