@@ -13,11 +13,12 @@ import { createPlatformSecrets } from './crypto/platform-secrets.js';
 import { createListener } from './crypto/tls.js';
 import { createCustomers } from './customers/customer-service.js';
 import { createIdempotency } from './gateway/idempotency.js';
-import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
+import { createTrafficProtection, type TrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
 import { createVelocity } from './ledger/velocity.js';
 import { createLogger } from './logger.js';
+import { lateBoundGuard } from './users/throttle.js';
 import { BOOTSTRAP_SCOPES } from './lib/bootstrap.js';
 import { openDatabase } from './storage/index.js';
 import { createMonitoring, type Monitoring } from './monitoring/monitoring.js';
@@ -61,15 +62,19 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     const audit = createAuditLog({ db, secrets, logger });
     audit.start();
     const monitoring = await createMonitoring({ db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls });
-    // Before identity: sign-in lockouts count through the same (Redis-shared) brute-force guard.
-    const traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
+    // Sign-in lockouts count through the traffic protection's (Redis-shared) brute-force guard. That
+    // is created further down, so its event-loop monitor does not see the slow start-up steps: the
+    // guard is bound late (nothing signs in before the server serves).
+    let traffic: TrafficProtection | undefined;
+    const bruteForce = options.traffic === false ? undefined : lateBoundGuard(() => traffic?.bruteForce);
     const identity = await createIdentity({
-      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce: traffic?.bruteForce,
+      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce,
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
+    traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
     const app = await buildApp({
       db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
       auditService: audit, monitoring,

@@ -1,6 +1,8 @@
 // `vaultgate keys status|rotate`: the KEK ring and what each version still wraps; online rotation.
 import { parseArgs } from 'node:util';
+import { createAuditLog } from '../audit/audit-log.js';
 import { createDataKeys } from '../crypto/data-keys.js';
+import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { keyStatus, rotateKek } from '../crypto/key-rotation.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
 
@@ -17,7 +19,19 @@ export async function keysCommand(args: string[], ctx: CommandContext): Promise<
   try {
     const dataKeys = createDataKeys(env.master, { engine: env.db.engine });
     if (sub === 'rotate') {
-      const report = await rotateKek(env.db, dataKeys, { batchSize });
+      const audit = createAuditLog({ db: env.db, secrets: createPlatformSecrets(env.db, env.master), checkpointIntervalMs: 0 });
+      let report: Awaited<ReturnType<typeof rotateKek>>;
+      try {
+        report = await rotateKek(env.db, dataKeys, { batchSize });
+      } catch (err) {
+        await audit.record({ action: 'key.rotate', outcome: 'failure', details: { actor: 'cli' } }).catch(() => undefined);
+        throw err;
+      }
+      // Key changes are audited (issue 3); the event names versions and counts, never key material.
+      await audit.record({
+        action: 'key.rotate', outcome: 'success', target: `kek-v${report.new_version}`,
+        details: { actor: 'cli', rewrapped: report.rewrapped, retired: report.retired_versions.join(',') },
+      });
       print(ctx, report, [
         `KEK version ${report.new_version} is active`,
         `re-wrapped ${report.rewrapped} data key(s) in ${report.batches} batch(es), ${report.duration_ms} ms`,
