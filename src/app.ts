@@ -113,6 +113,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // The authorization server reads the raw request itself: hand it over before parsing.
       reply.hijack();
       applyRawSecurityHeaders(reply.raw, String(request.id), { hsts: deps.tls });
+      // Hijacked replies skip onResponse: write their one log line here (path only: the query of
+      // an authorization request is not logged).
+      const started = process.hrtime.bigint();
+      reply.raw.once('finish', () => {
+        request.log.info(
+          { req_id: request.id, method: request.method, route: pathname, status: reply.raw.statusCode, ms: Number((process.hrtime.bigint() - started) / 100_000n) / 10, ip: request.ip },
+          'request',
+        );
+      });
       deps.identity.handle(request.raw, reply.raw);
     }
     return undefined;
@@ -171,6 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // table; the onRequest hook above hands them over before any body parsing.
   const oidcHandled = async () => undefined;
   app.all('/.well-known/openid-configuration', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
+  app.all('/.well-known/oauth-authorization-server', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
   app.all('/oauth/*', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
 
   registerApiRoutes(

@@ -1,7 +1,10 @@
 // The gateway: every API route is registered here from the route table, and every request walks
-// the same steps before its handler: request id → security headers → authenticate (bearer) →
-// authorize (the route's permission) → strict validation → handler → serialization through the
-// declared response schema → one redacted log line.
+// the same steps before its handler. Global hooks (app.ts) come first: request id, load shedding,
+// the per-IP limit. Then, per route: authenticate (Bearer or DPoP, certificate binding) → the
+// client's rate limit for the route's class → authorize (the route's one permission) → strict
+// validation → the concurrency cap (money routes) → handler (money routes inside the idempotency
+// transaction, with their audit event) → serialization through the declared response schema →
+// audit of denials, metrics and one redacted log line (app.ts onResponse).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { peerCertificate, type AuthRequest } from '../lib/auth-request.js';
