@@ -1,7 +1,7 @@
 // Encrypted backups of the embedded engine: an online backup through the CLI while the server
 // runs, restored into a fresh path, holds an identical ledger and decryptable customers; a
 // modified backup is refused; an existing database is not overwritten without --force.
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,10 @@ describe('encrypted backup and restore (SQLite)', () => {
       expect(t.status).toBe(201);
     }
   });
-  afterAll(async () => s?.close());
+  afterAll(async () => {
+    await s?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('writes an authenticated, encrypted backup (0600) while the server runs', { timeout: 120_000 }, async () => {
     const res = await cli(['backup', '--out', backup, '--json'], s.env);

@@ -1,9 +1,9 @@
 // Sealed small secrets (TOTP seeds, webhook signing secrets): envelope-encrypted, bound to owner and
 // field, re-wrapped by rotation, shredded with their data key.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { DecryptionError } from '../../src/crypto/aead.js';
 import { createDataKeys } from '../../src/crypto/data-keys.js';
 import { rotateKek } from '../../src/crypto/key-rotation.js';
@@ -19,7 +19,9 @@ describeEngines('secret box', (engine) => {
   afterAll(async () => t?.dispose());
 
   it('seals, opens, survives rotation, refuses another owner or field, and is shredded with its key', async () => {
-    const master = loadMasterKey(path.join(mkdtempSync(path.join(tmpdir(), 'vaultgate-sb-')), 'master.key'), { create: true });
+    const keyDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-sb-'));
+    onTestFinished(() => rmSync(keyDir, { recursive: true, force: true }));
+    const master = loadMasterKey(path.join(keyDir, 'master.key'), { create: true });
     const dataKeys = createDataKeys(master, { engine });
     const box = createSecretBox(dataKeys);
     const ref = { owner: 'users:usr_1', field: 'totp_secret' };

@@ -1,7 +1,7 @@
 // Transport: protocol versions and suites as configured, mTLS at the TLS layer, certificate reload
 // without a restart. Real server, real handshakes with node:tls.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -132,11 +132,15 @@ describe('mutual TLS (VAULTGATE_TLS_CLIENT_CA)', () => {
     const theirs = await ca('someone else CA', 'client-a');
     client = { cert: ours.cert, key: ours.key };
     foreign = { cert: theirs.cert, key: theirs.key };
-    const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-mtls-'));
-    writeFileSync(path.join(dir, 'client-ca.pem'), ours.caCert);
-    s = await startTestServer('sqlite', { VAULTGATE_TLS_CLIENT_CA: path.join(dir, 'client-ca.pem') });
+    caDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-mtls-'));
+    writeFileSync(path.join(caDir, 'client-ca.pem'), ours.caCert);
+    s = await startTestServer('sqlite', { VAULTGATE_TLS_CLIENT_CA: path.join(caDir, 'client-ca.pem') });
   });
-  afterAll(async () => s?.close());
+  let caDir: string | undefined;
+  afterAll(async () => {
+    await s?.close();
+    if (caDir) rmSync(caDir, { recursive: true, force: true });
+  });
 
   it('accepts a certificate issued by the configured CA', async () => {
     const h = await connect(s.url, { ...client, httpPath: '/healthz' });

@@ -1,23 +1,28 @@
 // Helpers of the follow-up suites: the CLI run from the sources, an HTTPS client bound to another
 // loopback address (a second "IP"), and a FAPI sign-in that returns a DPoP-bound token.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { TestServer } from '../e2e/harness.js';
 import { createClient } from '../e2e/http.js';
 import {
   Browser, REDIRECT_URI, authorize, dpopProof, exchangeCode, newDpopKey, par, pkce, type DpopKey, type FapiClient, type SignInUser,
 } from '../fapi/fapi-client.js';
 
-const run = promisify(execFile);
 const ENTRY = path.resolve('test/followups/cli-entry.ts');
 
-export function cli(args: string[], env: Record<string, string>, input?: string) {
-  return run(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, ...(input !== undefined ? { input } : {}) }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+/** Runs `vaultgate …` from the sources; `input` is written to its stdin (then closed). */
+export function cli(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }
 
 /** The same server seen from another source address (Linux routes all of 127/8 to loopback). */

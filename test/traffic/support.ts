@@ -1,15 +1,23 @@
 // Helpers for the traffic-protection suites: a VAULTGATE_CONFIG file, money fixtures, and a
 // redis-server child of the test's own (so a test can stop and restart it).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { TestServer } from '../e2e/harness.js';
 
+// Config files live until the test worker exits (a server may re-read them while it runs).
+const configDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function writeConfig(yaml: string): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'vaultgate-traffic-')), 'config.yaml');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-traffic-'));
+  configDirs.push(dir);
+  const file = path.join(dir, 'config.yaml');
   writeFileSync(file, yaml);
   return file;
 }
