@@ -10,7 +10,7 @@ import type { AuthRequest } from '../lib/auth-request.js';
 import type { Principal, Role } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
 import { checkDpopProof, htuOf } from './dpop.js';
-import type { ExternalVerifier } from './external-idp.js';
+import type { ExternalToken, ExternalVerifier } from './external-idp.js';
 import { SIGNING_ALGS } from './keys.js';
 import type { ReplayCache } from './replay-cache.js';
 import { ROLE_SCOPES } from './roles.js';
@@ -23,18 +23,8 @@ const CLOCK_TOLERANCE_S = 5;
 /** RFC 6750 §2.1 b64token; RFC 9449 §7.1 uses the same syntax with the DPoP scheme. */
 const AUTHORIZATION = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-interface VerifiedToken {
-  clientId: string;
-  tenantId: string;
-  sub: string | undefined;
-  jti: string;
-  scopes: readonly string[];
-  expMs: number;
-  jkt: string | undefined;
-  x5t: string | undefined;
-  /** Set for tokens of the external issuer: already mapped, no client row behind them. */
-  external?: { role: Role; customerId: string | undefined };
-}
+/** A verified token; `external` is set for tokens of the external issuer (already mapped, no client row). */
+type VerifiedToken = Omit<ExternalToken, 'external'> & { external?: ExternalToken['external'] };
 
 export interface UserAuthzLookup {
   (userId: string): Promise<{ tenantId: string; role: Role; customerId: string | undefined; active: boolean } | undefined>;

@@ -10,6 +10,7 @@ import { describe, inject } from 'vitest';
 import { openPostgres } from '../../src/storage/postgres/postgres-database.js';
 import { openSqlite } from '../../src/storage/sqlite/sqlite-database.js';
 import type { Database, Engine } from '../../src/storage/types.js';
+import { withAdminClient } from './pg-admin.js';
 import { TEMPLATE_DATABASE } from './shared.js';
 
 export type { Engine } from '../../src/storage/types.js';
@@ -88,16 +89,7 @@ function requirePgAdminUrl(): string {
   return url;
 }
 
-async function admin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const admin = withAdminClient;
 
 async function createPostgres(migrated: boolean): Promise<TestDatabase> {
   const adminUrl = requirePgAdminUrl();

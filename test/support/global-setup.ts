@@ -16,6 +16,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openPostgres } from '../../src/storage/postgres/postgres-database.js';
+import { withAdminClient } from './pg-admin.js';
 import { TEMPLATE_DATABASE } from './shared.js';
 
 const isCI = process.env.CI === 'true' || process.env.CI === '1';
@@ -341,16 +342,7 @@ function databaseUrl(adminUrl: string, name: string): string {
   return u.toString();
 }
 
-async function withAdmin<T>(adminUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const withAdmin = withAdminClient;
 
 async function dropDatabase(adminUrl: string, name: string): Promise<void> {
   await withAdmin(adminUrl, async (c) => {
