@@ -2,15 +2,20 @@
 // compression, no renegotiation; optional client certificates (mTLS); certificate and key reloaded
 // without a restart (file change or SIGHUP) through setSecureContext.
 //
-// HTTP/2: not enabled. The listener is node:https because the shutdown path (closeIdleConnections,
-// request/header timeouts) and oidc-provider's and mtls.ts's use of `req.socket` as a TLSSocket rely
-// on the HTTP/1.1 objects; http2's compat layer hands out a socket proxy instead. ALPN therefore
-// offers http/1.1 only. See README "Data protection".
+// HTTP/2 through ALPN: the listener is `http2.createSecureServer({ allowHTTP1: true })`, ALPN offers
+// `h2` then `http/1.1`. HTTP/1.1 connections go to Node's HTTP/1.1 connection handling (same
+// parser, headersTimeout/requestTimeout/keepAliveTimeout, set below). HTTP/2 sessions get the
+// equivalent here (guardSession): the first request's headers within headersTimeout, each request
+// received within requestTimeout, an idle session closed after keepAliveTimeout; plus flood limits.
+// The compatibility API hands out Http2ServerRequest/Response; their `socket` is a proxy whose
+// properties (encrypted, authorized, getPeerCertificate, remoteAddress) are the TLS socket's, which
+// is what mtls.ts and auth-request.ts read. Shutdown (close) sends GOAWAY to every session.
 import { constants } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import https from 'node:https';
+import http2 from 'node:http2';
+import type { Server, Socket } from 'node:net';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -29,8 +34,23 @@ export const TLS12_CIPHERS = [
 const SECURE_OPTIONS =
   constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION | constants.SSL_OP_CIPHER_SERVER_PREFERENCE;
 
+/** HTTP/2 flood limits (rapid streams, header bombs, unbounded buffering per session). */
+export const HTTP2_LIMITS = {
+  maxConcurrentStreams: 100,
+  /** Decoded header list size, the same 16 KiB HTTP/1.1 allows (Node's maxHeaderSize). */
+  maxHeaderListSize: 16 * 1024,
+  maxHeaderListPairs: 128,
+  /** MB of buffered data per session before new streams are refused (ENHANCE_YOUR_CALM). */
+  maxSessionMemory: 10,
+} as const;
+
+type Timeouts = Config['rateLimits']['timeouts'];
+type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
+
 export interface Listener {
-  server: http.Server;
+  /** node:http2 secure server (HTTP/2 and HTTP/1.1), or node:http with VAULTGATE_INSECURE_HTTP. */
+  server: Server;
   tls: boolean;
   /** Re-reads certificate and key; new handshakes use them, open connections keep theirs. */
   reload(): Promise<void>;
@@ -38,12 +58,21 @@ export interface Listener {
   serve(handler: http.RequestListener): void;
   /** Stops watching files and signals. */
   stop(): void;
+  /**
+   * Graceful shutdown: stops accepting, closes idle HTTP/1.1 connections and sends GOAWAY to every
+   * HTTP/2 session at once; in-flight requests may finish within `graceMs`, then every remaining
+   * connection is destroyed. Resolves when the server has closed.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 /** A request that arrives between listen() and serve() gets 503 with Retry-After instead of hanging. */
-function notReady(server: http.Server): (handler: http.RequestListener) => void {
-  const early: http.RequestListener = (_req, res) => {
-    res.writeHead(503, { 'retry-after': '1', 'content-type': 'application/problem+json', connection: 'close' });
+function notReady(server: Server): (handler: http.RequestListener) => void {
+  const early = (req: AnyRequest, res: AnyResponse) => {
+    // `Connection` is a hop-by-hop header HTTP/2 forbids (RFC 9113 §8.2.2).
+    const headers: Record<string, string> = { 'retry-after': '1', 'content-type': 'application/problem+json' };
+    if (req.httpVersionMajor < 2) headers.connection = 'close';
+    res.writeHead(503, headers);
     res.end('{"type":"https://vaultgate.dev/problems/service-unavailable","title":"Service unavailable","status":503,"code":"service_unavailable"}');
   };
   server.on('request', early);
@@ -53,15 +82,107 @@ function notReady(server: http.Server): (handler: http.RequestListener) => void 
   };
 }
 
+/** HTTP/1.1 slowloris limits; Node enforces them on HTTP/1.1 connections of the http2 server too. */
+function applyHttp1Timeouts(server: Server, timeouts: Timeouts): void {
+  const s = server as Server & {
+    headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean;
+  };
+  // A request must deliver its headers within headersTimeout and complete within requestTimeout,
+  // and an idle keep-alive socket is closed after keepAliveTimeout. Node enforces the first two on
+  // a sweep every connectionsCheckingInterval (30 s by default, which would let a slow client hold
+  // a socket for up to 45 s): check every second instead (read when the server starts listening).
+  s.requestTimeout = timeouts.requestMs;
+  s.headersTimeout = timeouts.headersMs;
+  s.keepAliveTimeout = timeouts.keepAliveMs;
+  s.connectionsCheckingInterval = 1_000;
+  // http.Server's default, which the http2 server's HTTP/1.1 fallback does not set on every Node.
+  s.requireHostHeader = true;
+}
+
+/**
+ * The HTTP/1.1 timeouts' equivalent for one HTTP/2 session: until its first request's headers are
+ * complete it may last headersTimeout; whenever it has no open stream it is closed after
+ * keepAliveTimeout (a timer that frames without a complete request do not reset, so trickled
+ * HEADERS/CONTINUATION frames cannot hold it); a request whose body is not received within
+ * requestTimeout is cancelled.
+ */
+function guardSession(session: http2.ServerHttp2Session, timeouts: Timeouts): void {
+  let open = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (ms: number) => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      session.close();
+      // A peer that ignores GOAWAY is cut off.
+      setTimeout(() => session.destroy(), 1_000).unref();
+    }, ms);
+    idle.unref();
+  };
+  arm(timeouts.headersMs);
+  session.on('stream', (stream) => {
+    open++;
+    clearTimeout(idle);
+    const request = setTimeout(() => {
+      const state = stream.destroyed ? undefined : stream.state.state;
+      const received = state === http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE || state === http2.constants.NGHTTP2_STREAM_STATE_CLOSED;
+      if (state !== undefined && !received) stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, timeouts.requestMs);
+    request.unref();
+    stream.once('close', () => {
+      clearTimeout(request);
+      open--;
+      if (open === 0 && !session.closed && !session.destroyed) arm(timeouts.keepAliveMs);
+    });
+  });
+  session.once('close', () => clearTimeout(idle));
+}
+
+/** Connection and session bookkeeping for close(). */
+function tracker(server: Server) {
+  const sockets = new Set<Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  return (graceMs: number) =>
+    new Promise<void>((resolve) => {
+      let done = false;
+      server.close(() => {
+        done = true;
+        clearTimeout(forced);
+        resolve();
+      });
+      // HTTP/1.1: idle keep-alive sockets now, busy ones after their response (server.close() does
+      // this itself on recent Node; calling it again is harmless).
+      (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // HTTP/2: GOAWAY; open streams finish, then each session ends.
+      for (const session of sessions) session.close();
+      const forced = setTimeout(() => {
+        if (done) return;
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      forced.unref();
+    });
+}
+
 async function secureContextOptions(files: { certFile: string; keyFile: string }) {
   return { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
 }
 
 export async function createListener(config: Readonly<Config>, logger: Logger, options: { handleSignals?: boolean } = {}): Promise<Listener> {
+  const timeouts = config.rateLimits.timeouts;
   if (config.insecureHttp) {
     logger.warn('VAULTGATE_INSECURE_HTTP=1: serving plain HTTP; run this only behind a TLS-terminating proxy');
     const server = http.createServer();
-    return { server, tls: false, reload: async () => undefined, serve: notReady(server), stop: () => undefined };
+    applyHttp1Timeouts(server, timeouts);
+    return { server, tls: false, reload: async () => undefined, serve: notReady(server), stop: () => undefined, close: tracker(server) };
   }
   const files =
     config.tls.certFile && config.tls.keyFile
@@ -73,10 +194,12 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: true,
     secureOptions: SECURE_OPTIONS, ecdhCurve: 'X25519:P-256:P-384', ...(clientCa ? { ca: clientCa } : {}),
   } as const;
-  const server = https.createServer({
+  const server = http2.createSecureServer({
     ...(await secureContextOptions(files)),
     ...policy,
-    ALPNProtocols: ['http/1.1'],
+    // HTTP/2 preferred, HTTP/1.1 for every client that does not offer h2 (or offers no ALPN).
+    allowHTTP1: true,
+    ALPNProtocols: ['h2', 'http/1.1'],
     // A client that opens a TCP connection and never finishes the handshake is dropped after 10 s
     // (Node's default is 120 s: a cheap way to hold sockets).
     handshakeTimeout: 10_000,
@@ -85,6 +208,21 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     // certificate; tls_client_auth and certificate-bound tokens refuse it above TLS), but a
     // certificate that fails verification closes the connection below.
     ...(clientCa ? { requestCert: true, rejectUnauthorized: false } : {}),
+    maxSessionMemory: HTTP2_LIMITS.maxSessionMemory,
+    maxHeaderListPairs: HTTP2_LIMITS.maxHeaderListPairs,
+    // The server never pushes; this bounds the streams it would open towards the peer.
+    peerMaxConcurrentStreams: HTTP2_LIMITS.maxConcurrentStreams,
+    settings: {
+      enablePush: false,
+      maxConcurrentStreams: HTTP2_LIMITS.maxConcurrentStreams,
+      maxHeaderListSize: HTTP2_LIMITS.maxHeaderListSize,
+    },
+  });
+  applyHttp1Timeouts(server, timeouts);
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    guardSession(session, timeouts);
+    // A protocol error of one peer is that session's problem, not the process's.
+    session.on('error', () => undefined);
   });
   if (clientCa) {
     server.on('secureConnection', (socket: TLSSocket) => {
@@ -94,7 +232,6 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
       }
     });
   }
-
   let reloading: Promise<void> | undefined;
   const reload = () =>
     (reloading ??= (async () => {
@@ -138,7 +275,7 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   const onHup = () => void reload();
   if (options.handleSignals) process.on('SIGHUP', onHup);
   return {
-    server, tls: true, reload, serve: notReady(server),
+    server, tls: true, reload, serve: notReady(server), close: tracker(server),
     stop() {
       clearTimeout(timer);
       for (const w of watchers) w.close();

@@ -21,10 +21,20 @@ export interface SignInThrottle {
   recordSuccess(keys: readonly string[]): Promise<void>;
 }
 
+// Many people can share one IP (an office, a carrier NAT): an IP gets several times the failures
+// an account gets before it is locked, so one person's typos do not lock out their colleagues.
+const IP_ALLOWANCE_FACTOR = 3;
+
 export function createSignInThrottle(guard: BruteForceGuard = createBruteForceGuard(DEFAULT_RATE_LIMITS.bruteForce)): SignInThrottle {
   return {
     retryAfterMs: (keys) => guard.check(keys),
-    recordFailure: (keys) => guard.fail(keys),
+    async recordFailure(keys) {
+      const ips = keys.filter((k) => k.startsWith('signin:ip:'));
+      const others = keys.filter((k) => !k.startsWith('signin:ip:'));
+      const started = others.length ? await guard.fail(others) : [];
+      if (ips.length) started.push(...(await guard.fail(ips, { freeAttempts: guard.freeAttempts * IP_ALLOWANCE_FACTOR })));
+      return started;
+    },
     recordSuccess: (keys) => guard.succeed(keys),
   };
 }
@@ -34,8 +44,11 @@ export function lateBoundGuard(get: () => BruteForceGuard | undefined): BruteFor
   const early = createBruteForceGuard(DEFAULT_RATE_LIMITS.bruteForce);
   const guard = () => get() ?? early;
   return {
+    get freeAttempts() {
+      return guard().freeAttempts;
+    },
     check: (keys) => guard().check(keys),
-    fail: (keys) => guard().fail(keys),
+    fail: (keys, options) => guard().fail(keys, options),
     succeed: (keys) => guard().succeed(keys),
   };
 }

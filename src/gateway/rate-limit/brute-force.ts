@@ -16,11 +16,18 @@ export interface LockStarted {
   lockMs: number;
 }
 
+export interface FailOptions {
+  /** Failures allowed before locking, for these keys (e.g. higher for an IP many people share). */
+  freeAttempts?: number;
+}
+
 export interface BruteForceGuard {
+  /** The configured number of failures allowed before the first lockout. */
+  readonly freeAttempts: number;
   /** Milliseconds the most locked of these keys stays locked; 0 when none is. */
   check(keys: readonly string[]): Promise<number>;
   /** Counts a failure for every key; returns the keys whose lockout (re)started now. */
-  fail(keys: readonly string[]): Promise<LockStarted[]>;
+  fail(keys: readonly string[], options?: FailOptions): Promise<LockStarted[]>;
   succeed(keys: readonly string[]): Promise<void>;
 }
 
@@ -41,18 +48,20 @@ function createMemoryGuard(p: Policy, clock: () => number = Date.now): BruteForc
   }, 30_000);
   sweep.unref();
   return {
+    freeAttempts: p.freeAttempts,
     async check(keys) {
       const now = clock();
       return Math.max(0, ...keys.map((k) => (locks.get(k) ?? 0) - now));
     },
-    async fail(keys) {
+    async fail(keys, options) {
+      const policy = { ...p, freeAttempts: options?.freeAttempts ?? p.freeAttempts };
       const now = clock();
       const started: LockStarted[] = [];
       for (const key of keys) {
         const prev = failures.get(key);
         const n = prev && prev.expires > now ? prev.n + 1 : 1;
         failures.set(key, { n, expires: now + p.windowMs });
-        const ms = lockFor(n, p);
+        const ms = lockFor(n, policy);
         if (ms > 0) {
           locks.set(key, now + ms);
           started.push({ key, failures: n, lockMs: ms });
@@ -106,19 +115,21 @@ export function createBruteForceGuard(p: Policy, shared?: { redis: Redis; health
   }
 
   return {
+    freeAttempts: p.freeAttempts,
     check: (keys) =>
       remote(async () => Math.max(0, ...(await Promise.all(keys.map((k) => redis.pttl(lockKey(k)))))), () => local.check(keys)),
-    fail: (keys) =>
+    fail: (keys, options) =>
       remote(
         async () => {
           const started: LockStarted[] = [];
+          const free = options?.freeAttempts ?? p.freeAttempts;
           for (const key of keys) {
-            const [n, ms] = await r.vgBruteFail(counterKey(key), lockKey(key), String(p.windowMs), String(p.freeAttempts), String(p.baseLockoutMs), String(p.maxLockoutMs));
+            const [n, ms] = await r.vgBruteFail(counterKey(key), lockKey(key), String(p.windowMs), String(free), String(p.baseLockoutMs), String(p.maxLockoutMs));
             if (ms > 0) started.push({ key, failures: n, lockMs: ms });
           }
           return started;
         },
-        () => local.fail(keys),
+        () => local.fail(keys, options),
       ),
     succeed: (keys) => remote(async () => void (await redis.del(...keys.map(counterKey))), () => local.succeed(keys)),
   };
