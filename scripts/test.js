@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test [-- vitest args]`: runs vitest once, then prints one summary line from its JSON
 // report, `N passed, N failed, N skipped`, and exits non-zero when anything failed or no test ran.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,15 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const vitest = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'vitest.cmd' : 'vitest');
 if (!existsSync(vitest)) {
   console.error('vaultgate tests: node_modules/.bin/vitest is missing; run `npm ci` first');
+  process.exit(1);
+}
+
+// The CLI tests run bin/vaultgate.js, which loads the compiled dist/: build it from the current
+// sources first so they never test stale code.
+try {
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+} catch {
+  console.error('vaultgate tests: the TypeScript build failed (see above)');
   process.exit(1);
 }
 

@@ -40,16 +40,8 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
 
     const listener = await createListener(config, logger, { handleSignals: options.handleSignals ?? false });
     const { server, tls } = listener;
-    // Slowloris: a request must deliver its headers within headersTimeout and complete within
-    // requestTimeout, and an idle keep-alive socket is closed after keepAliveTimeout. Node
-    // enforces the first two on a sweep every connectionsCheckingInterval (30 s by default,
-    // which would let a slow client hold a socket for up to 45 s): check every second instead.
-    const timeouts = config.rateLimits.timeouts;
-    server.requestTimeout = timeouts.requestMs;
-    server.headersTimeout = timeouts.headersMs;
-    server.keepAliveTimeout = timeouts.keepAliveMs;
-    // Read when the server starts listening; not in @types/node.
-    (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1_000;
+    // Slowloris timeouts (HTTP/1.1 and their HTTP/2 equivalent) and HTTP/2 flood limits are set
+    // by the listener from config.rateLimits.timeouts (crypto/tls.ts).
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
@@ -95,12 +87,9 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
         listener.stop();
         // Open alert streams would hold the drain below for its full 10 s: end them first.
         monitoring.streams.closeAll();
-        // Stop accepting, let in-flight requests finish (10 s at most), then close the database.
-        const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        const forced = setTimeout(() => server.closeAllConnections(), 10_000);
-        await drained;
-        clearTimeout(forced);
+        // Stop accepting, close idle connections and HTTP/2 sessions (GOAWAY), let in-flight
+        // requests finish (10 s at most), then close the database.
+        await listener.close(10_000);
         await app.close();
         await identity.close();
         await traffic?.close();

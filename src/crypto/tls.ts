@@ -221,8 +221,6 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   applyHttp1Timeouts(server, timeouts);
   server.on('session', (session: http2.ServerHttp2Session) => {
     guardSession(session, timeouts);
-    // A protocol error of one peer is that session's problem, not the process's.
-    session.on('error', () => undefined);
   });
   if (clientCa) {
     server.on('secureConnection', (socket: TLSSocket) => {
