@@ -35,7 +35,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-echo "testssl.sh ($(dpkg-query -W -f "${Version}" testssl.sh 2>/dev/null || echo "version unknown")) against https://localhost:$PORT" >&2
+echo "testssl.sh ($(dpkg-query -W -f '${Version}' testssl.sh 2>/dev/null || echo "version unknown")) against https://localhost:$PORT" >&2
 # testssl's own exit code counts findings of every kind; the JSON decides here.
 # Every check goes to the JSON (no --severity filter there), so the summary can show the
 # protocol lines too; the verdict below counts MEDIUM, HIGH and CRITICAL only. The checks are the
@@ -59,7 +59,7 @@ for (const f of rejected) console.log(`FINDING: ${f.id} ${f.severity} ${f.findin
 const count = (s) => findings.filter((f) => f.severity === s).length;
 console.log(`summary: ${findings.length} checks; CRITICAL ${count('CRITICAL')}, HIGH ${count('HIGH')}, MEDIUM ${count('MEDIUM')}; ` +
   `${accepted.length} accepted as the untrusted development certificate, ${rejected.length} other finding(s) MEDIUM or worse`);
-for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3', 'ALPN', 'cipherlist_AVERAGE', 'PFS', 'PFS_ECDHE_curves', 'secure_renego', 'secure_client_renego', 'CRIME_TLS', 'BREACH', 'HSTS_time', 'cipher_order']) {
+for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3', 'ALPN_HTTP2', 'ALPN', 'cipherlist_AVERAGE', 'PFS', 'PFS_ECDHE_curves', 'secure_renego', 'secure_client_renego', 'CRIME_TLS', 'BREACH', 'HSTS_time', 'cipher_order']) {
   const f = findings.find((x) => x.id === id);
   if (f) console.log(`  ${id}: ${f.finding} [${f.severity}]`);
 }

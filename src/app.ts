@@ -122,6 +122,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'request',
         );
       });
+      // HTTP/2 frames a body by END_STREAM and may omit Content-Length; Koa's body detection
+      // (type-is) looks only for Content-Length or Transfer-Encoding and would see no body. Mark
+      // a body of unknown length as HTTP/1.1 does (in-process only: nothing is forwarded).
+      const raw = request.raw as typeof request.raw & { stream?: { endAfterHeaders?: boolean } };
+      if (raw.httpVersionMajor === 2 && raw.headers['content-length'] === undefined && raw.stream?.endAfterHeaders === false) {
+        raw.headers['transfer-encoding'] = 'chunked';
+      }
       deps.identity.handle(request.raw, reply.raw);
     }
     return undefined;

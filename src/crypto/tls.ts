@@ -218,6 +218,11 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
       maxHeaderListSize: HTTP2_LIMITS.maxHeaderListSize,
     },
   });
+  // Node tracks HTTP/1.1 connections of an allowHTTP1 server (header/request timeouts, idle close)
+  // since 20.12; before that it sets none of these properties and would ignore ours.
+  if (!('headersTimeout' in server)) {
+    logger.warn('tls: this Node version does not enforce headersTimeout/requestTimeout on HTTP/1.1 connections of the HTTP/2 listener; use Node >= 20.12');
+  }
   applyHttp1Timeouts(server, timeouts);
   server.on('session', (session: http2.ServerHttp2Session) => {
     guardSession(session, timeouts);

@@ -8,9 +8,15 @@ interface CtxLike {
   req: { socket: unknown };
 }
 
+// Over HTTP/2 `req.socket` is the compatibility layer's proxy: its properties and methods are the
+// session's TLSSocket's, and reading it throws once the session has gone (no certificate then).
 function tlsSocket(ctx: CtxLike): TLSSocket | undefined {
-  const socket = ctx.req.socket as Partial<TLSSocket> | undefined;
-  return socket?.encrypted === true ? (socket as TLSSocket) : undefined;
+  try {
+    const socket = ctx.req.socket as Partial<TLSSocket> | undefined;
+    return socket?.encrypted === true ? (socket as TLSSocket) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function getCertificate(ctx: CtxLike): X509Certificate | undefined {

@@ -51,9 +51,10 @@ describe('TLS versions and cipher suites', () => {
   });
   afterAll(async () => s?.close());
 
-  it('negotiates TLS 1.3 by default and offers only http/1.1 through ALPN', async () => {
+  it('negotiates TLS 1.3 by default and HTTP/2 through ALPN (HTTP/1.1 for clients without h2)', async () => {
     const h = await connect(s.url, { ALPNProtocols: ['h2', 'http/1.1'] });
-    expect(h).toMatchObject({ ok: true, protocol: 'TLSv1.3', alpn: 'http/1.1' });
+    expect(h).toMatchObject({ ok: true, protocol: 'TLSv1.3', alpn: 'h2' });
+    expect(await connect(s.url, { ALPNProtocols: ['http/1.1'], httpPath: '/healthz' })).toMatchObject({ ok: true, alpn: 'http/1.1', status: 200 });
   });
 
   it('refuses TLS 1.0 and TLS 1.1', async () => {
