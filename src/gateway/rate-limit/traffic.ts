@@ -126,7 +126,8 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     if (!app.hasRequestDecorator('rateLimits')) app.decorateRequest('rateLimits', null);
 
     app.addHook('onRequest', async (request, reply) => {
-      const pathname = request.url.split('?')[0] ?? '';
+      const q = request.url.indexOf('?');
+      const pathname = q === -1 ? request.url : request.url.slice(0, q);
       if (EXEMPT.has(pathname)) return undefined;
       if (!shedder.admit()) {
         return sendProblem(reply, new AppError('service_unavailable', 'The service is overloaded; retry shortly', { 'Retry-After': String(settings.shedding.retryAfterSeconds) }));
@@ -135,9 +136,11 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
 
       const decision = (await limiter.take(`ip:${request.ip}`, settings.ip, { failClosed: false })) as Decision;
       request.rateLimits = [{ name: 'ip', limit: settings.ip, decision }];
-      // Written on the raw response too: /oauth/* is handed over raw and skips onSend.
-      for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.raw.setHeader(k, v);
       if (!decision.allowed) return sendProblem(reply, rateLimited(decision.retryAfterMs, 'Too many requests from this address', 'ip'));
+      // Requests handed raw to the authorization server skip onSend: their headers go on now.
+      if (pathname.startsWith('/oauth/') || pathname.startsWith('/.well-known/')) {
+        for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.raw.setHeader(k, v);
+      }
 
       if (pathname === TOKEN_PATH && request.method === 'POST' && !(await tokenEndpointGuard(request, reply))) return reply;
       return undefined;
