@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { AuditService } from './audit/audit-log.js';
 import { createAuditQueries } from './audit/queries.js';
 import { auditRoutes } from './audit/routes.js';
-import type { AuditLog } from './audit/types.js';
 import { createPlatformScope } from './lib/platform-scope.js';
 import type { Monitoring } from './monitoring/monitoring.js';
 import { monitoringRoutes } from './monitoring/routes.js';
@@ -31,7 +30,8 @@ import type { Database } from './storage/types.js';
 
 export interface AppDeps {
   db: Database;
-  audit: AuditLog;
+  /** The hash-chained audit log: writes, reads and the checkpoint key (issue 3). */
+  audit: AuditService;
   identity: Identity;
   customers: Customers;
   ledger: Ledger;
@@ -43,8 +43,6 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Rate limits, load shedding, brute-force guard (issue 5); absent = no traffic protection. */
   traffic?: TrafficProtection | undefined;
-  /** The audit log's read side and checkpoint key (issue 3); absent = no audit routes. */
-  auditService?: AuditService | undefined;
   /** Metrics, detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
   monitoring?: Monitoring | undefined;
 }
@@ -55,7 +53,7 @@ const MAX_BODY = 1024 * 1024; // hard ceiling; each route declares its own, smal
 function observabilityRoutes(deps: AppDeps) {
   const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
   return [
-    ...(deps.auditService ? auditRoutes({ audit: deps.auditService, queries: createAuditQueries(deps.db), seesAllTenants }) : []),
+    ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
     ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, seesAllTenants }) : []),
   ];
 }

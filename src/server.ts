@@ -69,7 +69,7 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
     const app = await buildApp({
       db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
-      auditService: audit, monitoring,
+      monitoring,
     });
     await traffic?.ready();
     listener.serve(app.routing);
