@@ -30,7 +30,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Readonly<Config>, options: { logger?: Logger; handleSignals?: boolean; /** false: no rate limits or shedding (the benchmark's baseline only). */ traffic?: false } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  logger?: Logger;
+  handleSignals?: boolean;
+  /** false: no rate limits or shedding (the benchmark's baseline only). */
+  traffic?: false;
+  /** Where the first start prints the bootstrap credentials (the terminal by default). */
+  terminal?: NodeJS.WritableStream;
+}
+
+export async function startServer(config: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const master = openMasterKey(config, { create: true });
   const db = await openDatabase(config.database);
@@ -74,7 +83,7 @@ export async function startServer(config: Readonly<Config>, options: { logger?: 
     await traffic?.ready();
     listener.serve(app.routing);
 
-    await bootstrapAdmin(config, identity, secrets, logger);
+    await bootstrapAdmin(config, identity, secrets, logger, options.terminal ?? process.stdout);
     const sweep = setInterval(() => void idempotency.sweep().catch(() => undefined), 3600_000);
     sweep.unref();
 
@@ -120,6 +129,7 @@ async function bootstrapAdmin(
   identity: Awaited<ReturnType<typeof createIdentity>>,
   secrets: ReturnType<typeof createPlatformSecrets>,
   logger: Logger,
+  terminal: NodeJS.WritableStream,
 ): Promise<void> {
   let created: { client_id: string; client_secret?: string; tenant_id: string; scopes: string[] } | undefined;
   await secrets.getOrCreate('bootstrap-admin', async () => {
@@ -130,7 +140,7 @@ async function bootstrapAdmin(
   const file = path.join(config.dataDir, 'bootstrap-admin.json');
   writeFileSync(file, `${JSON.stringify(created, null, 2)}\n`, { mode: 0o600 });
   // Printed once, on purpose, to the terminal (not the log stream): the operator needs it.
-  process.stdout.write(
+  terminal.write(
     `\nvaultgate: bootstrap admin client created (shown once; also saved to ${file}, mode 0600)\n` +
       `  client_id:     ${created.client_id}\n  client_secret: ${created.client_secret}\n  scopes:        ${created.scopes.join(' ')}\n\n`,
   );

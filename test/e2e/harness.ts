@@ -22,6 +22,8 @@ export interface TestServer {
   http: ReturnType<typeof createClient>;
   /** Every log line the server wrote, as text. */
   logs: string[];
+  /** What the server printed on its terminal (the first start's bootstrap credentials). */
+  terminal: string[];
   env: Record<string, string>;
   /** Registers a client and returns a token with its scopes. */
   newClient(tenant: string, scopes?: string[]): Promise<{ clientId: string; secret: string; tenantId: string; token: string }>;
@@ -46,7 +48,16 @@ export async function startTestServer(engine: Engine, extraEnv: Record<string, s
       cb();
     },
   });
-  const server = await startServer(loadConfig(env), { logger: createLogger('info', sink) });
+  // What a first start prints on the terminal (the bootstrap credentials): kept apart from the
+  // log lines, and out of the test runner's output.
+  const terminalLines: string[] = [];
+  const terminal = new Writable({
+    write(chunk, _enc, cb) {
+      terminalLines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const server = await startServer(loadConfig(env), { logger: createLogger('info', sink), terminal });
   const http = createClient(server.url, readFileSync(path.join(dataDir, 'dev-tls-cert.pem')));
 
   async function token(clientId: string, secret: string, scope: string) {
@@ -62,7 +73,7 @@ export async function startTestServer(engine: Engine, extraEnv: Record<string, s
   }
 
   return {
-    url: server.url, dataDir, database, server, http, logs, env,
+    url: server.url, dataDir, database, server, http, logs, terminal: terminalLines, env,
     token,
     async newClient(tenant, scopes = ALL_API_SCOPES) {
       const created = await server.services.identity.clients.create({ tenant, name: `test-${tenant}`, scopes });
