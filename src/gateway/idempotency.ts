@@ -43,10 +43,16 @@ export function createIdempotency(db: Database) {
   async function claim(clientId: string, key: string, hash: string): Promise<{ lease: string } | StoredResponse> {
     const now = Date.now();
     const lease = randomUUID();
-    const inserted = await db.run(
-      `INSERT INTO idempotency_keys (client_id, key, request_hash, state, lease_id, locked_until, created_at)
-       VALUES ($1, $2, $3, 'running', $4, $5, $6) ON CONFLICT (client_id, key) DO NOTHING`,
-      [clientId, key, hash, lease, now + LEASE_MS, now],
+    // The claim need not reach the disk before the work starts: if a crash loses it, the work's
+    // own (durable) transaction never committed either, and a retry starts afresh.
+    const inserted = await db.transaction(
+      (tx) =>
+        tx.run(
+          `INSERT INTO idempotency_keys (client_id, key, request_hash, state, lease_id, locked_until, created_at)
+           VALUES ($1, $2, $3, 'running', $4, $5, $6) ON CONFLICT (client_id, key) DO NOTHING`,
+          [clientId, key, hash, lease, now + LEASE_MS, now],
+        ),
+      { durable: false },
     );
     if (inserted === 1) return { lease };
     const row = await db.one<KeyRow>(

@@ -31,10 +31,19 @@ export interface Database extends Sql {
    * a serialization failure or deadlock is retried a few times. fn must only touch the database
    * through `tx` and must not wait on anything else (it may be run again).
    */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
   migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * false: the commit may return before it is flushed to disk. Only for writes whose loss in a
+   * power cut is harmless, such as a claim that precedes the real work: the log is sequential, so
+   * the next durable commit flushes these writes too, and nothing durable can depend on a lost one.
+   */
+  durable?: boolean;
 }
 
 export interface Migration {

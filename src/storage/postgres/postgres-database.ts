@@ -2,7 +2,7 @@
 // (SELECT … FOR UPDATE / conditional UPDATE), and a deadlock or serialization failure is retried.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Database, Migration, Row, Sql, SqlValue } from '../types.js';
+import type { Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 // int8 (BIGINT, COUNT) as bigint, the same as the SQLite adapter.
@@ -50,11 +50,13 @@ class PostgresDatabase extends PgSql implements Database {
     super(pool);
   }
 
-  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
         await client.query('BEGIN');
+        // Not waiting for the WAL flush: the next synchronous commit flushes this one too.
+        if (options.durable === false) await client.query('SET LOCAL synchronous_commit TO OFF');
         const result = await fn(new PgSql(client));
         await client.query('COMMIT');
         return result;

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { Database, Migration, Row, Sql, SqlValue } from '../types.js';
+import type { Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Statement = BetterSqlite3.Statement<Record<string, unknown>, unknown>;
@@ -95,11 +95,14 @@ class SqliteDatabase extends SqliteSql implements Database {
     return this.exclusive(() => super.run(sql, params));
   }
 
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const relaxed = options.durable === false;
     return this.exclusive(async () => {
       this.inTransaction = true;
-      this.db.exec('BEGIN IMMEDIATE');
+      // WAL + synchronous=NORMAL: this commit is not fsynced; the next FULL commit flushes it.
+      if (relaxed) this.db.pragma('synchronous = NORMAL');
       try {
+        this.db.exec('BEGIN IMMEDIATE');
         const result = await fn(this.txSql);
         this.db.exec('COMMIT');
         return result;
@@ -107,6 +110,7 @@ class SqliteDatabase extends SqliteSql implements Database {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
       } finally {
+        if (relaxed) this.db.pragma('synchronous = FULL');
         this.inTransaction = false;
       }
     });
