@@ -92,6 +92,33 @@ describeEngines('Database contract', (engine) => {
     expect(t.url.startsWith(engine === 'postgres' ? 'postgres://' : 'sqlite:/')).toBe(true);
   });
 
+  describe('concurrent transactions (SQLite commits them in groups)', () => {
+    it('each one commits or rolls back on its own, and answers only for itself', async () => {
+      const ids = Array.from({ length: 30 }, () => uid('ten'));
+      const results = await Promise.allSettled(
+        ids.map((id, i) =>
+          db.transaction(async (tx) => {
+            await tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [id, `group ${id}`, i]);
+            if (i % 3 === 0) throw new Error(`refused ${i}`);
+            return i;
+          }),
+        ),
+      );
+      results.forEach((r, i) => {
+        if (i % 3 === 0) expect(r).toEqual({ status: 'rejected', reason: new Error(`refused ${i}`) });
+        else expect(r).toEqual({ status: 'fulfilled', value: i });
+      });
+      const rows = await db.query<{ id: string }>('SELECT id FROM tenants WHERE name LIKE $1 ORDER BY created_at', ['group %']);
+      expect(rows.map((r) => r.id)).toEqual(ids.filter((_, i) => i % 3 !== 0));
+    });
+
+    it('a non-durable transaction commits like any other', async () => {
+      const id = uid('ten');
+      await db.transaction((tx) => tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [id, `relaxed ${id}`, 1]), { durable: false });
+      expect(await db.one('SELECT id FROM tenants WHERE id = $1', [id])).toEqual({ id });
+    });
+  });
+
   describe('query / one / run', () => {
     it('run returns the number of changed rows; query all rows; one the first row or undefined', async () => {
       const t1 = await insertTenant(db);

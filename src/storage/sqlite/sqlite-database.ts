@@ -57,6 +57,16 @@ class SqliteSql implements Sql {
   }
 }
 
+interface PendingTransaction {
+  fn: (tx: Sql) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  durable: boolean;
+}
+
+// Bounds the work (and the write lock) one group holds, so readers of other processes get turns.
+const MAX_GROUP = 64;
+
 class SqliteDatabase extends SqliteSql implements Database {
   readonly engine = 'sqlite' as const;
   readonly forUpdate = '';
@@ -95,24 +105,71 @@ class SqliteDatabase extends SqliteSql implements Database {
     return this.exclusive(() => super.run(sql, params));
   }
 
+  /**
+   * Group commit: transactions that arrive while another is being written are run together in one
+   * SQLite transaction, each inside its own SAVEPOINT (a failing one rolls back alone), and share
+   * one COMMIT, so one fsync serves the whole group. No caller is answered before that COMMIT has
+   * returned: durability is unchanged, the disk is just asked less often. A group is durable
+   * (synchronous=FULL) as soon as one of its members is.
+   */
   transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    const relaxed = options.durable === false;
-    return this.exclusive(async () => {
-      this.inTransaction = true;
-      // WAL + synchronous=NORMAL: this commit is not fsynced; the next FULL commit flushes it.
-      if (relaxed) this.db.pragma('synchronous = NORMAL');
-      try {
-        this.db.exec('BEGIN IMMEDIATE');
-        const result = await fn(this.txSql);
-        this.db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw err;
-      } finally {
-        if (relaxed) this.db.pragma('synchronous = FULL');
-        this.inTransaction = false;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject, durable: options.durable !== false });
+      if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        // Start on the next turn of the event loop, so every request already read in this turn
+        // can join the group.
+        setImmediate(() => void this.exclusive(() => this.commitGroup()));
       }
+    });
+  }
+
+  private readonly pending: PendingTransaction[] = [];
+  private groupScheduled = false;
+
+  private async commitGroup(): Promise<void> {
+    const group = this.pending.splice(0, MAX_GROUP);
+    // Whatever arrives from now on waits for the next group (after this one, on the queue).
+    this.groupScheduled = false;
+    if (this.pending.length > 0) {
+      this.groupScheduled = true;
+      void this.exclusive(() => this.commitGroup());
+    }
+    const relaxed = group.every((t) => !t.durable);
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    this.inTransaction = true;
+    // WAL + synchronous=NORMAL: this commit is not fsynced; the next FULL commit flushes it.
+    if (relaxed) this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const t of group) {
+        this.db.exec('SAVEPOINT vg_tx');
+        try {
+          const value = await t.fn(this.txSql);
+          this.db.exec('RELEASE vg_tx');
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          // An error that ended the whole transaction (SQLite does that for some I/O errors)
+          // takes the group with it: nobody was answered yet, so everybody is told.
+          if (!this.db.inTransaction) throw error;
+          this.db.exec('ROLLBACK TO vg_tx');
+          this.db.exec('RELEASE vg_tx');
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const t of group) t.reject(error);
+      return;
+    } finally {
+      if (relaxed) this.db.pragma('synchronous = FULL');
+      this.inTransaction = false;
+    }
+    group.forEach((t, i) => {
+      const o = outcomes[i] as (typeof outcomes)[number];
+      if (o.ok) t.resolve(o.value);
+      else t.reject(o.error);
     });
   }
 
