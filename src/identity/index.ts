@@ -81,7 +81,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   if (audit) attachAuditEvents(provider, audit, (err) => logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'));
   provider.use(structuredTokenMiddleware({
     db, issuer, publicJwks: keys.publicJwks,
-    onRevoked: (clientId) => void audit?.record({ action: 'auth.token_revoked', outcome: 'success', clientId }).catch(() => undefined),
+    audit,
   }));
 
   const interactions = createInteractionHandler({

@@ -4,6 +4,7 @@
 // until the token's `exp`) that the resource side checks on every request; introspection answers
 // `active:false` once a token is revoked, expired, or its client is not active any more.
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import type { AuditLog } from '../audit/types.js';
 import type { Database } from '../storage/types.js';
 import { SIGNING_ALGS } from './keys.js';
 
@@ -13,7 +14,7 @@ interface KoaCtxLike {
   oidc?: { route?: string; client?: { clientId: string }; params?: { token?: unknown } };
 }
 
-export function structuredTokenMiddleware(deps: { db: Database; issuer: string; publicJwks: { keys: JWK[] }; onRevoked?: (clientId: string) => void }) {
+export function structuredTokenMiddleware(deps: { db: Database; issuer: string; publicJwks: { keys: JWK[] }; audit?: AuditLog | undefined }) {
   const jwks = createLocalJWKSet(deps.publicJwks);
   const { db, issuer } = deps;
 
@@ -42,12 +43,20 @@ export function structuredTokenMiddleware(deps: { db: Database; issuer: string; 
 
     if (route === 'revocation') {
       if (own) {
-        await db.run('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING', [
-          payload.jti as string, client.clientId, (payload.exp as number) * 1000,
-        ]);
+        // The revocation and its audit event commit together (issue 3).
+        await db.transaction(async (tx) => {
+          const added = await tx.run('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING', [
+            payload.jti as string, client.clientId, (payload.exp as number) * 1000,
+          ]);
+          if (added === 1) {
+            await deps.audit?.record(
+              { action: 'auth.token_revoked', outcome: 'success', clientId: client.clientId, tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined, target: payload.jti as string },
+              tx,
+            );
+          }
+        });
         // Expired entries are of no use any more.
         await db.run('DELETE FROM revoked_tokens WHERE expires_at < $1', [Date.now() - 60_000]);
-        deps.onRevoked?.(client.clientId);
       }
       ctx.status = 200;
       ctx.body = ''; // RFC 7009 §2.2: the same answer whether or not the token was valid

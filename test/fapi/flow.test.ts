@@ -102,6 +102,12 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     });
     expect(revoked.status).toBe(200);
     expect(await introspect(at2)).toEqual({ active: false });
+    // The revocation is in the audit trail, naming the token by its jti (never the token).
+    const jti = JSON.parse(Buffer.from(at2.split('.')[1] as string, 'base64url').toString()).jti as string;
+    const events = await s.database.db.query<{ client_id: string; target: string }>(
+      "SELECT client_id, target FROM audit_events WHERE action = 'auth.token_revoked'",
+    );
+    expect(events).toEqual([{ client_id: app.clientId, target: jti }]);
     const after = await api(`/v1/accounts/${accountA}`, at2, dpop);
     expect({ status: after.status, code: after.body.code }).toEqual({ status: 401, code: 'invalid_token' });
 
