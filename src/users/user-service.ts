@@ -291,6 +291,8 @@ export function createUsers(deps: UsersDeps): Users {
         await tx.run('UPDATE users SET totp_secret = $2, totp_pending = NULL WHERE id = $1', [userId, sealText(key, pending, aad(userId, 'totp_secret'))]);
         await tx.run('DELETE FROM user_recovery_codes WHERE user_id = $1', [userId]);
         for (const c of codes) await tx.run('INSERT INTO user_recovery_codes (user_id, code_hash) VALUES ($1, $2)', [userId, codeHash(userId, c)]);
+        // The second factor and its audit event commit together (issue 3).
+        await deps.audit?.record({ action: AUDIT_ACTIONS.userMfaEnrolled, outcome: 'success', tenantId: user.tenant_id, userId, target: userId, ip }, tx);
       });
       return codes;
     },

@@ -205,7 +205,6 @@ export function createInteractionHandler(deps: InteractionDeps) {
             if (!pending) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
             return page(401, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), ...pending, message: 'The code is not correct.' }));
           }
-          await audit('user.mfa_enrolled', 'success', userId);
           return page(200, recoveryCodesPage({ action: `${base}/continue`, csrf, ticket: ticket(uid, userId, 'done'), codes }));
         }
         case 'continue': {
