@@ -35,6 +35,7 @@ const ASYMMETRIC_ENCRYPTION = ['ECDH-ES', 'RSA-OAEP-256'];
 interface TokenLike {
   clientId?: string;
   kind?: string;
+  grantId?: string;
 }
 interface CtxLike {
   oidc?: { client?: { clientId: string; [key: string]: unknown } };
@@ -94,7 +95,9 @@ export function buildProvider(deps: {
       if (!client || client.clientId !== token.clientId || typeof tenantId !== 'string') {
         throw new Error('client tenant unavailable while issuing a token');
       }
-      return { tenant_id: tenantId };
+      // An end user's token names its grant, so the resource side can refuse it once the grant is
+      // revoked (revoking the refresh token ends the grant and every access token minted from it).
+      return typeof token.grantId === 'string' ? { tenant_id: tenantId, grant_id: token.grantId } : { tenant_id: tenantId };
     },
     routes: OIDC_ROUTES,
     // Every authorization-code flow: PKCE with S256 (oidc-provider accepts no other method).

@@ -24,7 +24,7 @@ const CLOCK_TOLERANCE_S = 5;
 const AUTHORIZATION = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /** A verified token; `external` is set for tokens of the external issuer (already mapped, no client row). */
-type VerifiedToken = Omit<ExternalToken, 'external'> & { external?: ExternalToken['external'] };
+type VerifiedToken = Omit<ExternalToken, 'external'> & { external?: ExternalToken['external']; grantId?: string | undefined };
 
 export interface UserAuthzLookup {
   (userId: string): Promise<{ tenantId: string; role: Role; customerId: string | undefined; active: boolean } | undefined>;
@@ -105,7 +105,8 @@ export function createTokenVerifier(deps: {
     } catch {
       throw refused();
     }
-    const { client_id: clientId, tenant_id: tenantId, scope, sub, cnf, jti } = payload as JWTPayload & Record<string, unknown>;
+    const { client_id: clientId, tenant_id: tenantId, scope, sub, cnf, jti, grant_id: grantId } = payload as JWTPayload & Record<string, unknown>;
+    if (grantId !== undefined && typeof grantId !== 'string') throw refused();
     if (typeof clientId !== 'string' || typeof tenantId !== 'string' || typeof payload.exp !== 'number' || typeof jti !== 'string') throw refused();
     if (scope !== undefined && typeof scope !== 'string') throw refused();
     let jkt: string | undefined;
@@ -126,6 +127,7 @@ export function createTokenVerifier(deps: {
       expMs: payload.exp * 1000,
       jkt,
       x5t,
+      grantId,
     };
   }
 
@@ -197,6 +199,12 @@ export function createTokenVerifier(deps: {
       // An end user: its current role bounds the scopes (a demotion applies at once).
       const user = await deps.users?.(verified.sub);
       if (!user || !user.active || user.tenantId !== verified.tenantId) throw refused(dpopScheme);
+      // The grant must still exist: a revoked refresh token (or an ended grant) takes every access
+      // token minted from it along, not only the one presented at the revocation endpoint.
+      if (verified.grantId !== undefined) {
+        const grant = await db.one<{ expires_at: bigint | null }>("SELECT expires_at FROM oidc_payloads WHERE model = 'Grant' AND id = $1", [verified.grantId]);
+        if (!grant || (grant.expires_at !== null && Number(grant.expires_at) <= Date.now())) throw refused(dpopScheme);
+      }
       role = user.role;
       customerId = user.customerId;
       const allowed = new Set<string>(ROLE_SCOPES[role]);
