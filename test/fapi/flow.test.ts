@@ -145,7 +145,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(third.location).toBe('mfa-refused');
   });
 
-  // The lockout itself (after the free attempts, across nodes) is in test/followups/signin-lockout.test.ts,
+  // The lockout itself (after the free attempts, across nodes) is in test/users/signin-lockout.test.ts,
   // with a tight brute-force policy: here the policy is the default one, and all of this file's
   // sign-ins come from one IP, so a lockout here would spill into the other tests.
   it('sign-in failures never reveal whether the account exists', async () => {

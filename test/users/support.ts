@@ -9,7 +9,7 @@ import {
   Browser, REDIRECT_URI, authorize, dpopProof, exchangeCode, newDpopKey, par, pkce, type DpopKey, type FapiClient, type SignInUser,
 } from '../fapi/fapi-client.js';
 
-const ENTRY = path.resolve('test/followups/cli-entry.ts');
+const ENTRY = path.resolve('test/users/cli-entry.ts');
 
 /** Runs `vaultgate …` from the sources; `input` is written to its stdin (then closed). */
 export function cli(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
