@@ -1,5 +1,7 @@
 // Shared pieces of the benchmarks: child servers, an HTTPS helper, autocannon runs and the table.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Agent, request } from 'node:https';
 import autocannon from 'autocannon';
 
@@ -58,4 +60,15 @@ export function printTable(title: string, results: Result[]): void {
       `${r.name.padEnd(44)} ${r.rps.toFixed(0).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${(r.rps / base.rps).toFixed(3).padStart(7)} ${String(r.non2xx).padStart(8)}\n`,
     );
   }
+}
+
+/**
+ * A VAULTGATE_CONFIG in dataDir whose limits for these route classes (and per IP) are far above
+ * what one machine can send: a benchmark measures the pipeline, not 429s. Returns its path.
+ */
+export function unlimitedConfig(dataDir: string, classes: readonly string[]): string {
+  const file = path.join(dataDir, 'config.yaml');
+  const huge = '{ limit: 1000000000, window_seconds: 60 }';
+  writeFileSync(file, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default:\n${classes.map((c) => `      ${c}: ${huge}\n`).join('')}`);
+  return file;
 }

@@ -4,23 +4,15 @@
 //   limit; a throwaway redis-server on a free port),
 // with limits high enough that nothing is refused, so the cost measured is the limiter's own.
 // Prints requests/s, p99 and the ratio to (1). The machine is shared and noisy: read the ratios.
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { call, load, printTable, spawnServer, type Result } from './lib.js';
+import { call, load, printTable, spawnServer, unlimitedConfig, type Result } from './lib.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-rl-'));
-const configFile = path.join(dataDir, 'config.yaml');
-writeFileSync(configFile, `
-rate_limits:
-  ip: { limit: 1000000000, window_seconds: 60 }
-  tiers:
-    default:
-      read: { limit: 1000000000, window_seconds: 60 }
-`);
+const configFile = unlimitedConfig(dataDir, ['read']);
 const env: NodeJS.ProcessEnv = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: configFile };
 delete env.REDIS_URL;
 // The CLI from source (dist/ may be older than the tree being measured).

@@ -5,23 +5,13 @@
 // read the ratios, not the absolute numbers. BENCH_SECONDS sets the duration of each case.
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { call, load, printTable, spawnServer } from './lib.js';
+import { call, load, printTable, spawnServer, unlimitedConfig } from './lib.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-'));
-// Limits far above what one machine can send: the benchmark measures the pipeline, not 429s.
-const configFile = path.join(dataDir, 'config.yaml');
-writeFileSync(configFile, `
-rate_limits:
-  ip: { limit: 1000000000, window_seconds: 60 }
-  tiers:
-    default:
-      read: { limit: 1000000000, window_seconds: 60 }
-      write: { limit: 1000000000, window_seconds: 60 }
-      money: { limit: 1000000000, window_seconds: 60 }
-`);
+const configFile = unlimitedConfig(dataDir, ['read', 'write', 'money']);
 const env = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: configFile };
 const bin = path.resolve('bin/vaultgate.js');
 

@@ -62,7 +62,7 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         dpop: request.headers.dpop,
         method: request.method,
         url: request.url,
-        certificate: peerCertificate(request.raw),
+        certificate: () => peerCertificate(request.raw),
         ip: request.ip,
       });
     };

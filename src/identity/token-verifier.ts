@@ -134,7 +134,7 @@ export function createTokenVerifier(deps: {
   return async function authenticate(input) {
     const req: AuthRequest = typeof input === 'object' && input !== null
       ? input
-      : { authorization: input, dpop: undefined, method: 'GET', url: '/', certificate: undefined };
+      : { authorization: input, dpop: undefined, method: 'GET', url: '/', certificate: () => undefined };
     const { authorization } = req;
     if (authorization === undefined || authorization === '') {
       throw new AppError('invalid_token', 'An access token is required', { 'WWW-Authenticate': REALM });
@@ -171,8 +171,9 @@ export function createTokenVerifier(deps: {
       // RFC 9449 §7.1: the DPoP scheme is only for DPoP-bound tokens.
       throw refused(true);
     }
-    if (verified.x5t !== undefined && (req.certificate === undefined || certificateThumbprint(req.certificate) !== verified.x5t)) {
-      throw refused();
+    if (verified.x5t !== undefined) {
+      const certificate = req.certificate();
+      if (certificate === undefined || certificateThumbprint(certificate) !== verified.x5t) throw refused();
     }
 
     if (verified.external) {
@@ -184,12 +185,21 @@ export function createTokenVerifier(deps: {
 
     // Every request: the client must still be active, of the token's tenant, and the token not
     // revoked; the client's current registration bounds the token's scopes.
-    const row = await db.one<{ tenant_id: string; scopes: string; status: string; revoked: unknown }>(
-      'SELECT tenant_id, scopes, status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked FROM clients WHERE id = $1',
-      [verified.clientId, verified.jti],
+    // One read: the client, the token's revocation, and (end users) its grant, which a revoked
+    // refresh token ends together with every access token minted from it. A grant that never
+    // expires reads as 0; a missing one as NULL.
+    const row = await db.one<{ tenant_id: string; scopes: string; status: string; revoked: unknown; grant_expires_at: bigint | null }>(
+      `SELECT tenant_id, scopes, status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
+              (SELECT COALESCE(expires_at, 0) FROM oidc_payloads WHERE model = 'Grant' AND id = $3) AS grant_expires_at
+       FROM clients WHERE id = $1`,
+      [verified.clientId, verified.jti, verified.grantId ?? null],
     );
     if (!row || row.status !== 'active' || row.tenant_id !== verified.tenantId || (row.revoked !== null && row.revoked !== undefined)) {
       throw refused(dpopScheme);
+    }
+    if (verified.grantId !== undefined) {
+      const expires = row.grant_expires_at === null ? undefined : Number(row.grant_expires_at);
+      if (expires === undefined || (expires !== 0 && expires <= Date.now())) throw refused(dpopScheme);
     }
     const registered = new Set(row.scopes.split(' '));
     let scopes = verified.scopes.filter((s) => registered.has(s));
@@ -199,12 +209,6 @@ export function createTokenVerifier(deps: {
       // An end user: its current role bounds the scopes (a demotion applies at once).
       const user = await deps.users?.(verified.sub);
       if (!user || !user.active || user.tenantId !== verified.tenantId) throw refused(dpopScheme);
-      // The grant must still exist: a revoked refresh token (or an ended grant) takes every access
-      // token minted from it along, not only the one presented at the revocation endpoint.
-      if (verified.grantId !== undefined) {
-        const grant = await db.one<{ expires_at: bigint | null }>("SELECT expires_at FROM oidc_payloads WHERE model = 'Grant' AND id = $1", [verified.grantId]);
-        if (!grant || (grant.expires_at !== null && Number(grant.expires_at) <= Date.now())) throw refused(dpopScheme);
-      }
       role = user.role;
       customerId = user.customerId;
       const allowed = new Set<string>(ROLE_SCOPES[role]);

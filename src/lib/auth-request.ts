@@ -11,8 +11,11 @@ export interface AuthRequest {
   method: string;
   /** Path and query of the request, as received. */
   url: string;
-  /** DER of the TLS client certificate of this connection, if any. */
-  certificate: Buffer | undefined;
+  /**
+   * DER of the TLS client certificate of this connection, if any. A function: reading it builds
+   * the certificate object, which only certificate-bound tokens need.
+   */
+  certificate: () => Buffer | undefined;
   ip?: string;
 }
 
