@@ -11,6 +11,7 @@ export interface RouteSchemas {
   params?: object;
   querystring?: object;
   body?: object;
+  headers?: object;
   /** Every status the route answers with a body; the body is serialized through it. */
   response: Record<string, object>;
 }

@@ -29,6 +29,8 @@ const alertSchema = {
   },
 };
 
+const MAX_BACKLOG = 100;
+
 export interface MonitoringRouteDeps {
   alerts: AlertService;
   streams: StreamHub;
@@ -53,11 +55,23 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
     {
       method: 'GET', url: '/v1/alerts/stream', tag: 'alerts', summary: 'Alerts as they are raised (Server-Sent Events, `event: alert`)',
       permission: 'alerts:read', audit: 'alert.stream', rateLimit: 'read',
-      schema: { response: { 200: { type: 'string', description: 'text/event-stream' }, ...problemResponses } },
+      schema: {
+        headers: {
+          type: 'object',
+          properties: { 'last-event-id': { type: 'string', pattern: '^alr_[0-9a-z]{26}$', description: 'Resume: the alerts raised after this one are sent first' } },
+        },
+        response: { 200: { type: 'string', description: 'text/event-stream' }, ...problemResponses },
+      },
       async handler({ principal, request, reply }) {
         const all = await deps.seesAllTenants(principal);
-        // A tenant's stream carries only its own alerts; platform-wide ones (no tenant) go to the platform.
-        deps.streams.open(request, reply, (alert: Alert) => all || alert.tenant_id === principal.tenantId);
+        const tenant = all ? undefined : principal.tenantId;
+        const lastEventId = request.headers['last-event-id'] as string | undefined;
+        await deps.streams.open(request, reply, {
+          // A tenant's stream carries only its own alerts; platform-wide ones (no tenant) go to the platform.
+          visible: (alert: Alert) => all || alert.tenant_id === principal.tenantId,
+          // More than a page behind: the rest is at GET /v1/alerts (a stream is no place for a dump).
+          missed: async () => (lastEventId ? deps.alerts.raisedAfter(tenant, lastEventId, MAX_BACKLOG) : []),
+        });
         return { status: 200, body: undefined };
       },
     },

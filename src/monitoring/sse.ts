@@ -2,11 +2,21 @@
 // schemas; a stream is not one, so the route hijacks the reply after authentication and
 // authorization ran, and writes the raw response itself — with the same security headers every
 // API answer carries. Heartbeat comments keep proxies from closing an idle stream.
+// A client that reconnects with `Last-Event-ID` first gets the alerts it missed (from the
+// database), then the live ones: it subscribes before reading the backlog and drops any alert
+// sent twice, so nothing raised during the reconnect falls between the two.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Alert } from './alerts.js';
 
+export interface StreamOptions {
+  /** Whether this principal may see an alert (tenant isolation). */
+  visible(alert: Alert): boolean;
+  /** The visible alerts raised after the client's Last-Event-ID, oldest first (none on a first connect). */
+  missed(): Promise<Alert[]>;
+}
+
 export interface StreamHub {
-  open(request: FastifyRequest, reply: FastifyReply, visible: (alert: Alert) => boolean): void;
+  open(request: FastifyRequest, reply: FastifyReply, options: StreamOptions): Promise<void>;
   /** Ends every open stream (shutdown: lets the server drain instead of waiting on them). */
   closeAll(): void;
   readonly size: number;
@@ -19,7 +29,7 @@ export function createStreamHub(deps: {
 }): StreamHub {
   const open = new Set<() => void>();
   return {
-    open(request, reply, visible) {
+    async open(request, reply, { visible, missed }) {
       const started = Date.now();
       reply.hijack();
       const res = reply.raw;
@@ -40,6 +50,9 @@ export function createStreamHub(deps: {
       res.writeHead(200, headers);
       res.write(`retry: 5000\n: connected\n\n`);
 
+      const write = (alert: Alert, message: string) => res.write(`id: ${alert.id}\nevent: alert\ndata: ${message}\n\n`);
+      // Live alerts wait in `held` until the backlog is out, so the stream stays in id order.
+      let held: Array<[Alert, string]> | undefined = [];
       const unsubscribe = deps.subscribe((message) => {
         let alert: Alert;
         try {
@@ -48,7 +61,8 @@ export function createStreamHub(deps: {
           return;
         }
         if (!visible(alert)) return;
-        res.write(`id: ${alert.id}\nevent: alert\ndata: ${message}\n\n`);
+        if (held) held.push([alert, message]);
+        else write(alert, message);
       });
       const heartbeat = setInterval(() => res.write(': ping\n\n'), deps.heartbeatMs);
       heartbeat.unref();
@@ -70,6 +84,22 @@ export function createStreamHub(deps: {
       open.add(end);
       res.on('close', end);
       res.on('error', end);
+
+      const backlog = new Set<string>();
+      try {
+        for (const alert of await missed()) {
+          if (ended) return;
+          backlog.add(alert.id);
+          write(alert, JSON.stringify(alert));
+        }
+      } catch (err) {
+        // The live stream still works; the client can page through GET /v1/alerts for the gap.
+        request.log.warn({ event: 'alert.backlog_failed', error: (err as Error)?.name }, 'alert backlog unavailable');
+        if (!ended) res.write(': backlog unavailable\n\n');
+      }
+      // An alert raised while the backlog was read may be in both: send it once.
+      for (const [alert, message] of held) if (!ended && !backlog.has(alert.id)) write(alert, message);
+      held = undefined;
     },
     closeAll() {
       for (const end of [...open]) end();

@@ -119,6 +119,38 @@ describeEngines('alerts', (engine: Engine) => {
       .toBe(1);
   });
 
+  it('a stream resumed with Last-Event-ID first sends the alerts it missed, oldest first, within its tenant', async () => {
+    const all = (await s.http.call('/v1/alerts', { token: soc.token })).body.data as Array<{ id: string; tenant_id: string }>;
+    expect(all.length).toBeGreaterThanOrEqual(2); // object_scanning, then large_transfer
+    const oldest = all[all.length - 1]!;
+    const missed = all.slice(0, -1).map((a) => a.id).reverse();
+
+    const resumed = await openStream(s, soc.token, { 'last-event-id': oldest.id });
+    try {
+      await expect.poll(() => resumed.alerts.length, { timeout: 5000 }).toBe(missed.length);
+      expect(resumed.alerts.map((a) => a.alert.id)).toEqual(missed);
+      expect(resumed.raw).toContain(`id: ${missed[0]}\nevent: alert\n`);
+    } finally {
+      resumed.close();
+    }
+
+    // Another tenant's stream resumes with none of acme's alerts.
+    const globexSoc = await s.newClient('globex', ['alerts:read']);
+    const theirs = await openStream(s, globexSoc.token, { 'last-event-id': oldest.id });
+    try {
+      await expect.poll(() => theirs.raw.includes(': connected'), { timeout: 5000 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(theirs.alerts.filter((a) => a.alert.tenant_id !== globex.tenantId)).toEqual([]);
+    } finally {
+      theirs.close();
+    }
+
+    // Only an alert id is a valid resume point.
+    const bad = await s.http.call('/v1/alerts/stream', { token: soc.token, headers: { 'last-event-id': "alr_' OR 1=1 --" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('validation_failed');
+  });
+
   it('serves Prometheus metrics with metrics:read only', async () => {
     const res = await s.http.call('/metrics', { token: soc.token });
     expect(res.status).toBe(200);
