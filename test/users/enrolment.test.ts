@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { Browser, REDIRECT_URI, formAction, hiddenField, par, pkce, registerFapiClient, type FapiClient } from '../fapi/fapi-client.js';
 import { writeConfig } from '../traffic/support.js';
+import { decodeQrSvg, unescapeHtml } from './qr.js';
 import { dump, pageMessage, signIn } from './support.js';
 
 const PASSWORD = 'correct horse battery staple';
-const showsKey = (r: { pages: string[] }) => r.pages.some((p) => p.includes('otpauth://') || p.includes('id="totp-secret"'));
+const showsKey = (r: { pages: string[] }) => r.pages.some((p) => /otpauth:|id="totp-secret"|id="totp-qr"/.test(p));
 
 describe('TOTP enrolment needs the one-time enrolment code', () => {
   let s: TestServer;
@@ -60,10 +61,10 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
     const ticket = hiddenField(codePage.text, 'ticket');
     const empty = await browser.request(action, { form: { csrf, ticket, enrolment_code: '' } });
     expect(empty.status).toBe(401);
-    expect(empty.text).not.toMatch(/otpauth|totp-secret/);
+    expect(empty.text).not.toMatch(/otpauth|totp-secret|totp-qr/);
     const skip = await browser.request(action.replace(/enrolment-code$/, 'enrol'), { form: { csrf, ticket, code: '123456' } });
     expect(skip.status).toBe(400);
-    expect(skip.text).not.toMatch(/otpauth|totp-secret/);
+    expect(skip.text).not.toMatch(/otpauth|totp-secret|totp-qr/);
   });
 
   it('a wrong, a reused and an expired code get the same refusal; reset-mfa issues a new code that works', async () => {
@@ -76,6 +77,11 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
     const first = await signIn(s, app, { email: 'otto@acme.example', password: PASSWORD, enrolmentCode: code, stopAtEnrolment: true });
     expect(first.location).toBe('enrolment-started');
     expect(showsKey(first)).toBe(true);
+    // The QR code on the page scans as exactly the otpauth URI (and so the key) shown beside it.
+    const enrolPage = first.pages.find((p) => p.includes('id="totp-qr"'))!;
+    const uri = unescapeHtml(/id="totp-uri">([^<]+)</.exec(enrolPage)![1]!);
+    expect(uri).toMatch(/^otpauth:\/\/totp\/.+\?secret=[A-Z2-7]+&/);
+    expect(decodeQrSvg(enrolPage)).toBe(uri);
     const reused = await signIn(s, app, { email: 'otto@acme.example', password: PASSWORD, enrolmentCode: code });
     expect(reused.location).toBe('enrolment-refused');
     expect(showsKey(reused)).toBe(false);

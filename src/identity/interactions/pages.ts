@@ -1,6 +1,7 @@
 // Server-rendered sign-in, second-factor and consent pages. No script, no third-party asset, one
 // inline style allowed by its hash; every value is escaped. The CSP is built per page.
 import { createHash } from 'node:crypto';
+import { qrSvg } from './qr.js';
 
 export function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -49,6 +50,7 @@ export function mfaPage(p: { action: string; csrf: string; ticket: string; messa
 export function enrolPage(p: { action: string; csrf: string; ticket: string; secret: string; uri: string; message?: string }): string {
   return layout('Set up two-step verification', `<p>Your role requires a second factor. Add this account to an authenticator app
 (scan or open the link, or type the key), then enter the code it shows.</p>${error(p.message)}
+${qrSvg(p.uri, 'QR code of the authenticator key')}
 <p><a href="${escapeHtml(p.uri)}">Open in authenticator</a></p>
 <p>Key: <code id="totp-secret">${escapeHtml(p.secret)}</code></p>
 <p>URI: <code id="totp-uri">${escapeHtml(p.uri)}</code></p>
