@@ -39,6 +39,10 @@ export function requestHash(method: string, route: string, body: unknown): strin
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // 1–255 printable ASCII, no spaces
 
+// The first request usually finishes within milliseconds; one that died in a crash holds the key
+// until its lease ends. Either way a retry a second later is the right move.
+const keyInUse = () => new AppError('idempotency_key_in_use', undefined, { 'Retry-After': '1' });
+
 export function createIdempotency(db: Database) {
   async function claim(clientId: string, key: string, hash: string): Promise<{ lease: string } | StoredResponse> {
     const now = Date.now();
@@ -64,14 +68,14 @@ export function createIdempotency(db: Database) {
     if (row.state === 'done') {
       return { status: Number(row.response_status), body: JSON.parse(row.response_body ?? 'null'), replayed: true };
     }
-    if (Number(row.locked_until) > now) throw new AppError('idempotency_key_in_use');
+    if (Number(row.locked_until) > now) throw keyInUse();
     // The first attempt died without committing: take the key over (only one taker wins).
     const taken = await db.run(
       `UPDATE idempotency_keys SET lease_id = $3, locked_until = $4
        WHERE client_id = $1 AND key = $2 AND state = 'running' AND locked_until = $5`,
       [clientId, key, lease, now + LEASE_MS, row.locked_until],
     );
-    if (taken !== 1) throw new AppError('idempotency_key_in_use');
+    if (taken !== 1) throw keyInUse();
     return { lease };
   }
 

@@ -107,7 +107,7 @@ describeEngines('ledger through the API', (engine) => {
     const created = results.filter((r) => r.status === 201);
     const inUse = results.filter((r) => r.status === 409);
     expect(created.length + inUse.length).toBe(20);
-    expect(inUse.every((r) => r.body.code === 'idempotency_key_in_use')).toBe(true);
+    expect(inUse.every((r) => r.body.code === 'idempotency_key_in_use' && r.headers['retry-after'] === '1')).toBe(true);
     expect(new Set(created.map((r) => r.body.id)).size).toBe(1);
     expect([await available(a), await available(b)]).toEqual([4300, 700]);
     const rows = await s.database.db.query('SELECT id FROM transfers WHERE source_account_id = $1', [a]);
