@@ -44,6 +44,8 @@ export interface AlertRules {
   replay_detected: RuleSettings;
   /** The audit chain failed verification. */
   audit_chain_broken: RuleSettings;
+  /** The shared Redis became unreachable: limits run per node, money routes fail closed. */
+  shared_store_unavailable: RuleSettings;
 }
 
 export type NotifierSettings =
@@ -72,6 +74,7 @@ export function defaultAlertRules(): AlertRules {
     transfer_velocity: { ...rule(20, 60, 'medium'), factor: 5 },
     replay_detected: rule(1, 60, 'critical'),
     audit_chain_broken: rule(1, 3600, 'critical'),
+    shared_store_unavailable: rule(1, 3600, 'high'),
   };
 }
 

@@ -128,6 +128,11 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           fire('replay_detected', subject, e.tenantId, `a replayed ${typeof e.details?.kind === 'string' ? e.details.kind : 'token or proof'} was presented`, evidence);
         }
         return;
+      case AUDIT_ACTIONS.rateLimitRedisUnavailable:
+        if (rules.shared_store_unavailable.enabled) {
+          fire('shared_store_unavailable', 'redis', null, 'Redis is unreachable: money routes answer 503, other limits run per node', evidence);
+        }
+        return;
       default:
     }
   }

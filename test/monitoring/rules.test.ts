@@ -51,6 +51,8 @@ describe('detector', () => {
     const { raised, d, tick } = setup();
     d.observe({ kind: 'audit', event: audit('auth.replay_detected', { clientId: 'cli_x', outcome: 'denied' }) });
     expect(raised[0]).toMatchObject({ rule: 'replay_detected', severity: 'critical', subject: 'client:cli_x' });
+    d.observe({ kind: 'audit', event: audit('ratelimit.redis_unavailable', { outcome: 'failure' }) });
+    expect(raised[1]).toMatchObject({ rule: 'shared_store_unavailable', severity: 'high', subject: 'redis', tenantId: null });
     for (let i = 0; i < 19; i++) d.observe({ kind: 'response', status: 401, route: '/v1/customers', ip: '192.0.2.1', tenantId: undefined, clientId: undefined, requestId: `r${i}`, targetId: undefined });
     tick(61_000); // the 19 hits slide out of the 60 s window
     d.observe({ kind: 'response', status: 401, route: '/v1/customers', ip: '192.0.2.1', tenantId: undefined, clientId: undefined, requestId: 'r20', targetId: undefined });

@@ -108,8 +108,12 @@ rate_limits:
     expect(reads.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(reads[0]?.headers['ratelimit-policy']).toContain('"default.read"');
     expect((await s.http.call('/healthz')).status).toBe(200);
-    // Alert-worthy, once per outage, not once per request.
+    // Alert-worthy, once per outage, not once per request: one audit event, one alert.
     expect(unavailable() - before).toBe(1);
+    const soc = await s.newClient('platform', ['alerts:read']);
+    await expect
+      .poll(async () => (await s.http.call('/v1/alerts', { token: soc.token })).body.data.filter((a: { rule: string }) => a.rule === 'shared_store_unavailable'), { timeout: 5000 })
+      .toEqual([expect.objectContaining({ severity: 'high', subject: 'redis', tenant_id: null, count: 1 })]);
 
     redis = await startRedis(port);
     let first;

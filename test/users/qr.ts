@@ -1,6 +1,9 @@
 // Reads the enrolment page's QR code the way a phone would: the SVG's modules are rasterized and
 // decoded by an independent decoder (jsQR), so a test sees what an authenticator app would scan.
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
+
+// jsQR is CommonJS typed as an ES default export: the function is the module itself at run time.
+const jsQR = jsQRModule as unknown as typeof jsQRModule.default;
 
 const PX = 4; // pixels per module
 
