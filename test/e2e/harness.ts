@@ -1,9 +1,10 @@
 // The real server for end-to-end tests: a fresh data directory and database on the chosen engine,
 // HTTPS with the development certificate on a free port, real OAuth clients and tokens.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -31,6 +32,22 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * The test's configuration file, with event-loop-delay shedding lifted unless the test sets it:
+ * the server shares its process with the test runner, and a machine-wide stall of a second
+ * (parallel test files on two cores) would shed the requests of an unrelated test. In-flight
+ * shedding stays on; test/traffic/load-shedder.test.ts covers the delay signal itself.
+ */
+function testConfig(dataDir: string, given: string | undefined): string {
+  const doc = (given ? parseYaml(readFileSync(given, 'utf8')) : null) ?? {};
+  doc.rate_limits ??= {};
+  doc.rate_limits.shedding ??= {};
+  doc.rate_limits.shedding.max_event_loop_delay_ms ??= 60_000;
+  const file = path.join(dataDir, 'test-config.yaml');
+  writeFileSync(file, stringifyYaml(doc));
+  return file;
+}
+
 export async function startTestServer(engine: Engine, extraEnv: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase(engine);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-e2e-'));
@@ -40,6 +57,7 @@ export async function startTestServer(engine: Engine, extraEnv: Record<string, s
     DATABASE_URL: database.url,
     VAULTGATE_LOG_LEVEL: 'info',
     ...extraEnv,
+    VAULTGATE_CONFIG: testConfig(dataDir, extraEnv.VAULTGATE_CONFIG),
   };
   const logs: string[] = [];
   const sink = new Writable({

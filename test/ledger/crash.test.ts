@@ -46,7 +46,7 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-crash-'));
     const config = path.join(dataDir, 'config.yaml');
     const huge = '{ limit: 1000000000, window_seconds: 60 }';
-    writeFileSync(config, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default: { read: ${huge}, write: ${huge}, money: ${huge} }\n`);
+    writeFileSync(config, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default: { read: ${huge}, write: ${huge}, money: ${huge} }\n  shedding: { max_event_loop_delay_ms: 60000 }\n`);
     env = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', DATABASE_URL: database.url, VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: config };
   });
   afterAll(async () => {
