@@ -40,11 +40,25 @@ commands:
                              audit events as JSON lines on stdout
 every command accepts --json`;
 
+/**
+ * oidc-provider 9 prints an "unsupported runtime" warning on import under Node.js 20 (it targets
+ * 22+ and works on 20). Commands drop that one line, so a failure leaves exactly its one-line
+ * reason on stderr, as scripts rely on; `start` says it once itself after a successful start.
+ */
+function muteRuntimeWarning(): void {
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING: Unsupported runtime')) return;
+    warn(...args);
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const json = rest.includes('--json');
   const args = rest.filter((a) => a !== '--json');
   const ctx: CommandContext = { json };
+  muteRuntimeWarning();
   try {
     const load = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (load) return await (await load())(args, ctx);
