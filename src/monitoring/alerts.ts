@@ -142,6 +142,7 @@ export function createAlertService(deps: AlertServiceDeps) {
 
     /** Alerts raised after `afterId`, oldest first: what a reconnecting stream missed. */
     async raisedAfter(tenantId: string | undefined, afterId: string, limit: number): Promise<Alert[]> {
+      await flush();
       const rows = await db.query<AlertRow>(
         `SELECT ${COLUMNS} FROM alerts WHERE (CAST($1 AS TEXT) IS NULL OR tenant_id = $1) AND id > $2 ORDER BY id ASC LIMIT $3`,
         [tenantId ?? null, afterId, limit],
