@@ -15,11 +15,13 @@ import { customerRoutes } from './customers/routes.js';
 import type { Customers } from './customers/customer-service.js';
 import { AppError, ConfigError } from './errors.js';
 import type { Idempotency } from './gateway/idempotency.js';
-import { parseJsonBody } from './gateway/json-body.js';
+import { frameworkErrorHandler } from './gateway/framework-errors.js';
+import { decodeJsonBody, parseJsonBody } from './gateway/json-body.js';
 import { registerApiRoutes } from './gateway/pipeline.js';
 import type { TrafficProtection } from './gateway/rate-limit/traffic.js';
 import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
+import { checkHeaderSize, checkQuery } from './gateway/request-guards.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
 import { validatorCompiler } from './gateway/validation.js';
 import type { Identity } from './identity/index.js';
@@ -47,7 +49,15 @@ export interface AppDeps {
   monitoring?: Monitoring | undefined;
 }
 
-const MAX_BODY = 1024 * 1024; // hard ceiling; each route declares its own, smaller limit
+const MAX_BODY = 1024 * 1024;
+
+function decodePath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
+} // hard ceiling; each route declares its own, smaller limit
 
 /** Audit, alert and metrics routes, when their services are composed in. */
 function observabilityRoutes(deps: AppDeps) {
@@ -65,12 +75,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     requestIdHeader: false, // never trust a caller's id as ours
-    trustProxy: deps.trustProxy,
+    // One hop: the address the TLS-terminating proxy appended to X-Forwarded-For, never the
+    // entries before it, which the caller writes (and would use to dodge per-IP limits).
+    trustProxy: deps.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
     bodyLimit: MAX_BODY,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 100, ignoreTrailingSlash: false },
+    frameworkErrors: frameworkErrorHandler({ hsts: deps.tls }),
   });
 
   // Every route must carry a policy: API routes get theirs from the route table, the few public
@@ -83,9 +96,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(decodeJsonBody(body as Buffer, request.headers['content-type'])));
     } catch (err) {
       done(err as Error, undefined);
     }
@@ -95,18 +108,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   installProblemHandlers(app);
 
-  // First on every request: load shedding and the per-IP limit run before anything costs work,
-  // including the /oauth/* hand-off below.
+  // Every answer carries the request id, the refusals of the traffic steps included; headers an
+  // HTTP/2 client sent beyond the limit are refused before they cost anything else.
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('X-Request-Id', request.id);
+    checkHeaderSize(request.raw);
+  });
+
+  // Then load shedding and the per-IP limit, before anything costs work, including the /oauth/*
+  // hand-off below.
   deps.traffic?.install(app);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    reply.header('X-Request-Id', request.id);
     // RFC 6750 §2.3 allows tokens in the query; we do not (they end up in logs and histories).
     const query = request.query as Record<string, unknown> | undefined;
     if (query && Object.hasOwn(query, 'access_token')) {
       return sendProblem(reply, new AppError('invalid_request', 'Access tokens are accepted only in the Authorization header'));
     }
+    checkQuery(query);
     const pathname = request.url.split('?')[0] ?? '';
+    // A %-escaped spelling of an authorization-server path is never handed over (see isOidcPath):
+    // refused here, before its body would be parsed.
+    if (pathname.includes('%') && deps.identity.isOidcPath(decodePath(pathname))) {
+      return sendProblem(reply, new AppError('not_found'));
+    }
     if (deps.identity.isOidcPath(pathname)) {
       // The authorization server reads the raw request itself: hand it over before parsing.
       reply.hijack();
@@ -182,8 +207,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerSystemRoutes(app, { ping: () => deps.db.ping() });
   // The authorization server's paths are declared as public routes so they show in the route
-  // table; the onRequest hook above hands them over before any body parsing.
-  const oidcHandled = async () => undefined;
+  // table; the onRequest hook above hands them over before any body parsing. What reaches these
+  // handlers is a path the hook did not hand over (a %-encoded spelling of one): not found.
+  const oidcHandled = async () => {
+    throw new AppError('not_found');
+  };
   app.all('/.well-known/openid-configuration', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
   app.all('/.well-known/oauth-authorization-server', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
   app.all('/oauth/*', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);

@@ -2,6 +2,7 @@
 // A tenant's auditor sees its own tenant's events; the platform tenant's auditors see every
 // tenant's (and the platform-level events that have no tenant), optionally narrowed by tenant_id.
 import { Readable } from 'node:stream';
+import { AppError } from '../errors.js';
 import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
 import type { ApiRoute } from '../gateway/route-table.js';
 import { problemResponses } from '../gateway/schemas.js';
@@ -52,13 +53,21 @@ export interface AuditRouteDeps {
   seesAllTenants(principal: Principal): Promise<boolean>;
 }
 
+/** A date-time the schema let through but Date cannot place (a leap second) is refused, not ignored. */
+function instant(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new AppError('validation_failed', `${name} is not a date-time this server can place`);
+  return ms;
+}
+
 export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
   async function filterFor(principal: Principal, q: FilterQuery): Promise<AuditFilter> {
     const all = await deps.seesAllTenants(principal);
     return {
       tenantId: all ? q.tenant_id : principal.tenantId,
-      from: q.from === undefined ? undefined : Date.parse(q.from),
-      to: q.to === undefined ? undefined : Date.parse(q.to),
+      from: instant(q.from, 'from'),
+      to: instant(q.to, 'to'),
       clientId: q.client_id, action: q.action, outcome: q.outcome,
     };
   }

@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { clientErrorHandler } from '../gateway/framework-errors.js';
 import { ensureDevCertificate } from './dev-certificate.js';
 
 // TLS 1.2 suites: ECDHE (forward secrecy) + AEAD (GCM, ChaCha20-Poly1305) only. TLS 1.3 suites are
@@ -182,6 +183,7 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     logger.warn('VAULTGATE_INSECURE_HTTP=1: serving plain HTTP; run this only behind a TLS-terminating proxy');
     const server = http.createServer();
     applyHttp1Timeouts(server, timeouts);
+    server.on('clientError', clientErrorHandler({ hsts: false }));
     return { server, tls: false, reload: async () => undefined, serve: notReady(server), stop: () => undefined, close: tracker(server) };
   }
   const files =
@@ -224,6 +226,7 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     logger.warn('tls: this Node version does not enforce headersTimeout/requestTimeout on HTTP/1.1 connections of the HTTP/2 listener; use Node >= 20.12');
   }
   applyHttp1Timeouts(server, timeouts);
+  server.on('clientError', clientErrorHandler({ hsts: true }));
   server.on('session', (session: http2.ServerHttp2Session) => {
     guardSession(session, timeouts);
   });

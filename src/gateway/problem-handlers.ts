@@ -40,6 +40,12 @@ export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(err);
     if (appError) return sendProblem(reply, appError);
+    // The client went away mid-request: nothing is wrong here, and nobody reads the answer.
+    const code = (err as { code?: string })?.code;
+    if (code === 'ECONNRESET' || code === 'ECONNABORTED' || (err as Error)?.message === 'aborted') {
+      request.log.debug({ err_code: code }, 'client aborted the request');
+      return sendProblem(reply, new AppError('invalid_request', 'The request was aborted'));
+    }
     // Unexpected: log the error class and request id only; the client gets a generic 500.
     request.log.error({ err_name: (err as Error)?.name, err_code: (err as { code?: string })?.code, stack: (err as Error)?.stack }, 'unhandled error');
     return sendProblem(reply, new AppError('internal_error'));

@@ -2,22 +2,32 @@
 import type { FastifyReply } from 'fastify';
 
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const HSTS = 'max-age=63072000; includeSubDomains';
 
-export function applySecurityHeaders(reply: FastifyReply, options: { hsts: boolean }): void {
-  if (options.hsts) reply.header('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
-  reply.header('X-Content-Type-Options', 'nosniff');
-  reply.header('Referrer-Policy', 'no-referrer');
-  reply.header('X-Frame-Options', 'DENY');
-  reply.header('Cross-Origin-Resource-Policy', 'same-origin');
-  if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
-  if (!reply.hasHeader('Content-Security-Policy')) reply.header('Content-Security-Policy', API_CSP);
+/** The fixed headers of every answer; Cache-Control and CSP are defaults a page may replace. */
+export function securityHeaderList(options: { hsts: boolean }): Array<[string, string]> {
+  return [
+    ...(options.hsts ? [['Strict-Transport-Security', HSTS] as [string, string]] : []),
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['X-Frame-Options', 'DENY'],
+    ['Cross-Origin-Resource-Policy', 'same-origin'],
+    ['Cache-Control', 'no-store'],
+    ['Content-Security-Policy', API_CSP],
+  ];
 }
 
-/** The same headers on a raw Node response (requests handed to the authorization server). */
+const REPLACEABLE = new Set(['Cache-Control', 'Content-Security-Policy']);
+
+export function applySecurityHeaders(reply: FastifyReply, options: { hsts: boolean }): void {
+  for (const [k, v] of securityHeaderList(options)) if (!REPLACEABLE.has(k) || !reply.hasHeader(k)) reply.header(k, v);
+}
+
+/**
+ * The same headers on a raw Node response (requests handed to the authorization server), set
+ * before it writes: its own Cache-Control and the sign-in pages' CSP replace the defaults.
+ */
 export function applyRawSecurityHeaders(res: import('node:http').ServerResponse, requestId: string, options: { hsts: boolean }): void {
   res.setHeader('X-Request-Id', requestId);
-  if (options.hsts) res.setHeader('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
+  for (const [k, v] of securityHeaderList(options)) res.setHeader(k, v);
 }

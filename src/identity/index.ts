@@ -28,9 +28,13 @@ export { ROLE_SCOPES, ROLES, isRole } from './roles.js';
 
 const DISCOVERY_PATHS = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
 
-/** True for the paths the authorization server answers: discovery and everything under /oauth/. */
+/**
+ * True for the paths the authorization server answers: discovery and everything under /oauth/.
+ * A %-escape in such a path is never needed; it is left to the gateway's router (404), so no
+ * spelling of an endpoint reaches the authorization server past the gateway's checks on it.
+ */
 export function isOidcPath(pathname: string): boolean {
-  return DISCOVERY_PATHS.has(pathname) || pathname.startsWith('/oauth/');
+  return !pathname.includes('%') && (DISCOVERY_PATHS.has(pathname) || pathname.startsWith('/oauth/'));
 }
 
 function checkIssuer(issuer: string): void {

@@ -205,8 +205,9 @@ export function buildProvider(deps: {
     // Service clients call from servers; no browser origin is allowed to read our responses.
     clientBasedCORS: () => false,
     // HTML error page (browser flows): the OAuth error fields only, escaped, no external assets.
-    async renderError(ctx: { type: string; body: string }, out: Record<string, unknown>) {
+    async renderError(ctx: { type: string; body: string; set(name: string, value: string): void }, out: Record<string, unknown>) {
       ctx.type = 'html';
+      ctx.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
       ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Error</title></head><body><h1>Sign-in failed</h1>${
         Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`).join('')
       }</body></html>`;
@@ -214,7 +215,10 @@ export function buildProvider(deps: {
   };
 
   const provider = new Provider(issuer, configuration);
+  // Behind the one TLS-terminating proxy: its X-Forwarded-* headers count, and of
+  // X-Forwarded-For only the entry that proxy appended (the ones before it are the caller's).
   provider.proxy = deps.trustProxy;
+  (provider as typeof provider & { maxIpsCount: number }).maxIpsCount = 1;
 
   // Client secrets are stored as HMACs: compare the presented secret's HMAC in constant time.
   const { clientSecrets } = deps;

@@ -6,6 +6,7 @@
 // database), then the live ones: it subscribes before reading the backlog and drops any alert
 // sent twice, so nothing raised during the reconnect falls between the two.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { rateLimitHeaders } from '../gateway/rate-limit/headers.js';
 import type { Alert } from './alerts.js';
 
 export interface StreamOptions {
@@ -45,8 +46,10 @@ export function createStreamHub(deps: {
         'x-accel-buffering': 'no', // nginx: do not buffer the stream
         ...(deps.hsts ? { 'strict-transport-security': 'max-age=63072000; includeSubDomains' } : {}),
       };
-      // Headers set earlier in the pipeline (rate-limit headers…) go out too.
+      // Headers set earlier in the pipeline go out too, and the rate-limit headers, which a
+      // hijacked reply would otherwise miss (they are added when a reply is sent).
       for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined && !(k in headers)) headers[k] = String(v);
+      if (request.rateLimits) Object.assign(headers, rateLimitHeaders(request.rateLimits));
       res.writeHead(200, headers);
       res.write(`retry: 5000\n: connected\n\n`);
 

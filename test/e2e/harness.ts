@@ -1,6 +1,6 @@
 // The real server for end-to-end tests: a fresh data directory and database on the chosen engine,
 // HTTPS with the development certificate on a free port, real OAuth clients and tokens.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -76,7 +76,9 @@ export async function startTestServer(engine: Engine, extraEnv: Record<string, s
     },
   });
   const server = await startServer(loadConfig(env), { logger: createLogger('info', sink), terminal });
-  const http = createClient(server.url, readFileSync(path.join(dataDir, 'dev-tls-cert.pem')));
+  // Plain HTTP (VAULTGATE_INSECURE_HTTP) has no certificate; such tests make their own requests.
+  const cert = path.join(dataDir, 'dev-tls-cert.pem');
+  const http = createClient(server.url, existsSync(cert) ? readFileSync(cert) : undefined);
 
   async function token(clientId: string, secret: string, scope: string) {
     const res = await http.call('/oauth/token', {

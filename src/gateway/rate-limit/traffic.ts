@@ -52,7 +52,11 @@ export interface TrafficDeps {
 
 // Health checks must answer even (especially) when the node is overloaded.
 const EXEMPT = new Set(['/healthz', '/readyz']);
-const TOKEN_PATH = '/oauth/token';
+// The endpoints where a client authenticates (secret, private_key_jwt or certificate): one
+// failure budget for all of them, so switching endpoints buys an attacker nothing. Matched the
+// way the authorization server's router matches: ignoring case and a trailing slash.
+const CLIENT_AUTH_PATHS = new Set(['/oauth/token', '/oauth/par', '/oauth/introspect', '/oauth/revoke']);
+const clientAuthPath = (pathname: string) => CLIENT_AUTH_PATHS.has(pathname.toLowerCase().replace(/\/+$/, ''));
 const REDIS_DOWN_RETRY_AFTER = '5';
 
 /** Every 429 of the limiter goes through here, so the metric counts each exactly once. */
@@ -142,7 +146,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
         for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.raw.setHeader(k, v);
       }
 
-      if (pathname === TOKEN_PATH && request.method === 'POST' && !(await tokenEndpointGuard(request, reply))) return reply;
+      if (request.method === 'POST' && clientAuthPath(pathname) && !(await tokenEndpointGuard(request, reply))) return reply;
       return undefined;
     });
 

@@ -1,0 +1,29 @@
+// Cheap checks on the raw request, before anything else looks at it.
+import type { IncomingMessage } from 'node:http';
+import { AppError } from '../errors.js';
+
+/**
+ * HTTP/1.1 requests are held to 16 KiB of headers by Node itself (431). HTTP/2 only advertises
+ * its limit (SETTINGS_MAX_HEADER_LIST_SIZE) and accepts more, so it is enforced here, counted as
+ * HTTP/2 does: name + value + 32 octets per field.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+export function checkHeaderSize(raw: IncomingMessage): void {
+  if (raw.httpVersionMajor !== 2) return;
+  let bytes = 0;
+  const h = raw.rawHeaders;
+  for (let i = 0; i < h.length; i += 2) bytes += (h[i] as string).length + (h[i + 1] as string).length + 32;
+  if (bytes > MAX_HEADER_BYTES) throw new AppError('headers_too_large', `Request headers are limited to ${MAX_HEADER_BYTES} bytes`);
+}
+
+/** A NUL character in a query value: no field takes one, and PostgreSQL text cannot store it. */
+export function checkQuery(query: Record<string, unknown> | undefined): void {
+  if (!query) return;
+  for (const [name, value] of Object.entries(query)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (name.includes('\0') || values.some((v) => typeof v === 'string' && v.includes('\0'))) {
+      throw new AppError('validation_failed', 'Query parameters must not contain NUL characters');
+    }
+  }
+}
