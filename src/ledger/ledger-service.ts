@@ -258,8 +258,9 @@ export function createLedger({ db, velocity, audit }: { db: Database; velocity?:
       return post(tx, { ...input, kind: 'deposit', sourceId: settlement });
     },
 
-    async getAccount(tenantId: string, id: string): Promise<AccountRow | undefined> {
-      return db.one<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
+    /** Inside a money handler pass its transaction: a read must never wait on the transaction it runs in. */
+    async getAccount(tenantId: string, id: string, sql: Sql = db): Promise<AccountRow | undefined> {
+      return sql.one<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
     },
 
     async listAccounts(tenantId: string, customerId: string | undefined, limit: number, after: string | undefined): Promise<AccountRow[]> {

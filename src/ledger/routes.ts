@@ -188,7 +188,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
         const confined = confinedCustomer(principal);
         if (confined !== undefined) {
           // An end user moves money only out of its own accounts.
-          const source = await ledger.getAccount(principal.tenantId, body.source_account_id);
+          const source = await ledger.getAccount(principal.tenantId, body.source_account_id, tx);
           if (!source || source.customer_id !== confined) throw new AppError('not_found', 'Account not found');
         }
         const transfer = await ledger.post(tx, {

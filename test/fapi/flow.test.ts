@@ -29,6 +29,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     customerB = (await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Bob B', email: 'b@example.com' } })).body.id;
     accountA = (await s.http.call('/v1/accounts', { token: svc.token, body: { customer_id: customerA, currency: 'EUR' } })).body.id;
     accountB = (await s.http.call('/v1/accounts', { token: svc.token, body: { customer_id: customerB, currency: 'EUR' } })).body.id;
+    await s.http.call('/v1/deposits', { token: svc.token, headers: { 'idempotency-key': 'fund-a' }, body: { account_id: accountA, amount: 1000, currency: 'EUR', reference: 'test' } });
     const users = s.server.services.identity.users;
     await users.create({ tenant: 'acme', email: 'ada@acme.example', password: PASSWORD, role: 'customer', customerId: customerA });
     const olga = await users.create({ tenant: 'acme', email: 'olga@acme.example', password: PASSWORD, role: 'operator' });
@@ -267,6 +268,12 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect({ status: foreign.status, code: foreign.body.code }).toEqual({ status: 404, code: 'not_found' });
     const foreignCustomer = await api(`/v1/customers/${customerB}`, ada.token, ada.dpop);
     expect({ status: foreignCustomer.status, code: foreignCustomer.body.code }).toEqual({ status: 404, code: 'not_found' });
+    // A customer moves money out of its own accounts only (and the server keeps serving after it).
+    const own = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountA, destination_account_id: accountB, amount: 100, currency: 'EUR' });
+    expect([own.status, own.body.amount]).toEqual([201, 100]);
+    const stolen = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountB, destination_account_id: accountA, amount: 1, currency: 'EUR' });
+    expect({ status: stolen.status, code: stolen.body.code }).toEqual({ status: 404, code: 'not_found' });
+    expect((await api(`/v1/accounts/${accountA}`, ada.token, ada.dpop)).body.balance.available).toBe(900);
 
     // A fresh operator (TOTP enrolment on the way): the consent page lists transfers:write as not
     // available to the role, and the token cannot move money.

@@ -302,6 +302,23 @@ describeEngines('Database contract', (engine) => {
       expect(await tx).toEqual(new Error('abort'));
       expect(seen).toBeUndefined();
     });
+
+    it('a read on the database handle from inside a transaction never waits on that transaction', async () => {
+      // Code that should have used `tx`: on SQLite such a read used to queue behind the very
+      // transaction it ran in, and every later writer behind it. It must finish, on both engines,
+      // and leave the database usable; the ping (readiness) goes through the write queue too.
+      const id = uid('ten');
+      const done = db.transaction(async (tx) => {
+        await insertTenant(tx, id);
+        return db.one<{ id: string }>('SELECT id FROM tenants WHERE id = $1', [id]);
+      });
+      const inTime = await Promise.race([done.then(() => 'finished'), new Promise((r) => setTimeout(() => r('stalled'), 5_000))]);
+      expect(inTime).toBe('finished');
+      // SQLite runs it on the transaction (sees the row); PostgreSQL on another connection (does not).
+      expect(await done).toEqual(engine === 'sqlite' ? { id } : undefined);
+      await expect(db.ping()).resolves.toBeUndefined();
+      expect(await db.one('SELECT id FROM tenants WHERE id = $1', [id])).toEqual({ id });
+    });
   });
 
   describe('constraints', () => {

@@ -1,6 +1,7 @@
 // SQLite adapter (better-sqlite3 12): WAL with synchronous=FULL, so an acknowledged commit
 // survives a power cut. better-sqlite3 is synchronous; a small queue makes async transactions
 // exclusive, so no other request can read this connection's uncommitted rows.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -66,6 +67,7 @@ interface PendingTransaction {
 
 // Bounds the work (and the write lock) one group holds, so readers of other processes get turns.
 const MAX_GROUP = 64;
+const PING_TIMEOUT_MS = 5_000;
 
 class SqliteDatabase extends SqliteSql implements Database {
   readonly engine = 'sqlite' as const;
@@ -92,16 +94,25 @@ class SqliteDatabase extends SqliteSql implements Database {
   }
 
   // Outside a transaction a statement runs at once, unless a transaction is open: then it waits.
+  // A statement on this handle from inside the running transaction's own callback (code that
+  // should have used `tx`) would wait for the very transaction it is part of, and stall every
+  // writer for good: it runs on the transaction instead.
+  private readonly groupScope = new AsyncLocalStorage<object>();
+  private runningGroup: object | undefined;
+  private mustWait(): boolean {
+    return this.inTransaction && (this.runningGroup === undefined || this.groupScope.getStore() !== this.runningGroup);
+  }
+
   override async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    if (!this.inTransaction) return super.query<T>(sql, params);
+    if (!this.mustWait()) return super.query<T>(sql, params);
     return this.exclusive(() => super.query<T>(sql, params));
   }
   override async one<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    if (!this.inTransaction) return super.one<T>(sql, params);
+    if (!this.mustWait()) return super.one<T>(sql, params);
     return this.exclusive(() => super.one<T>(sql, params));
   }
   override async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    if (!this.inTransaction) return super.run(sql, params);
+    if (!this.mustWait()) return super.run(sql, params);
     return this.exclusive(() => super.run(sql, params));
   }
 
@@ -137,6 +148,8 @@ class SqliteDatabase extends SqliteSql implements Database {
     }
     const relaxed = group.every((t) => !t.durable);
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const groupToken = {};
+    this.runningGroup = groupToken;
     this.inTransaction = true;
     // WAL + synchronous=NORMAL: this commit is not fsynced; the next FULL commit flushes it.
     if (relaxed) this.db.pragma('synchronous = NORMAL');
@@ -145,7 +158,7 @@ class SqliteDatabase extends SqliteSql implements Database {
       for (const t of group) {
         this.db.exec('SAVEPOINT vg_tx');
         try {
-          const value = await t.fn(this.txSql);
+          const value = await this.groupScope.run(groupToken, () => t.fn(this.txSql));
           this.db.exec('RELEASE vg_tx');
           outcomes.push({ ok: true, value });
         } catch (error) {
@@ -165,6 +178,7 @@ class SqliteDatabase extends SqliteSql implements Database {
     } finally {
       if (relaxed) this.db.pragma('synchronous = FULL');
       this.inTransaction = false;
+      this.runningGroup = undefined;
     }
     group.forEach((t, i) => {
       const o = outcomes[i] as (typeof outcomes)[number];
@@ -177,8 +191,17 @@ class SqliteDatabase extends SqliteSql implements Database {
     return this.exclusive(async () => applySqliteMigrations(this.db, SQLITE_MIGRATIONS));
   }
 
+  /** Through the write queue: a queue that does not move makes the node unready, not just slow. */
   async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the SQLite write queue did not move within 5 s')), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.exclusive(async () => this.db.prepare('SELECT 1').get()), stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {
