@@ -112,8 +112,11 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
           return reply.code(result.status).send(result.body);
         }
         const key = request.headers['idempotency-key'] as string;
+        // Keys are the caller's own: per client, and per end user when one signed in, so two users
+        // of one app can never see (or block) each other's stored answers.
+        const scope = principal.userId ? `${principal.clientId}/${principal.userId}` : principal.clientId;
         const stored = await deps.idempotency.run(
-          { clientId: principal.clientId, key, hash: requestHash(route.method, route.url, request.body), requestId: String(request.id) },
+          { clientId: scope, key, hash: requestHash(route.method, route.url, request.body), requestId: String(request.id) },
           (tx) => route.handler({ ...ctx, tx } as MoneyHandlerContext),
         );
         if (stored.replayed) reply.header('Idempotent-Replayed', 'true');

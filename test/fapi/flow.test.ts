@@ -32,6 +32,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     await s.http.call('/v1/deposits', { token: svc.token, headers: { 'idempotency-key': 'fund-a' }, body: { account_id: accountA, amount: 1000, currency: 'EUR', reference: 'test' } });
     const users = s.server.services.identity.users;
     await users.create({ tenant: 'acme', email: 'ada@acme.example', password: PASSWORD, role: 'customer', customerId: customerA });
+    await users.create({ tenant: 'acme', email: 'bob@acme.example', password: PASSWORD, role: 'customer', customerId: customerB });
     const olga = await users.create({ tenant: 'acme', email: 'olga@acme.example', password: PASSWORD, role: 'operator' });
     enrolmentCodes.set('olga@acme.example', olga.enrolment_code!);
     await users.create({ tenant: 'acme', email: 'aude@acme.example', password: PASSWORD, role: 'auditor' });
@@ -58,9 +59,9 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     return { token: res.body.access_token as string, dpop };
   }
 
-  async function api(path: string, token: string, dpop: Awaited<ReturnType<typeof newDpopKey>>, method = 'GET', body?: unknown) {
+  async function api(path: string, token: string, dpop: Awaited<ReturnType<typeof newDpopKey>>, method = 'GET', body?: unknown, key = `k-${Math.random()}`) {
     return s.http.call(path, {
-      method, headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, method, `${s.url}${path.split('?')[0]}`, token), 'idempotency-key': `k-${Math.random()}` },
+      method, headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, method, `${s.url}${path.split('?')[0]}`, token), 'idempotency-key': key },
       ...(body ? { body } : {}),
     });
   }
@@ -274,6 +275,14 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const stolen = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountB, destination_account_id: accountA, amount: 1, currency: 'EUR' });
     expect({ status: stolen.status, code: stolen.body.code }).toEqual({ status: 404, code: 'not_found' });
     expect((await api(`/v1/accounts/${accountA}`, ada.token, ada.dpop)).body.balance.available).toBe(900);
+    // Two end users of one app choosing the same Idempotency-Key: each gets its own transfer,
+    // never the other's stored answer.
+    const first = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountA, destination_account_id: accountB, amount: 7, currency: 'EUR' }, 'same-key');
+    const bob = await tokenFor('bob@acme.example', 'accounts:read transfers:write');
+    const second = await api('/v1/transfers', bob.token, bob.dpop, 'POST', { source_account_id: accountB, destination_account_id: accountA, amount: 7, currency: 'EUR' }, 'same-key');
+    expect([first.status, second.status, second.headers['idempotent-replayed']]).toEqual([201, 201, undefined]);
+    expect(second.body.id).not.toBe(first.body.id);
+    expect(second.body.source_account_id).toBe(accountB);
 
     // A fresh operator (TOTP enrolment on the way): the consent page lists transfers:write as not
     // available to the role, and the token cannot move money.
