@@ -72,6 +72,14 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     clientSecrets,
     logger,
     trustProxy: deps.trustProxy === true,
+    sessionStillValid: async (userId, login) => {
+      const user = await users.authz(userId);
+      if (!user?.active) return false;
+      if (MFA_ROLES.has(user.role) && !login.amr?.includes('otp')) return false;
+      // loginTs is in whole seconds: a sign-in in the very second of the change counts as after it
+      // (otherwise a sign-in right after a change would be asked again until the second ends).
+      return user.sessionsValidAfter === undefined || (login.loginTs ?? 0) >= user.sessionsValidAfter;
+    },
     findAccount: deps.findAccount ?? (async (sub) => {
       const user = await users.authz(sub);
       return user?.active ? { accountId: sub, claims: () => ({ sub }) } : undefined;

@@ -22,6 +22,20 @@ declare module 'oidc-provider' {
     InvalidScope: new (description: string, scope: string, detail?: string) => OIDCProviderErrorLike;
   };
 
+  /** Interaction policy: the prompts and checks that decide when a user must sign in (again). */
+  export namespace interactionPolicy {
+    class Check {
+      constructor(reason: string, description: string, check: (ctx: unknown) => boolean | Promise<boolean>);
+      static readonly REQUEST_PROMPT: true;
+      static readonly NO_NEED_TO_PROMPT: false;
+    }
+    interface Prompt {
+      name: string;
+      checks: Check[] & { add(check: Check, index?: number): void };
+    }
+    function base(): Prompt[] & { get(name: string): Prompt | undefined };
+  }
+
   /** The slice of oidc-provider's Client model vaultgate reads or overrides. */
   export interface ClientInstance {
     clientId: string;
@@ -69,6 +83,8 @@ declare module 'oidc-provider' {
     constructor(issuer: string, configuration?: Record<string, unknown>);
     readonly issuer: string;
     proxy: boolean;
+    /** Koa: how many X-Forwarded-For entries (from the right) count. */
+    maxIpsCount: number;
     readonly Client: ClientStatic;
     readonly OIDCContext: OIDCContextStatic;
     urlFor(name: string, opt?: Record<string, unknown>): string;

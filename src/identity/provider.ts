@@ -1,7 +1,7 @@
 // The authorization server: oidc-provider 9, configured (never re-implemented). Its routes live
 // under /oauth/…, discovery at /.well-known/openid-configuration; access tokens are RFC 9068 JWTs
 // for one resource server, the API (audience = issuer), signed ES256, 10 minutes at most.
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { JWK } from 'jose';
 import { ALL_SCOPES } from '../lib/principal.js';
 import type { ClientSecrets } from './client-secret.js';
@@ -45,6 +45,24 @@ function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * The default prompts, and one more login check: an existing sign-in session counts only while
+ * its account still accepts it: active, with a second factor on the session when the role needs
+ * one, and not changed (role, second factor, disabled) since the session began. Otherwise the
+ * user signs in again, through every step its role needs now.
+ */
+function signInPolicy(sessionStillValid: Parameters<typeof buildProvider>[0]['sessionStillValid']) {
+  const policy = interactionPolicy.base();
+  if (!sessionStillValid) return policy;
+  policy.get('login')!.checks.add(new interactionPolicy.Check('account_changed', 'The account requires a new sign-in', async (ctx: unknown) => {
+    const session = (ctx as { oidc: { session: { accountId?: string; loginTs?: number; amr?: string[] } } }).oidc.session;
+    if (!session.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session prompts already
+    const ok = await sessionStillValid(session.accountId, { loginTs: session.loginTs, amr: session.amr });
+    return ok ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+  }));
+  return policy;
+}
+
 export function buildProvider(deps: {
   issuer: string;
   adapter: (model: string) => OidcAdapter;
@@ -54,6 +72,8 @@ export function buildProvider(deps: {
   logger: IdentityLogger;
   trustProxy: boolean;
   findAccount?: (sub: string) => Promise<OidcAccount | undefined>;
+  /** Whether a sign-in session may still yield tokens for its account (role, second factor, changes since). */
+  sessionStillValid?: (accountId: string, login: { loginTs: number | undefined; amr: string[] | undefined }) => Promise<boolean>;
 }): Provider {
   const { issuer, logger } = deps;
   const permissionScopes = ALL_SCOPES.join(' ');
@@ -196,6 +216,7 @@ export function buildProvider(deps: {
       RefreshToken: 24 * 3600,
     },
     interactions: {
+      policy: signInPolicy(deps.sessionStillValid),
       // The sign-in pages (interactions/handler.ts) live under /oauth: the gateway hands them over too.
       url: (_ctx: unknown, interaction: { uid: string }) => `/oauth/interaction/${interaction.uid}`,
     },
@@ -218,7 +239,7 @@ export function buildProvider(deps: {
   // Behind the one TLS-terminating proxy: its X-Forwarded-* headers count, and of
   // X-Forwarded-For only the entry that proxy appended (the ones before it are the caller's).
   provider.proxy = deps.trustProxy;
-  (provider as typeof provider & { maxIpsCount: number }).maxIpsCount = 1;
+  provider.maxIpsCount = 1;
 
   // Client secrets are stored as HMACs: compare the presented secret's HMAC in constant time.
   const { clientSecrets } = deps;

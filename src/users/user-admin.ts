@@ -65,6 +65,9 @@ export function createUserAdmin(deps: {
     return user;
   }
 
+  // Every change below ends the user's sign-in sessions (checked at the next authorization).
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
   const out = (u: Row, role: Role, status: string): UserChange => ({
     user_id: u.id, tenant_id: u.tenant_id, role, status: status === 'active' ? 'active' : 'disabled',
   });
@@ -83,7 +86,7 @@ export function createUserAdmin(deps: {
         if (role === 'customer' && u.customer_id === null) {
           throw new AppError('validation_failed', 'a customer user needs a customer; create a new user with --customer-id');
         }
-        await tx.run('UPDATE users SET role = $2, customer_id = $3 WHERE id = $1', [u.id, role, role === 'customer' ? u.customer_id : null]);
+        await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [u.id, role, role === 'customer' ? u.customer_id : null, nowSeconds()]);
         await deps.audit?.record({
           action: AUDIT_ACTIONS.userRoleChanged, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id, details: { from: u.role, to: role },
         }, tx);
@@ -96,7 +99,7 @@ export function createUserAdmin(deps: {
     disable(ref) {
       return db.transaction(async (tx) => {
         const u = await find(tx, ref);
-        await tx.run("UPDATE users SET status = 'disabled' WHERE id = $1", [u.id]);
+        await tx.run("UPDATE users SET status = 'disabled', sessions_valid_after = $2 WHERE id = $1", [u.id, nowSeconds()]);
         await deps.audit?.record({ action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
         return out(u, u.role as Role, 'disabled');
       });
@@ -105,7 +108,7 @@ export function createUserAdmin(deps: {
     resetMfa(ref) {
       return db.transaction(async (tx) => {
         const u = await find(tx, ref);
-        await tx.run('UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1', [u.id]);
+        await tx.run('UPDATE users SET totp_secret = NULL, totp_pending = NULL, sessions_valid_after = $2 WHERE id = $1', [u.id, nowSeconds()]);
         await tx.run('DELETE FROM user_recovery_codes WHERE user_id = $1', [u.id]);
         await deps.audit?.record({ action: AUDIT_ACTIONS.userMfaReset, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
         return withCode(tx, out(u, u.role as Role, u.status));

@@ -54,6 +54,8 @@ export interface UserAuthz {
   role: Role;
   customerId: string | undefined;
   active: boolean;
+  /** A sign-in session that began before this (epoch seconds) must sign in again. */
+  sessionsValidAfter: number | undefined;
 }
 
 export type SignInResult =
@@ -75,6 +77,7 @@ interface UserRow {
   totp_pending: string | null;
   totp_last_step: bigint | null;
   status: string;
+  sessions_valid_after: bigint | null;
 }
 
 const invalid = (detail: string): never => {
@@ -126,7 +129,8 @@ export function createUsers(deps: UsersDeps): Users {
   async function row(userId: string): Promise<UserRow | undefined> {
     if (typeof userId !== 'string' || userId.length > 64) return undefined;
     return db.one<UserRow>(
-      `SELECT id, tenant_id, data_key_id, password_hash, role, customer_id, totp_secret, totp_pending, totp_last_step, status
+      `SELECT id, tenant_id, data_key_id, password_hash, role, customer_id, totp_secret, totp_pending, totp_last_step, status,
+              sessions_valid_after
        FROM users WHERE id = $1`,
       [userId],
     );
@@ -316,7 +320,10 @@ export function createUsers(deps: UsersDeps): Users {
     async authz(userId) {
       const user = await row(userId);
       if (!user || !isRole(user.role)) return undefined;
-      return { tenantId: user.tenant_id, role: user.role, customerId: user.customer_id ?? undefined, active: user.status === 'active' };
+      return {
+        tenantId: user.tenant_id, role: user.role, customerId: user.customer_id ?? undefined, active: user.status === 'active',
+        sessionsValidAfter: user.sessions_valid_after === null ? undefined : Number(user.sessions_valid_after),
+      };
     },
   };
 }

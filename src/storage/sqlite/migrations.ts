@@ -302,4 +302,13 @@ ALTER TABLE users ADD COLUMN enrol_code_hash TEXT;
 ALTER TABLE users ADD COLUMN enrol_code_expires_at INTEGER;
 `,
   },
+  {
+    version: 7,
+    name: 'user_sessions_valid_after',
+    // A role change, a second-factor reset or disabling ends the user's sign-in sessions: a session
+    // that began before this instant (epoch seconds) must sign in again before it yields a token.
+    sql: `
+ALTER TABLE users ADD COLUMN sessions_valid_after INTEGER;
+`,
+  },
 ];
