@@ -75,7 +75,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
-    traffic = options.traffic === false ? undefined : createTrafficProtection({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
+    traffic = options.traffic === false ? undefined : createTrafficProtection({
+      settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger,
+      verifyClientSecret: (id, secret) => identity.clientSecretMatches(id, secret),
+    });
     const app = await buildApp({
       db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
       monitoring,

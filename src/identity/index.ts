@@ -117,6 +117,10 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     clients: store.service,
     users,
     usage,
+    async clientSecretMatches(clientId: string, secret: string): Promise<boolean> {
+      const m = await store.findMetadata(clientId);
+      return m !== undefined && clientSecrets.matches(secret, m.client_secret);
+    },
     handle(req: IncomingMessage, res: ServerResponse) {
       const pathname = new URL(req.url ?? '/', 'https://localhost').pathname;
       if (interactions.matches(pathname)) {

@@ -100,6 +100,8 @@ export interface ClientService {
 
 export interface Identity {
   clients: ClientService;
+  /** Whether `secret` is this active client's secret (the token endpoint's lockout lets it through). */
+  clientSecretMatches(clientId: string, secret: string): Promise<boolean>;
   /** Node request handler of the authorization server; the gateway hands it every request whose path `isOidcPath` accepts. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   isOidcPath(pathname: string): boolean;

@@ -8,6 +8,7 @@ import { createRedisHealth } from '../../src/gateway/rate-limit/redis-health.js'
 import { createNoopAudit } from '../../src/audit/types.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { describeRedis, redisUrl, uniqueRedisPrefix } from '../support/databases.js';
+import { fromAddress } from '../users/support.js';
 import { writeConfig } from './support.js';
 
 const policy = { freeAttempts: 3, baseLockoutMs: 60_000, maxLockoutMs: 600_000, windowMs: 600_000 };
@@ -41,6 +42,35 @@ describe('token endpoint brute force', () => {
     const lockLines = s.logs.filter((l) => l.includes('"event":"ratelimit.lockout"'));
     expect(lockLines.length).toBeGreaterThanOrEqual(2);
     for (const l of lockLines) expect(l).not.toContain(client.clientId);
+  });
+});
+
+describe('a client-id lockout never refuses the right secret (client ids are not secret)', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer('sqlite', {
+      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 60, max_lockout_seconds: 600 }\n'),
+    });
+  });
+  afterAll(async () => s?.close());
+
+  it('wrong secrets from anywhere stay locked out; the right one, from another address, gets its token', async () => {
+    const client = await s.newClient('acme', ['accounts:read']);
+    const ask = (from: TestServer, secret: string) => from.http.call('/oauth/token', {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&scope=accounts:read',
+    });
+    const attacker = fromAddress(s, s.url, '127.0.0.2');
+    for (let i = 0; i < 4; i++) expect((await ask(attacker, `wrong-${i}`)).status).toBe(401);
+    expect((await ask(attacker, 'wrong-again')).status).toBe(429);
+    const elsewhere = fromAddress(s, s.url, '127.0.0.3');
+    const wrong = await ask(elsewhere, 'wrong-elsewhere');
+    expect([wrong.status, wrong.body.code]).toEqual([429, 'rate_limited']);
+    const right = await ask(elsewhere, client.secret);
+    expect(right.status).toBe(200);
+    // The attacker's own address stays locked, right secret or not.
+    expect((await ask(attacker, client.secret)).status).toBe(429);
   });
 });
 

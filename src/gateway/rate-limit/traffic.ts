@@ -48,6 +48,8 @@ export interface TrafficDeps {
   redisUrl: string | undefined;
   audit: AuditLog;
   logger: Logger;
+  /** Whether a secret is the client's own (lets the right secret past a client-id lockout). */
+  verifyClientSecret?: (clientId: string, secret: string) => Promise<boolean>;
 }
 
 // Health checks must answer even (especially) when the node is overloaded.
@@ -65,14 +67,15 @@ function rateLimited(retryAfterMs: number, detail: string, label: string): AppEr
   return new AppError('rate_limited', detail, { 'Retry-After': retryAfterSeconds(retryAfterMs) });
 }
 
-/** The client id of an HTTP Basic header (RFC 6749 §2.3.1: form-urlencoded), never logged. */
-export function basicClientId(authorization: string | undefined): string | undefined {
+/** The client id and secret of an HTTP Basic header (RFC 6749 §2.3.1: form-urlencoded), never logged. */
+export function basicCredentials(authorization: string | undefined): { id: string; secret: string } | undefined {
   if (!authorization || !/^basic /i.test(authorization)) return undefined;
   const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
+  const form = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
   try {
-    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+    return { id: form(decoded.slice(0, colon)), secret: form(decoded.slice(colon + 1)) };
   } catch {
     return undefined;
   }
@@ -96,11 +99,26 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
   const gates = new Map<RouteClass, ConcurrencyGate>();
   for (const [cls, c] of Object.entries(settings.concurrency)) gates.set(cls as RouteClass, createConcurrencyGate(c.max, c.queue));
 
+  /**
+   * A locked client id still gets through with its right secret: client ids are not secret (they
+   * are in tokens and logs), so a lockout that refused the right secret too would let anyone shut
+   * any client out. Wrong secrets stay locked out; the IP lockout has no such exception.
+   */
+  async function clientLockHolds(credentials: { id: string; secret: string } | undefined, clientLockMs: number): Promise<boolean> {
+    if (clientLockMs === 0) return false;
+    if (!credentials || !deps.verifyClientSecret) return true;
+    return !(await deps.verifyClientSecret(credentials.id, credentials.secret).catch(() => false));
+  }
+
   async function tokenEndpointGuard(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     const ip = request.ip;
-    const clientId = basicClientId(request.headers.authorization);
-    const keys = [`tok:ip:${ip}`, ...(clientId ? [`tok:c:${digest(clientId)}`] : [])];
-    const lockedMs = await bruteForce.check(keys);
+    const credentials = basicCredentials(request.headers.authorization);
+    const clientId = credentials?.id;
+    const ipKey = `tok:ip:${ip}`;
+    const clientKey = clientId ? `tok:c:${digest(clientId)}` : undefined;
+    const keys = [ipKey, ...(clientKey ? [clientKey] : [])];
+    const [ipLockMs, clientLockMs] = await Promise.all([bruteForce.check([ipKey]), clientKey ? bruteForce.check([clientKey]) : 0]);
+    const lockedMs = ipLockMs > 0 ? ipLockMs : (await clientLockHolds(credentials, clientLockMs)) ? clientLockMs : 0;
     if (lockedMs > 0) {
       // Generic on purpose: the same answer whether the client exists or the secret was right.
       sendProblem(reply, rateLimited(lockedMs, 'Too many failed attempts; retry later', 'token_lockout'));
