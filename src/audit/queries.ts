@@ -40,7 +40,11 @@ export function createAuditQueries(db: Database) {
     async list(filter: AuditFilter, limit: number, startingAfter: string | undefined): Promise<AuditEvent[]> {
       let afterSeq = 0;
       if (startingAfter !== undefined) {
-        const cursor = await db.one<{ seq: bigint }>('SELECT seq FROM audit_events WHERE id = $1', [startingAfter]);
+        // The cursor must be an event this caller may see: another tenant's id reads as unknown.
+        const cursor = await db.one<{ seq: bigint }>(
+          'SELECT seq FROM audit_events WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2)',
+          [startingAfter, filter.tenantId ?? null],
+        );
         afterSeq = cursor ? Number(cursor.seq) : Number.MAX_SAFE_INTEGER;
       }
       return (await db.query<Row>(SELECT, params(filter, afterSeq, limit + 1))).map(toEvent);

@@ -1,4 +1,5 @@
 // Monitoring routes: the stored alerts, their live stream (SSE) and the Prometheus metrics.
+import { AppError } from '../errors.js';
 import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
 import type { ApiRoute } from '../gateway/route-table.js';
 import { problemResponses } from '../gateway/schemas.js';
@@ -79,7 +80,10 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
       method: 'GET', url: '/metrics', tag: 'monitoring', summary: 'Prometheus metrics (text exposition format)',
       permission: 'metrics:read', audit: 'metrics.read', rateLimit: 'read',
       schema: { response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' }, ...problemResponses } },
-      async handler() {
+      async handler({ principal }) {
+        // The counters are the whole platform's (every tenant's transfers and amounts): a tenant's
+        // principal would learn the others' activity from them.
+        if (!(await deps.seesAllTenants(principal))) throw new AppError('forbidden', 'Metrics are platform-wide: only principals of the platform tenant read them');
         return { status: 200, body: await metricsRegistry.metrics(), headers: { 'content-type': metricsRegistry.contentType } };
       },
     },

@@ -106,6 +106,11 @@ describeEngines('audit trail through the API', (engine: Engine) => {
     const theirs = await s.http.call('/v1/audit-events?limit=100', { token: globex.token });
     expect(theirs.body.data.every((e: { actor: { tenant_id: string } }) => e.actor.tenant_id === globex.tenantId)).toBe(true);
     expect(theirs.body.data.some((e: { action: string }) => e.action === 'transfer.create')).toBe(false);
+    // Another tenant's event id as a cursor reads as unknown: the same (empty) page as a made-up id.
+    const foreignCursor = await s.http.call(`/v1/audit-events?starting_after=${mine.body.data[0].id}`, { token: globex.token });
+    const madeUp = await s.http.call(`/v1/audit-events?starting_after=aud_${'0'.repeat(26)}`, { token: globex.token });
+    expect([foreignCursor.status, foreignCursor.body.data]).toEqual([200, []]);
+    expect(madeUp.body.data).toEqual([]);
     // tenant_id is ignored for a non-platform principal
     const sneaky = await s.http.call(`/v1/audit-events?tenant_id=${acme.tenantId}`, { token: globex.token });
     expect(sneaky.body.data.some((e: { actor: { tenant_id: string } }) => e.actor.tenant_id === acme.tenantId)).toBe(false);

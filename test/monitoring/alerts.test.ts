@@ -164,6 +164,10 @@ describeEngines('alerts', (engine: Engine) => {
     expect(res.text).toMatch(/vaultgate_alerts_raised_total\{[^}]*rule="object_scanning"[^}]*\} [1-9]/);
     expect(res.text).toMatch(/vaultgate_transfer_amount_minor_total\{[^}]*kind="deposit"[^}]*currency="EUR"[^}]*\} [1-9]/);
     expect((await s.http.call('/metrics', { token: acme.token })).body.code).toBe('insufficient_scope');
+    // metrics:read in a tenant is not enough: the counters would tell it about the other tenants.
+    const tenantMetrics = await s.newClient('globex', ['metrics:read']);
+    const refused = await s.http.call('/metrics', { token: tenantMetrics.token });
+    expect([refused.status, refused.body.code]).toEqual([403, 'forbidden']);
     expect((await s.http.call('/metrics')).status).toBe(401);
   });
 });
