@@ -93,7 +93,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   if (audit) attachAuditEvents(provider, audit, (err) => logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'));
   provider.use(structuredTokenMiddleware({
     db, issuer, publicJwks: keys.publicJwks,
-    audit,
+    audit, users: (id) => users.authz(id),
   }));
 
   const interactions = createInteractionHandler({

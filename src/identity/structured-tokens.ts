@@ -2,7 +2,8 @@
 // authenticates the client and then refuses structured tokens (unsupported_token_type); this
 // post-middleware takes over exactly there: a revoked JWT's `jti` goes to a revocation list (kept
 // until the token's `exp`) that the resource side checks on every request; introspection answers
-// `active:false` once a token is revoked, expired, or its client is not active any more.
+// `active:false` once a token is revoked, expired, its client is not active any more, or (end
+// users) its grant ended or its user was disabled.
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { AuditLog } from '../audit/types.js';
 import type { Database } from '../storage/types.js';
@@ -14,7 +15,14 @@ interface KoaCtxLike {
   oidc?: { route?: string; client?: { clientId: string }; params?: { token?: unknown } };
 }
 
-export function structuredTokenMiddleware(deps: { db: Database; issuer: string; publicJwks: { keys: JWK[] }; audit?: AuditLog | undefined }) {
+export function structuredTokenMiddleware(deps: {
+  db: Database;
+  issuer: string;
+  publicJwks: { keys: JWK[] };
+  audit?: AuditLog | undefined;
+  /** End users' current state (an end user's token is inactive once the user is disabled). */
+  users?: (userId: string) => Promise<{ tenantId: string; active: boolean } | undefined>;
+}) {
   const jwks = createLocalJWKSet(deps.publicJwks);
   const { db, issuer } = deps;
 
@@ -68,11 +76,19 @@ export function structuredTokenMiddleware(deps: { db: Database; issuer: string; 
       ctx.body = { active: false };
       return;
     }
-    const row = await db.one<{ status: string; revoked: unknown }>(
-      'SELECT status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked FROM clients WHERE id = $1',
-      [client.clientId, payload.jti as string],
+    // The same checks as the resource side: the client, the token's revocation, the grant of an
+    // end user's token (a revoked refresh token ends it) and the end user itself.
+    const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : null;
+    const row = await db.one<{ status: string; revoked: unknown; grant_expires_at: bigint | null }>(
+      `SELECT status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
+              (SELECT COALESCE(expires_at, 0) FROM oidc_payloads WHERE model = 'Grant' AND id = $3) AS grant_expires_at
+       FROM clients WHERE id = $1`,
+      [client.clientId, payload.jti as string, grantId],
     );
-    if (!row || row.status !== 'active' || (row.revoked !== null && row.revoked !== undefined)) {
+    const grantEnded = grantId !== null && (row?.grant_expires_at == null || (Number(row.grant_expires_at) !== 0 && Number(row.grant_expires_at) <= Date.now()));
+    const user = typeof payload.sub === 'string' ? await deps.users?.(payload.sub) : undefined;
+    const userGone = typeof payload.sub === 'string' && (!user || !user.active || user.tenantId !== payload.tenant_id);
+    if (!row || row.status !== 'active' || (row.revoked !== null && row.revoked !== undefined) || grantEnded || userGone) {
       ctx.body = { active: false };
       return;
     }

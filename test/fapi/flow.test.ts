@@ -116,6 +116,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     // Revoking the refresh token ends the grant: it cannot be used again, and the access tokens
     // minted from it (here the first one, never revoked itself) stop working at once.
     expect((await api(`/v1/accounts/${accountA}`, at, dpop)).status).toBe(200);
+    expect(await introspect(at)).toMatchObject({ active: true });
     const rt = refreshed.body.refresh_token ?? tokenRes.body.refresh_token;
     await s.http.call('/oauth/revoke', {
       method: 'POST', headers: FORM, body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token: rt, token_type_hint: 'refresh_token' }).toString(),
@@ -127,6 +128,8 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect({ status: again.status, error: again.body.error }).toEqual({ status: 400, error: 'invalid_grant' });
     const orphan = await api(`/v1/accounts/${accountA}`, at, dpop);
     expect({ status: orphan.status, code: orphan.body.code }).toEqual({ status: 401, code: 'invalid_token' });
+    // Introspection agrees with the API.
+    expect(await introspect(at)).toEqual({ active: false });
   });
 
   it('TOTP for an operator: enrolment (with the enrolment code) at the first sign-in, recovery codes, then a recovery code signs in (once)', async () => {
