@@ -136,6 +136,14 @@ describe('external identity provider', () => {
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 403, code: 'insufficient_scope' });
   });
 
+  it('holds a sender-constrained external token to its binding: no Bearer use of a DPoP- or certificate-bound token', async () => {
+    for (const cnf of [{ jkt: 'x'.repeat(43) }, { 'x5t#S256': 'y'.repeat(43) }, { unknown: 'z' }]) {
+      const bound = await external({ vg_role: 'operator', cnf });
+      const res = await s.http.call(`/v1/customers/${customerId}`, { token: bound });
+      expect({ cnf, status: res.status, code: res.body.code }).toEqual({ cnf, status: 401, code: 'invalid_token' });
+    }
+  });
+
   it('refuses an unknown tenant, an unknown role, a wrong audience and a key it does not publish', async () => {
     const { privateKey } = await generateKeyPair('ES256');
     for (const token of [
