@@ -15,6 +15,7 @@ import { customerRoutes } from './customers/routes.js';
 import type { Customers } from './customers/customer-service.js';
 import { AppError, ConfigError } from './errors.js';
 import type { Idempotency } from './gateway/idempotency.js';
+import { createAllowedMethods } from './gateway/allowed-methods.js';
 import { frameworkErrorHandler } from './gateway/framework-errors.js';
 import { decodeJsonBody, parseJsonBody } from './gateway/json-body.js';
 import { registerApiRoutes } from './gateway/pipeline.js';
@@ -88,11 +89,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Every route must carry a policy: API routes get theirs from the route table, the few public
   // ones say `policy: 'public'`. Anything else is a mistake that must not reach production.
+  const allowedMethods = createAllowedMethods();
   app.addHook('onRoute', (route) => {
     const config = route.config as { policy?: string; permission?: string } | undefined;
     if (!config?.permission && !config?.policy) {
       throw new ConfigError(`route ${String(route.method)} ${route.url}: no policy declared`);
     }
+    allowedMethods.add(route.method, route.url);
   });
 
   app.removeAllContentTypeParsers();
@@ -106,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Strict validation: no coercion of bodies, unknown properties refused (see validation.ts).
   app.setValidatorCompiler(validatorCompiler);
-  installProblemHandlers(app);
+  installProblemHandlers(app, allowedMethods);
 
   // Every answer carries the request id, the refusals of the traffic steps included; headers an
   // HTTP/2 client sent beyond the limit are refused before they cost anything else.

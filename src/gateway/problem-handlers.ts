@@ -2,6 +2,7 @@
 // framework's own 4xx for media type, size and JSON) reach the client, always as problem+json.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem, type ErrorCode } from '../errors.js';
+import type { AllowedMethods } from './allowed-methods.js';
 import { describeValidationError } from './validation.js';
 
 export function sendProblem(reply: FastifyReply, err: AppError): FastifyReply {
@@ -36,7 +37,7 @@ export function toAppError(err: unknown): AppError | undefined {
   return undefined;
 }
 
-export function installProblemHandlers(app: FastifyInstance): void {
+export function installProblemHandlers(app: FastifyInstance, allowed?: AllowedMethods): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(err);
     if (appError) return sendProblem(reply, appError);
@@ -50,5 +51,11 @@ export function installProblemHandlers(app: FastifyInstance): void {
     request.log.error({ err_name: (err as Error)?.name, err_code: (err as { code?: string })?.code, stack: (err as Error)?.stack }, 'unhandled error');
     return sendProblem(reply, new AppError('internal_error'));
   });
-  app.setNotFoundHandler((_request, reply) => sendProblem(reply, new AppError('not_found')));
+  app.setNotFoundHandler((request, reply) => {
+    const methods = allowed?.of(request.url.split('?')[0] ?? '') ?? [];
+    if (methods.length > 0 && !methods.includes(request.method)) {
+      return sendProblem(reply, new AppError('method_not_allowed', `This path answers ${methods.join(', ')}`, { Allow: methods.join(', ') }));
+    }
+    return sendProblem(reply, new AppError('not_found'));
+  });
 }

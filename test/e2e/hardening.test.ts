@@ -145,6 +145,16 @@ describe('errors before the gateway, and headers everywhere', () => {
     expectProblem(await s.http.call(`/v1/customers/cus_${'a'.repeat(200)}`, { token: client.token }), 404, 'not_found');
   });
 
+  it('a method the path does not have: 405 with Allow; a path that does not exist: 404', async () => {
+    const put = await s.http.call('/v1/customers', { method: 'PUT', body: {} });
+    expectProblem(put, 405, 'method_not_allowed');
+    expect(put.headers.allow).toBe('GET, HEAD, POST');
+    const del = await s.http.call(`/v1/accounts/acc_${'0'.repeat(26)}`, { method: 'DELETE' });
+    expectProblem(del, 405, 'method_not_allowed');
+    expect(del.headers.allow).toBe('GET, HEAD');
+    expectProblem(await s.http.call('/v1/nothing-here'), 404, 'not_found');
+  });
+
   it('HTTP/1.1 headers over 16 KiB: 431 in problem+json from the parser', async () => {
     const res = await rawCall(s, '/healthz', { headers: { 'x-big': 'a'.repeat(20_000) } });
     expectProblem(res, 431, 'headers_too_large');
