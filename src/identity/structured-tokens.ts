@@ -86,8 +86,11 @@ export function structuredTokenMiddleware(deps: {
       [client.clientId, payload.jti as string, grantId],
     );
     const grantEnded = grantId !== null && (row?.grant_expires_at == null || (Number(row.grant_expires_at) !== 0 && Number(row.grant_expires_at) <= Date.now()));
-    const user = typeof payload.sub === 'string' ? await deps.users?.(payload.sub) : undefined;
-    const userGone = typeof payload.sub === 'string' && (!user || !user.active || user.tenantId !== payload.tenant_id);
+    // A service client's token names the client itself as its subject (RFC 9068 §2.2); any other
+    // subject is an end user.
+    const userId = typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : undefined;
+    const user = userId !== undefined ? await deps.users?.(userId) : undefined;
+    const userGone = userId !== undefined && (!user || !user.active || user.tenantId !== payload.tenant_id);
     if (!row || row.status !== 'active' || (row.revoked !== null && row.revoked !== undefined) || grantEnded || userGone) {
       ctx.body = { active: false };
       return;
