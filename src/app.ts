@@ -50,7 +50,7 @@ export interface AppDeps {
   monitoring?: Monitoring | undefined;
 }
 
-const MAX_BODY = 1024 * 1024;
+const MAX_BODY = 1024 * 1024; // hard ceiling; each route declares its own, smaller limit
 
 function decodePath(pathname: string): string {
   try {
@@ -58,7 +58,7 @@ function decodePath(pathname: string): string {
   } catch {
     return pathname;
   }
-} // hard ceiling; each route declares its own, smaller limit
+}
 
 /** Audit, alert and metrics routes, when their services are composed in. */
 function observabilityRoutes(deps: AppDeps) {

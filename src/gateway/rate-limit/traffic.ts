@@ -1,6 +1,6 @@
 // Traffic protection as gateway steps. Before anything else on every request (except health
 // checks): load shedding, then the per-IP limit (also in front of the /oauth/* hand-off), then the
-// token endpoint's brute-force guard. After authentication, per API route: the client's limit for
+// brute-force guard of the client-authentication endpoints (token, PAR, introspection, revocation). After authentication, per API route: the client's limit for
 // the route's class (from its tier), then, for expensive classes, the per-client concurrency cap.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
@@ -120,7 +120,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     const [ipLockMs, clientLockMs] = await Promise.all([bruteForce.check([ipKey]), clientKey ? bruteForce.check([clientKey]) : 0]);
     const lockedMs = ipLockMs > 0 ? ipLockMs : (await clientLockHolds(credentials, clientLockMs)) ? clientLockMs : 0;
     if (lockedMs > 0) {
-      // Generic on purpose: the same answer whether the client exists or the secret was right.
+      // Generic on purpose: the same answer whether the client exists or not.
       sendProblem(reply, rateLimited(lockedMs, 'Too many failed attempts; retry later', 'token_lockout'));
       return false;
     }
