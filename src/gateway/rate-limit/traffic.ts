@@ -1,7 +1,8 @@
 // Traffic protection as gateway steps. Before anything else on every request (except health
 // checks): load shedding, then the per-IP limit (also in front of the /oauth/* hand-off), then the
-// brute-force guard of the client-authentication endpoints (token, PAR, introspection, revocation). After authentication, per API route: the client's limit for
-// the route's class (from its tier), then, for expensive classes, the per-client concurrency cap.
+// brute-force guard of the client-authentication endpoints (token, PAR, introspection,
+// revocation). After authentication, per API route: the client's limit for the route's class
+// (from its tier), then, for expensive classes, the per-client concurrency cap.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
