@@ -34,12 +34,13 @@ export function clientErrorHandler(options: { hsts: boolean }) {
       return;
     }
     const appError = PARSER_ERRORS[err.code ?? ''] ?? new AppError('invalid_request', 'The request could not be parsed');
-    const body = JSON.stringify(toProblem(appError, randomUUID()));
+    const requestId = randomUUID();
+    const body = JSON.stringify(toProblem(appError, requestId));
     const headers = [
       ['Content-Type', 'application/problem+json'],
       ['Content-Length', String(Buffer.byteLength(body))],
       ['Connection', 'close'],
-      ['X-Request-Id', JSON.parse(body).request_id as string],
+      ['X-Request-Id', requestId],
       ...securityHeaderList(options),
     ];
     socket.end(`HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
