@@ -22,7 +22,7 @@ import { registerApiRoutes } from './gateway/pipeline.js';
 import type { TrafficProtection } from './gateway/rate-limit/traffic.js';
 import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
-import { checkHeaderSize, checkQuery } from './gateway/request-guards.js';
+import { checkHeaderSize, checkQuery, checkRequestTarget } from './gateway/request-guards.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
 import { validatorCompiler } from './gateway/validation.js';
 import type { Identity } from './identity/index.js';
@@ -113,8 +113,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Every answer carries the request id, the refusals of the traffic steps included; headers an
   // HTTP/2 client sent beyond the limit are refused before they cost anything else.
+  app.decorateRequest('clientIp', '');
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('X-Request-Id', request.id);
+    // Read now: an HTTP/2 stream's socket is gone by the time the response has ended, and the
+    // log line, the audit event of a refusal and the per-IP detection rules are written then.
+    request.clientIp = request.ip;
+    checkRequestTarget(request.url);
     checkHeaderSize(request.raw);
   });
 
@@ -144,7 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const started = process.hrtime.bigint();
       reply.raw.once('finish', () => {
         request.log.info(
-          { req_id: request.id, method: request.method, route: pathname, status: reply.raw.statusCode, ms: Number((process.hrtime.bigint() - started) / 100_000n) / 10, ip: request.ip },
+          { req_id: request.id, method: request.method, route: pathname, status: reply.raw.statusCode, ms: Number((process.hrtime.bigint() - started) / 100_000n) / 10, ip: request.clientIp },
           'request',
         );
       });
@@ -176,7 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         ms: Math.round(reply.elapsedTime * 10) / 10,
         tenant: p?.tenantId,
         client: p?.clientId,
-        ip: request.ip,
+        ip: request.clientIp,
       },
       'request',
     );

@@ -2,6 +2,26 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../errors.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's address, read when the request arrived (see app.ts). */
+    clientIp: string;
+  }
+}
+
+// RFC 3986 path characters (unreserved, %-escapes, sub-delims, ':', '@', '/'). Anything else in a
+// request target (a '#', spaces, non-ASCII bytes) is a malformed request, and parsers disagree on
+// it: the authorization server's router would strip or trim what the gateway's checks read.
+const PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+
+export function checkRequestTarget(url: string): void {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (!path.startsWith('/') || !PATH.test(path) || (q !== -1 && url.includes('#', q))) {
+    throw new AppError('invalid_request', 'The request target is malformed');
+  }
+}
+
 /**
  * HTTP/1.1 requests are held to 16 KiB of headers by Node itself (431). HTTP/2 only advertises
  * its limit (SETTINGS_MAX_HEADER_LIST_SIZE) and accepts more, so it is enforced here, counted as

@@ -313,7 +313,7 @@ export function createClientStore(deps: {
   return {
     service,
     async findMetadata(clientId) {
-      if (typeof clientId !== 'string' || clientId === '' || clientId.length > 100) return undefined;
+      if (typeof clientId !== 'string' || clientId === '' || clientId.length > 100 || clientId.includes('\0')) return undefined;
       const row = await db.one<ClientRow>(
         `SELECT id, tenant_id, name, secret_hash, scopes, grant_types, redirect_uris, auth_method, jwks, tls_subject, status, created_at,
            fapi, binding, default_scopes

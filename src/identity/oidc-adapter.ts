@@ -41,18 +41,20 @@ class PayloadAdapter implements OidcAdapter {
     const now = Date.now();
     const expiresAt = typeof expiresIn === 'number' ? now + expiresIn * 1000 : null;
     await this.db.run(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at, account_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`,
+         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at,
+         account_id = excluded.account_id`,
       [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt,
-        typeof payload.consumed === 'number' ? payload.consumed * 1000 : null],
+        typeof payload.consumed === 'number' ? payload.consumed * 1000 : null, typeof payload.accountId === 'string' ? payload.accountId : null],
     );
     this.purge();
   }
 
   private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-    if (typeof value !== 'string' || value === '') return undefined;
+    // A NUL never occurs in an id we issue, and PostgreSQL text cannot even compare one.
+    if (typeof value !== 'string' || value === '' || value.includes('\0')) return undefined;
     // column is one of three literals above, never input.
     const row = await this.db.one<PayloadRow>(
       `SELECT payload, expires_at, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2`,

@@ -36,7 +36,7 @@ export function createResponseObserver(deps: { audit: AuditLog; detector: Detect
     const p = request.principal;
     const requestId = String(request.id);
     const targetId = targetOf(request);
-    const actor = { tenantId: p?.tenantId, clientId: p?.clientId, userId: p?.userId, ip: request.ip, requestId, target: targetId };
+    const actor = { tenantId: p?.tenantId, clientId: p?.clientId, userId: p?.userId, ip: request.clientIp, requestId, target: targetId };
     if (status === 401) {
       authenticationFailures.inc({ kind: 'api_token' });
       void record({ action: AUDIT_ACTIONS.tokenRejected, outcome: 'denied', ...actor, details: { route, method: request.method } });
@@ -44,7 +44,7 @@ export function createResponseObserver(deps: { audit: AuditLog; detector: Detect
       authorizationDenials.inc({ route });
       void record({ action: AUDIT_ACTIONS.authzDenied, outcome: 'denied', ...actor, details: { route, method: request.method, permission: config.permission } });
     }
-    deps.detector.observe({ kind: 'response', status, route, ip: request.ip, tenantId: p?.tenantId, clientId: p?.clientId, requestId, targetId });
+    deps.detector.observe({ kind: 'response', status, route, ip: request.clientIp, tenantId: p?.tenantId, clientId: p?.clientId, requestId, targetId });
 
     const kind = config.audit ? MONEY_ROUTES[config.audit] : undefined;
     if (kind && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {

@@ -80,7 +80,7 @@ export function createStreamHub(deps: {
         // A hijacked reply skips the gateway's onResponse: write its one log line here.
         const p = request.principal;
         request.log.info(
-          { req_id: request.id, method: request.method, route: request.routeOptions.url, status: 200, ms: Date.now() - started, tenant: p?.tenantId, client: p?.clientId, ip: request.ip, stream: true },
+          { req_id: request.id, method: request.method, route: request.routeOptions.url, status: 200, ms: Date.now() - started, tenant: p?.tenantId, client: p?.clientId, ip: request.clientIp, stream: true },
           'request',
         );
       };

@@ -65,8 +65,10 @@ export function createUserAdmin(deps: {
     return user;
   }
 
-  // Every change below ends the user's sign-in sessions (checked at the next authorization).
+  // Every change below ends the user's sign-in sessions: their rows go, and any older session
+  // (from before sessions were filed by account) is refused at the next authorization.
   const nowSeconds = () => Math.floor(Date.now() / 1000);
+  const endSessions = (tx: Sql, userId: string) => tx.run("DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1", [userId]);
 
   const out = (u: Row, role: Role, status: string): UserChange => ({
     user_id: u.id, tenant_id: u.tenant_id, role, status: status === 'active' ? 'active' : 'disabled',
@@ -87,6 +89,7 @@ export function createUserAdmin(deps: {
           throw new AppError('validation_failed', 'a customer user needs a customer; create a new user with --customer-id');
         }
         await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [u.id, role, role === 'customer' ? u.customer_id : null, nowSeconds()]);
+        await endSessions(tx, u.id);
         await deps.audit?.record({
           action: AUDIT_ACTIONS.userRoleChanged, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id, details: { from: u.role, to: role },
         }, tx);
@@ -100,6 +103,7 @@ export function createUserAdmin(deps: {
       return db.transaction(async (tx) => {
         const u = await find(tx, ref);
         await tx.run("UPDATE users SET status = 'disabled', sessions_valid_after = $2 WHERE id = $1", [u.id, nowSeconds()]);
+        await endSessions(tx, u.id);
         await deps.audit?.record({ action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
         return out(u, u.role as Role, 'disabled');
       });
@@ -109,6 +113,7 @@ export function createUserAdmin(deps: {
       return db.transaction(async (tx) => {
         const u = await find(tx, ref);
         await tx.run('UPDATE users SET totp_secret = NULL, totp_pending = NULL, sessions_valid_after = $2 WHERE id = $1', [u.id, nowSeconds()]);
+        await endSessions(tx, u.id);
         await tx.run('DELETE FROM user_recovery_codes WHERE user_id = $1', [u.id]);
         await deps.audit?.record({ action: AUDIT_ACTIONS.userMfaReset, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
         return withCode(tx, out(u, u.role as Role, u.status));

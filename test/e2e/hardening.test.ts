@@ -32,7 +32,9 @@ function expectProblem(res: { status: number; headers: Record<string, unknown>; 
 /** A raw HTTPS request: a Buffer body or headers the JSON client would not send. */
 function rawCall(s: TestServer, p: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer }) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: any }>((resolve, reject) => {
-    const req = httpsRequest(new URL(p, s.url), { method: options.method ?? 'GET', headers: options.headers, ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')) }, (res) => {
+    // The target as given (a URL object would drop a '#' and what follows it).
+    const { hostname, port } = new URL(s.url);
+    const req = httpsRequest({ hostname, port, path: p, method: options.method ?? 'GET', headers: options.headers, ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -75,6 +77,11 @@ describe('the client-authentication endpoints share one lockout, however they ar
     expectProblem(await wrong('/oauth/%74oken'), 404, 'not_found');
     expectProblem(await s.http.call('/.well-known/openid-configuratio%6E'), 404, 'not_found');
     expectProblem(await s.http.call('/%6Fauth/jwks'), 404, 'not_found');
+    // Characters a request target may not hold, which another parser would strip or trim.
+    for (const target of ['/oauth/token#', '/oauth/token#x', '/oauth/token?a#b']) {
+      const res = await rawCall(s, target, { method: 'POST', headers: { ...form, authorization: basic(client.clientId, client.secret) }, body: Buffer.from('grant_type=client_credentials') });
+      expectProblem(res, 400, 'invalid_request');
+    }
   });
 });
 
@@ -102,6 +109,16 @@ describeEngines('input the database must never see', (engine: Engine) => {
     expectProblem(await s.http.call('/v1/accounts?customer_id=cus_%00'), 400, 'validation_failed');
     const auditor = await s.newClient('acme', ['audit:read']);
     expectProblem(await s.http.call('/v1/audit-events?client_id=a%00b', { token: auditor.token }), 400, 'validation_failed');
+  });
+
+  it('a NUL in an OAuth form is an unknown client or token, never a 500', async () => {
+    const token = await s.http.call('/oauth/token', { method: 'POST', headers: form, body: 'client_id=cli_%00&grant_type=client_credentials' });
+    expect([token.status, token.body.error]).toEqual([401, 'invalid_client']);
+    const svc = await s.newClient('acme', ['accounts:read']);
+    const auth = { ...form, authorization: basic(svc.clientId, svc.secret) };
+    const introspected = await s.http.call('/oauth/introspect', { method: 'POST', headers: auth, body: 'token=abc%00def' });
+    expect([introspected.status, introspected.body]).toEqual([200, { active: false }]);
+    expect((await s.http.call('/oauth/revoke', { method: 'POST', headers: auth, body: 'token=abc%00def' })).status).toBe(200);
   });
 
   it('a date-time the schema admits but no clock can place (a leap second) is refused, not ignored', async () => {

@@ -121,6 +121,9 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     const [ipLockMs, clientLockMs] = await Promise.all([bruteForce.check([ipKey]), clientKey ? bruteForce.check([clientKey]) : 0]);
     const lockedMs = ipLockMs > 0 ? ipLockMs : (await clientLockHolds(credentials, clientLockMs)) ? clientLockMs : 0;
     if (lockedMs > 0) {
+      // A guess refused because the client id is locked still counts against the address, or
+      // the lockout would become a free yes/no oracle for the secret.
+      if (ipLockMs === 0) void bruteForce.fail([ipKey]).catch(() => undefined);
       // Generic on purpose: the same answer whether the client exists or not.
       sendProblem(reply, rateLimited(lockedMs, 'Too many failed attempts; retry later', 'token_lockout'));
       return false;

@@ -84,9 +84,11 @@ export function createInteractionHandler(deps: InteractionDeps) {
     return userId;
   }
 
+  // Behind the one trusted proxy, the caller is the entry that proxy appended (the last one);
+  // the entries before it are the caller's own words (see the trust-proxy note in app.ts).
   function ipOf(req: IncomingMessage): string {
     if (deps.trustProxy) {
-      const xff = String(req.headers['x-forwarded-for'] ?? '').split(',')[0]?.trim();
+      const xff = String(req.headers['x-forwarded-for'] ?? '').split(',').at(-1)?.trim();
       if (xff) return xff;
     }
     return req.socket.remoteAddress ?? 'unknown';

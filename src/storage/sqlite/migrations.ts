@@ -305,10 +305,13 @@ ALTER TABLE users ADD COLUMN enrol_code_expires_at INTEGER;
   {
     version: 7,
     name: 'user_sessions_valid_after',
-    // A role change, a second-factor reset or disabling ends the user's sign-in sessions: a session
-    // that began before this instant (epoch seconds) must sign in again before it yields a token.
+    // A role change, a second-factor reset or disabling ends the user's sign-in sessions: their
+    // rows are deleted (found by account_id), and a session that began before this instant (epoch
+    // seconds; rows from before this migration have no account_id) must sign in again.
     sql: `
 ALTER TABLE users ADD COLUMN sessions_valid_after INTEGER;
+ALTER TABLE oidc_payloads ADD COLUMN account_id TEXT;
+CREATE INDEX oidc_payloads_account ON oidc_payloads(account_id);
 `,
   },
 ];
