@@ -191,6 +191,9 @@ describe('errors before the gateway, and headers everywhere', () => {
     expect((await curl(1000)).statusLine).toBe('200 2');
     const big = await curl(20_000);
     expect([big.statusLine, big.body.code]).toEqual(['431 2', 'headers_too_large']);
+    // The log line of an HTTP/2 request names the caller, though its stream is gone when it is written.
+    const line = s.logs.map((l) => JSON.parse(l)).find((l) => l.req_id === big.body.request_id);
+    expect(line).toMatchObject({ status: 431, ip: '127.0.0.1' });
   });
 
   it('the OAuth error page has a strict CSP and no-store', async () => {
