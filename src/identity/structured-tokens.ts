@@ -7,7 +7,9 @@
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { AuditLog } from '../audit/types.js';
 import type { Database } from '../storage/types.js';
+import type { Role } from '../lib/principal.js';
 import { SIGNING_ALGS } from './keys.js';
+import { ROLE_SCOPES } from './roles.js';
 
 interface KoaCtxLike {
   status: number;
@@ -21,7 +23,7 @@ export function structuredTokenMiddleware(deps: {
   publicJwks: { keys: JWK[] };
   audit?: AuditLog | undefined;
   /** End users' current state (an end user's token is inactive once the user is disabled). */
-  users?: (userId: string) => Promise<{ tenantId: string; active: boolean } | undefined>;
+  users?: (userId: string) => Promise<{ tenantId: string; role: Role; active: boolean } | undefined>;
 }) {
   const jwks = createLocalJWKSet(deps.publicJwks);
   const { db, issuer } = deps;
@@ -79,8 +81,8 @@ export function structuredTokenMiddleware(deps: {
     // The same checks as the resource side: the client, the token's revocation, the grant of an
     // end user's token (a revoked refresh token ends it) and the end user itself.
     const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : null;
-    const row = await db.one<{ status: string; revoked: unknown; grant_expires_at: bigint | null }>(
-      `SELECT status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
+    const row = await db.one<{ status: string; scopes: string; revoked: unknown; grant_expires_at: bigint | null }>(
+      `SELECT status, scopes, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
               (SELECT COALESCE(expires_at, 0) FROM oidc_payloads WHERE model = 'Grant' AND id = $3) AS grant_expires_at
        FROM clients WHERE id = $1`,
       [client.clientId, payload.jti as string, grantId],
@@ -95,10 +97,17 @@ export function structuredTokenMiddleware(deps: {
       ctx.body = { active: false };
       return;
     }
+    // The scope the API would grant now: the client's current registration and (end users) the
+    // user's current role bound what the token was issued with.
+    const registered = new Set(row.scopes.split(' '));
+    const allowed = user ? new Set<string>(ROLE_SCOPES[user.role]) : undefined;
+    const scope = (typeof payload.scope === 'string' ? payload.scope.split(' ') : [])
+      .filter((sc) => registered.has(sc) && (allowed === undefined || allowed.has(sc)))
+      .join(' ');
     const cnf = payload.cnf as Record<string, unknown> | undefined;
     ctx.body = {
       active: true,
-      iss: payload.iss, sub: payload.sub, aud: payload.aud, client_id: payload.client_id, scope: payload.scope,
+      iss: payload.iss, sub: payload.sub, aud: payload.aud, client_id: payload.client_id, scope,
       exp: payload.exp, iat: payload.iat, jti: payload.jti, token_type: cnf?.jkt ? 'DPoP' : 'Bearer',
       ...(cnf ? { cnf } : {}), tenant_id: payload.tenant_id,
     };

@@ -176,6 +176,12 @@ describeEngines('authorization server', (engine) => {
     const before = await call('introspect', own);
     expect(before.status).toBe(200);
     expect(before.json()).toMatchObject({ active: true, client_id: client.client_id, scope: 'accounts:read', token_type: 'Bearer' });
+    // Introspection reports the scope the API would grant now: narrowing the registration narrows it.
+    const both = (await requestToken(h, client.client_id, client.client_secret!, { scope: 'accounts:read transfers:write' })).json().access_token as string;
+    expect((await call('introspect', both)).json().scope).toBe('accounts:read transfers:write');
+    await h.identity.clients.setScopes(client.client_id, ['accounts:read']);
+    expect((await call('introspect', both)).json().scope).toBe('accounts:read');
+    await h.identity.clients.setScopes(client.client_id, ['accounts:read', 'transfers:write']);
     // Another client (even of another tenant) learns nothing and cannot revoke it.
     const other = await h.identity.clients.create({ tenant: 'other-bank', name: 'x', scopes: ['accounts:read'] });
     expect((await call('introspect', own, other)).json()).toEqual({ active: false });
