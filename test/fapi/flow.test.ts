@@ -132,6 +132,19 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(await introspect(at)).toEqual({ active: false });
   });
 
+  it("a disabled user's refresh token introspects inactive, like its access tokens", async () => {
+    await s.server.services.identity.users.create({ tenant: 'acme', email: 'eve@acme.example', password: PASSWORD, role: 'customer', customerId: customerB });
+    const { code, verifier } = await signIn('eve@acme.example', 'accounts:read');
+    const tokens = (await exchangeCode(s, app, code!, verifier, await newDpopKey())).body;
+    const introspect = async (token: string) => (await s.http.call('/oauth/introspect', {
+      method: 'POST', headers: FORM, body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token }).toString(),
+    })).body;
+    expect(await introspect(tokens.refresh_token)).toMatchObject({ active: true, client_id: app.clientId });
+    await s.server.services.identity.users.disable({ tenant: 'acme', email: 'eve@acme.example' });
+    expect(await introspect(tokens.refresh_token)).toEqual({ active: false });
+    expect(await introspect(tokens.access_token)).toEqual({ active: false });
+  });
+
   it('TOTP for an operator: enrolment (with the enrolment code) at the first sign-in, recovery codes, then a recovery code signs in (once)', async () => {
     const first = await signIn('olga@acme.example', 'accounts:read');
     // The enrolment code was asked for before any TOTP key was shown.
