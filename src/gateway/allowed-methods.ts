@@ -16,17 +16,16 @@ function patternOf(url: string): RegExp {
 }
 
 export function createAllowedMethods(): AllowedMethods {
-  const routes: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+  const routes = new Map<string, { pattern: RegExp; methods: Set<string> }>(); // by route url
   return {
     add(method, url) {
-      const methods = Array.isArray(method) ? method : [method];
-      let entry = routes.find((r) => r.pattern.source === patternOf(url).source);
-      if (!entry) routes.push((entry = { pattern: patternOf(url), methods: new Set() }));
-      for (const m of methods) entry.methods.add(m);
+      let entry = routes.get(url);
+      if (!entry) routes.set(url, (entry = { pattern: patternOf(url), methods: new Set() }));
+      for (const m of Array.isArray(method) ? method : [method]) entry.methods.add(m);
     },
     of(pathname) {
       const found = new Set<string>();
-      for (const r of routes) if (r.pattern.test(pathname)) for (const m of r.methods) found.add(m);
+      for (const r of routes.values()) if (r.pattern.test(pathname)) for (const m of r.methods) found.add(m);
       return [...found].sort();
     },
   };

@@ -4,17 +4,20 @@ import type { FastifyReply } from 'fastify';
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 const HSTS = 'max-age=63072000; includeSubDomains';
 
+const COMMON: ReadonlyArray<readonly [string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Frame-Options', 'DENY'],
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Cache-Control', 'no-store'],
+  ['Content-Security-Policy', API_CSP],
+];
+// Built once: every response walks one of these two lists.
+const WITH_HSTS = [['Strict-Transport-Security', HSTS] as const, ...COMMON];
+
 /** The fixed headers of every answer; Cache-Control and CSP are defaults a page may replace. */
-export function securityHeaderList(options: { hsts: boolean }): Array<[string, string]> {
-  return [
-    ...(options.hsts ? [['Strict-Transport-Security', HSTS] as [string, string]] : []),
-    ['X-Content-Type-Options', 'nosniff'],
-    ['Referrer-Policy', 'no-referrer'],
-    ['X-Frame-Options', 'DENY'],
-    ['Cross-Origin-Resource-Policy', 'same-origin'],
-    ['Cache-Control', 'no-store'],
-    ['Content-Security-Policy', API_CSP],
-  ];
+export function securityHeaderList(options: { hsts: boolean }): ReadonlyArray<readonly [string, string]> {
+  return options.hsts ? WITH_HSTS : COMMON;
 }
 
 const REPLACEABLE = new Set(['Cache-Control', 'Content-Security-Policy']);

@@ -8,6 +8,7 @@ import type { Database } from '../storage/types.js';
 import { SIGNING_ALGS } from './keys.js';
 import { isRole, ROLE_SCOPES } from './roles.js';
 import type { Role } from '../lib/principal.js';
+import { confirmationOf } from './token-standing.js';
 
 export interface ExternalIdpConfig {
   issuer: string;
@@ -115,15 +116,8 @@ export function createExternalVerifier(config: ExternalIdpConfig, db: Database):
       const client = claim('azp') ?? claim('client_id');
       // A sender-constrained external token is held to its binding like one of ours (DPoP proof
       // or the same client certificate); a binding of another kind is refused, never ignored.
-      const cnf = claim('cnf');
-      let jkt: string | undefined;
-      let x5t: string | undefined;
-      if (cnf !== undefined) {
-        const c = (typeof cnf === 'object' && cnf !== null ? cnf : {}) as Record<string, unknown>;
-        jkt = typeof c.jkt === 'string' ? c.jkt : undefined;
-        x5t = typeof c['x5t#S256'] === 'string' ? c['x5t#S256'] : undefined;
-        if ((jkt === undefined) === (x5t === undefined)) throw new Error('unsupported token binding');
-      }
+      const confirmation = confirmationOf(claim('cnf'));
+      if (!confirmation) throw new Error('unsupported token binding');
       return {
         clientId: `ext:${typeof client === 'string' ? client.slice(0, 100) : 'unknown'}`,
         tenantId: tenant,
@@ -131,8 +125,7 @@ export function createExternalVerifier(config: ExternalIdpConfig, db: Database):
         jti: typeof payload.jti === 'string' ? payload.jti : '',
         scopes: ROLE_SCOPES[role].filter((s) => requested === undefined || requested.has(s)),
         expMs: payload.exp * 1000,
-        jkt,
-        x5t,
+        ...confirmation,
         external: { role, customerId },
       };
     },

@@ -7,9 +7,8 @@
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { AuditLog } from '../audit/types.js';
 import type { Database } from '../storage/types.js';
-import type { Role } from '../lib/principal.js';
 import { SIGNING_ALGS } from './keys.js';
-import { ROLE_SCOPES } from './roles.js';
+import { tokenStanding, type UserAuthzLookup } from './token-standing.js';
 
 interface KoaCtxLike {
   status: number;
@@ -23,7 +22,7 @@ export function structuredTokenMiddleware(deps: {
   publicJwks: { keys: JWK[] };
   audit?: AuditLog | undefined;
   /** End users' current state (an end user's token is inactive once the user is disabled). */
-  users?: (userId: string) => Promise<{ tenantId: string; role: Role; active: boolean } | undefined>;
+  users?: UserAuthzLookup;
 }) {
   const jwks = createLocalJWKSet(deps.publicJwks);
   const { db, issuer } = deps;
@@ -78,32 +77,22 @@ export function structuredTokenMiddleware(deps: {
       ctx.body = { active: false };
       return;
     }
-    // The same checks as the resource side: the client, the token's revocation, the grant of an
-    // end user's token (a revoked refresh token ends it) and the end user itself.
-    const grantId = typeof payload.grant_id === 'string' ? payload.grant_id : null;
-    const row = await db.one<{ status: string; scopes: string; revoked: unknown; grant_expires_at: bigint | null }>(
-      `SELECT status, scopes, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
-              (SELECT COALESCE(expires_at, 0) FROM oidc_payloads WHERE model = 'Grant' AND id = $3) AS grant_expires_at
-       FROM clients WHERE id = $1`,
-      [client.clientId, payload.jti as string, grantId],
-    );
-    const grantEnded = grantId !== null && (row?.grant_expires_at == null || (Number(row.grant_expires_at) !== 0 && Number(row.grant_expires_at) <= Date.now()));
-    // A service client's token names the client itself as its subject (RFC 9068 §2.2); any other
-    // subject is an end user.
-    const userId = typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : undefined;
-    const user = userId !== undefined ? await deps.users?.(userId) : undefined;
-    const userGone = userId !== undefined && (!user || !user.active || user.tenantId !== payload.tenant_id);
-    if (!row || row.status !== 'active' || (row.revoked !== null && row.revoked !== undefined) || grantEnded || userGone) {
+    // The same question the API asks of every request (token-standing.ts). A service client's
+    // token names the client itself as its subject (RFC 9068 §2.2); any other subject is an end user.
+    const standing = typeof payload.tenant_id === 'string'
+      ? await tokenStanding(db, deps.users, {
+        clientId: client.clientId, tenantId: payload.tenant_id, jti: payload.jti as string,
+        grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined,
+        userId: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : undefined,
+        scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter((sc) => sc !== '') : [],
+      })
+      : undefined;
+    if (!standing) {
       ctx.body = { active: false };
       return;
     }
-    // The scope the API would grant now: the client's current registration and (end users) the
-    // user's current role bound what the token was issued with.
-    const registered = new Set(row.scopes.split(' '));
-    const allowed = user ? new Set<string>(ROLE_SCOPES[user.role]) : undefined;
-    const scope = (typeof payload.scope === 'string' ? payload.scope.split(' ') : [])
-      .filter((sc) => registered.has(sc) && (allowed === undefined || allowed.has(sc)))
-      .join(' ');
+    // The scope the API would grant now, not the one the token was issued with.
+    const scope = standing.scopes.join(' ');
     const cnf = payload.cnf as Record<string, unknown> | undefined;
     ctx.body = {
       active: true,

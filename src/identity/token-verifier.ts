@@ -7,13 +7,13 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { AppError } from '../errors.js';
 import type { AuthRequest } from '../lib/auth-request.js';
-import type { Principal, Role } from '../lib/principal.js';
+import type { Principal } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
 import { checkDpopProof, htuOf } from './dpop.js';
 import type { ExternalToken, ExternalVerifier } from './external-idp.js';
 import { SIGNING_ALGS } from './keys.js';
 import type { ReplayCache } from './replay-cache.js';
-import { ROLE_SCOPES } from './roles.js';
+import { confirmationOf, tokenStanding, type UserAuthzLookup } from './token-standing.js';
 
 const REALM = 'Bearer realm="vaultgate"';
 const INVALID = `${REALM}, error="invalid_token"`;
@@ -25,10 +25,6 @@ const AUTHORIZATION = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /** A verified token; `external` is set for tokens of the external issuer (already mapped, no client row). */
 type VerifiedToken = Omit<ExternalToken, 'external'> & { external?: ExternalToken['external']; grantId?: string | undefined };
-
-export interface UserAuthzLookup {
-  (userId: string): Promise<{ tenantId: string; role: Role; customerId: string | undefined; active: boolean } | undefined>;
-}
 
 /** Generic on purpose: never tell a caller which check failed (nor echo a library message). */
 function refused(dpop = false): AppError {
@@ -109,15 +105,8 @@ export function createTokenVerifier(deps: {
     if (grantId !== undefined && typeof grantId !== 'string') throw refused();
     if (typeof clientId !== 'string' || typeof tenantId !== 'string' || typeof payload.exp !== 'number' || typeof jti !== 'string') throw refused();
     if (scope !== undefined && typeof scope !== 'string') throw refused();
-    let jkt: string | undefined;
-    let x5t: string | undefined;
-    if (cnf !== undefined) {
-      const c = cnf as Record<string, unknown>;
-      jkt = typeof c.jkt === 'string' ? c.jkt : undefined;
-      x5t = typeof c['x5t#S256'] === 'string' ? c['x5t#S256'] : undefined;
-      // Exactly one known confirmation method; anything else we cannot check is refused.
-      if ((jkt === undefined) === (x5t === undefined) || Object.keys(c).length !== 1) throw refused();
-    }
+    const confirmation = confirmationOf(cnf);
+    if (!confirmation) throw refused();
     return {
       clientId,
       tenantId,
@@ -125,8 +114,7 @@ export function createTokenVerifier(deps: {
       jti,
       scopes: typeof scope === 'string' ? scope.split(' ').filter((s) => s !== '') : [],
       expMs: payload.exp * 1000,
-      jkt,
-      x5t,
+      ...confirmation,
       grantId,
     };
   }
@@ -183,37 +171,13 @@ export function createTokenVerifier(deps: {
       };
     }
 
-    // Every request: the client must still be active, of the token's tenant, and the token not
-    // revoked; the client's current registration bounds the token's scopes.
-    // One read: the client, the token's revocation, and (end users) its grant, which a revoked
-    // refresh token ends together with every access token minted from it. A grant that never
-    // expires reads as 0; a missing one as NULL.
-    const row = await db.one<{ tenant_id: string; scopes: string; status: string; revoked: unknown; grant_expires_at: bigint | null }>(
-      `SELECT tenant_id, scopes, status, (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
-              (SELECT COALESCE(expires_at, 0) FROM oidc_payloads WHERE model = 'Grant' AND id = $3) AS grant_expires_at
-       FROM clients WHERE id = $1`,
-      [verified.clientId, verified.jti, verified.grantId ?? null],
-    );
-    if (!row || row.status !== 'active' || row.tenant_id !== verified.tenantId || (row.revoked !== null && row.revoked !== undefined)) {
-      throw refused(dpopScheme);
-    }
-    if (verified.grantId !== undefined) {
-      const expires = row.grant_expires_at === null ? undefined : Number(row.grant_expires_at);
-      if (expires === undefined || (expires !== 0 && expires <= Date.now())) throw refused(dpopScheme);
-    }
-    const registered = new Set(row.scopes.split(' '));
-    let scopes = verified.scopes.filter((s) => registered.has(s));
-    let role: Role | undefined;
-    let customerId: string | undefined;
-    if (verified.sub !== undefined) {
-      // An end user: its current role bounds the scopes (a demotion applies at once).
-      const user = await deps.users?.(verified.sub);
-      if (!user || !user.active || user.tenantId !== verified.tenantId) throw refused(dpopScheme);
-      role = user.role;
-      customerId = user.customerId;
-      const allowed = new Set<string>(ROLE_SCOPES[role]);
-      scopes = scopes.filter((s) => allowed.has(s));
-    }
+    // Every request: the client, the revocation list, the grant and the user (token-standing.ts).
+    const standing = await tokenStanding(db, deps.users, {
+      clientId: verified.clientId, tenantId: verified.tenantId, jti: verified.jti, grantId: verified.grantId,
+      userId: verified.sub, scopes: verified.scopes,
+    });
+    if (!standing) throw refused(dpopScheme);
+    const { role, customerId, scopes } = standing;
     return {
       tenantId: verified.tenantId,
       clientId: verified.clientId,
