@@ -24,7 +24,10 @@ export const ERROR_STATUS = {
   account_closed: 422,
   customer_erased: 422,
   velocity_limit_exceeded: 422,
+  amount_above_maximum: 422,
+  settlement_floor_reached: 422,
   rate_limited: 429,
+  too_many_streams: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const;
@@ -53,7 +56,10 @@ const TITLES: Record<ErrorCode, string> = {
   account_closed: 'The account is not open',
   customer_erased: 'The customer has been erased',
   velocity_limit_exceeded: 'The transfer exceeds a velocity limit',
+  amount_above_maximum: 'The amount is above the maximum allowed for one movement',
+  settlement_floor_reached: 'The settlement account would go below its floor',
   rate_limited: 'Too many requests',
+  too_many_streams: 'Too many open streams for this client',
   internal_error: 'Internal error',
   service_unavailable: 'Service unavailable',
 };

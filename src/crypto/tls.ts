@@ -6,7 +6,8 @@
 // `h2` then `http/1.1`. HTTP/1.1 connections go to Node's HTTP/1.1 connection handling (same
 // parser, headersTimeout/requestTimeout/keepAliveTimeout, set below). HTTP/2 sessions get the
 // equivalent here (guardSession): the first request's headers within headersTimeout, each request
-// received within requestTimeout, an idle session closed after keepAliveTimeout; plus flood limits.
+// received within requestTimeout, an idle session closed after keepAliveTimeout; plus flood limits
+// and a reset for responses the peer never lets us write (gateway/throttle/connections.ts).
 // The compatibility API hands out Http2ServerRequest/Response; their `socket` is a proxy whose
 // properties (encrypted, authorized, getPeerCertificate, remoteAddress) are the TLS socket's, which
 // is what mtls.ts and auth-request.ts read. Shutdown (close) sends GOAWAY to every session.
@@ -21,6 +22,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { clientErrorHandler } from '../gateway/framework-errors.js';
+import { limitConnections, resetStalledStreams } from '../gateway/throttle/connections.js';
 import { ensureDevCertificate } from './dev-certificate.js';
 
 // TLS 1.2 suites: ECDHE (forward secrecy) + AEAD (GCM, ChaCha20-Poly1305) only. TLS 1.3 suites are
@@ -184,6 +186,8 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     const server = http.createServer();
     applyHttp1Timeouts(server, timeouts);
     server.on('clientError', clientErrorHandler({ hsts: false }));
+    // Behind the TLS-terminating proxy every connection comes from the proxy: no per-address cap.
+    limitConnections(server, { max: config.rateLimits.connections.max, perAddress: undefined }, logger);
     return { server, tls: false, reload: async () => undefined, serve: notReady(server), stop: () => undefined, close: tracker(server) };
   }
   const files =
@@ -227,6 +231,8 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   }
   applyHttp1Timeouts(server, timeouts);
   server.on('clientError', clientErrorHandler({ hsts: true }));
+  limitConnections(server, config.rateLimits.connections, logger);
+  const stopStallGuard = resetStalledStreams(server, config.rateLimits.shedding.stallMs);
   server.on('session', (session: http2.ServerHttp2Session) => {
     guardSession(session, timeouts);
   });
@@ -284,6 +290,7 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
     server, tls: true, reload, serve: notReady(server), close: tracker(server),
     stop() {
       clearTimeout(timer);
+      stopStallGuard();
       for (const w of watchers) w.close();
       process.off('SIGHUP', onHup);
     },

@@ -26,6 +26,8 @@ const PARSER_ERRORS: Record<string, AppError> = {
   ERR_HTTP_REQUEST_TIMEOUT: new AppError('request_timeout'),
 };
 
+const ERROR_FLUSH_MS = 1_000;
+
 export function clientErrorHandler(options: { hsts: boolean }) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
     // A peer that went away (or an HTTP/2 session error) has nothing left to answer.
@@ -44,5 +46,10 @@ export function clientErrorHandler(options: { hsts: boolean }) {
       ...securityHeaderList(options),
     ];
     socket.end(`HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+    // end() only half-closes: a peer that never reads nor closes would keep the descriptor for
+    // good. The answer gets a moment to reach the peer, then the socket goes.
+    const destroy = setTimeout(() => socket.destroy(), ERROR_FLUSH_MS);
+    destroy.unref();
+    socket.once('close', () => clearTimeout(destroy));
   };
 }

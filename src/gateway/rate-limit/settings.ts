@@ -34,7 +34,19 @@ export interface RateLimitSettings {
   clients: Readonly<Record<string, string>>;
   /** Per-client in-flight cap per route class, with a bounded wait queue in front of it. */
   concurrency: Readonly<Partial<Record<RouteClass, { max: number; queue: number }>>>;
-  shedding: { maxInFlight: number; maxEventLoopDelayMs: number; retryAfterSeconds: number };
+  /**
+   * The process-wide in-flight cap (and event-loop delay) protects the process; the shares keep
+   * one address, one HTTP/2 connection or one client from taking all of it (fairness before
+   * capacity). An HTTP/2 response that makes no write progress for `stallMs` is reset.
+   */
+  shedding: {
+    maxInFlight: number; maxEventLoopDelayMs: number; retryAfterSeconds: number;
+    perAddress: number; perSession: number; perClient: number; stallMs: number;
+  };
+  /** Long-lived streams (SSE), counted apart from requests: per client and in all. */
+  streams: { perClient: number; max: number };
+  /** Open connections: in all (server.maxConnections) and per client address. */
+  connections: { max: number; perAddress: number };
   bruteForce: { freeAttempts: number; baseLockoutMs: number; maxLockoutMs: number; windowMs: number };
   timeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
   velocity: readonly VelocityRule[];
@@ -60,7 +72,9 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   tiers: { default: tier(1), partner: tier(5), internal: tier(20) },
   clients: {},
   concurrency: { money: { max: 16, queue: 256 } },
-  shedding: { maxInFlight: 2000, maxEventLoopDelayMs: 1000, retryAfterSeconds: 2 },
+  shedding: { maxInFlight: 2000, maxEventLoopDelayMs: 1000, retryAfterSeconds: 2, perAddress: 256, perSession: 64, perClient: 256, stallMs: 10_000 },
+  streams: { perClient: 5, max: 1000 },
+  connections: { max: 4096, perAddress: 256 },
   bruteForce: { freeAttempts: 5, baseLockoutMs: 1000, maxLockoutMs: 15 * MINUTE, windowMs: 15 * MINUTE },
   timeouts: { headersMs: 15_000, requestMs: 30_000, keepAliveMs: 5_000 },
   velocity: [],
@@ -128,7 +142,7 @@ function parseVelocity(value: unknown): VelocityRule[] {
 
 export function parseRateLimits(raw: unknown): RateLimitSettings {
   if (raw === undefined || raw === null) return DEFAULT_RATE_LIMITS;
-  const m = mapping(raw, '', ['ip', 'tiers', 'clients', 'concurrency', 'shedding', 'brute_force', 'timeouts', 'velocity', 'redis_key_prefix']);
+  const m = mapping(raw, '', ['ip', 'tiers', 'clients', 'concurrency', 'shedding', 'streams', 'connections', 'brute_force', 'timeouts', 'velocity', 'redis_key_prefix']);
   const d = DEFAULT_RATE_LIMITS;
 
   const tiers: Record<string, Tier> = { ...d.tiers };
@@ -164,11 +178,36 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
 
   let shedding = d.shedding;
   if (m.shedding !== undefined) {
-    const s = mapping(m.shedding, 'shedding', ['max_in_flight', 'max_event_loop_delay_ms', 'retry_after_seconds']);
+    const s = mapping(m.shedding, 'shedding', [
+      'max_in_flight', 'max_event_loop_delay_ms', 'retry_after_seconds', 'per_address', 'per_session', 'per_client', 'stall_seconds',
+    ]);
+    const int = (key: string, fallback: number, max: number) => (s[key] === undefined ? fallback : positiveInt(s[key], `shedding.${key}`, max));
     shedding = {
-      maxInFlight: s.max_in_flight === undefined ? d.shedding.maxInFlight : positiveInt(s.max_in_flight, 'shedding.max_in_flight', 1e6),
-      maxEventLoopDelayMs: s.max_event_loop_delay_ms === undefined ? d.shedding.maxEventLoopDelayMs : positiveInt(s.max_event_loop_delay_ms, 'shedding.max_event_loop_delay_ms', 60_000),
-      retryAfterSeconds: s.retry_after_seconds === undefined ? d.shedding.retryAfterSeconds : positiveInt(s.retry_after_seconds, 'shedding.retry_after_seconds', 3600),
+      maxInFlight: int('max_in_flight', d.shedding.maxInFlight, 1e6),
+      maxEventLoopDelayMs: int('max_event_loop_delay_ms', d.shedding.maxEventLoopDelayMs, 60_000),
+      retryAfterSeconds: int('retry_after_seconds', d.shedding.retryAfterSeconds, 3600),
+      perAddress: int('per_address', d.shedding.perAddress, 1e6),
+      perSession: int('per_session', d.shedding.perSession, 1e6),
+      perClient: int('per_client', d.shedding.perClient, 1e6),
+      stallMs: seconds(s, 'stall_seconds', 'shedding', d.shedding.stallMs),
+    };
+  }
+
+  let streams = d.streams;
+  if (m.streams !== undefined) {
+    const s = mapping(m.streams, 'streams', ['per_client', 'max']);
+    streams = {
+      perClient: s.per_client === undefined ? d.streams.perClient : positiveInt(s.per_client, 'streams.per_client', 1000),
+      max: s.max === undefined ? d.streams.max : positiveInt(s.max, 'streams.max', 1e6),
+    };
+  }
+
+  let connections = d.connections;
+  if (m.connections !== undefined) {
+    const c = mapping(m.connections, 'connections', ['max', 'per_address']);
+    connections = {
+      max: c.max === undefined ? d.connections.max : positiveInt(c.max, 'connections.max', 1e6),
+      perAddress: c.per_address === undefined ? d.connections.perAddress : positiveInt(c.per_address, 'connections.per_address', 1e6),
     };
   }
 
@@ -209,6 +248,8 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
     clients: Object.freeze(clients),
     concurrency: Object.freeze(concurrency),
     shedding,
+    streams,
+    connections,
     bruteForce,
     timeouts,
     velocity: Object.freeze(m.velocity === undefined ? [] : parseVelocity(m.velocity)),

@@ -12,6 +12,7 @@ import { AppError } from '../../errors.js';
 import { rateLimitedRequests } from '../../monitoring/metrics.js';
 import { createRedis } from '../../storage/redis.js';
 import { sendProblem } from '../problem-handlers.js';
+import { createAdmission, type Admission, type Refusal } from '../throttle/admission.js';
 import { createLoadShedder } from '../throttle/load-shedder.js';
 import { createConcurrencyGate, type ConcurrencyGate } from '../throttle/concurrency.js';
 import { createBruteForceGuard, type BruteForceGuard } from './brute-force.js';
@@ -25,6 +26,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The rate-limit policies that applied to this request, for the RateLimit headers. */
     rateLimits: AppliedPolicy[] | null;
+    /**
+     * The request's in-flight slots (process, address, HTTP/2 session, client). A long-lived
+     * stream releases them once it is open: streams are counted apart (monitoring/sse.ts).
+     */
+    admission: Admission | null;
   }
 }
 
@@ -62,6 +68,18 @@ const CLIENT_AUTH_PATHS = new Set(['/oauth/token', '/oauth/par', '/oauth/introsp
 const clientAuthPath = (pathname: string) => CLIENT_AUTH_PATHS.has(pathname.toLowerCase().replace(/\/+$/, ''));
 const REDIS_DOWN_RETRY_AFTER = '5';
 
+/**
+ * A refused admission: the process is overloaded (503, everyone's problem), or the caller's own
+ * share is full (429, its problem alone: the others are still served).
+ */
+function refusal(reason: Refusal, overloadRetryAfterSeconds: number): AppError {
+  if (reason === 'overloaded') {
+    return new AppError('service_unavailable', 'The service is overloaded; retry shortly', { 'Retry-After': String(overloadRetryAfterSeconds) });
+  }
+  const who = reason === 'address' ? 'this address' : 'this connection';
+  return rateLimited(1000, `Too many requests in flight from ${who}`, `${reason}_in_flight`);
+}
+
 /** Every 429 of the limiter goes through here, so the metric counts each exactly once. */
 function rateLimited(retryAfterMs: number, detail: string, label: string): AppError {
   rateLimitedRequests.inc({ class: label });
@@ -97,6 +115,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
   const limiter = createLimiter(shared);
   const bruteForce = createBruteForceGuard(settings.bruteForce, shared);
   const shedder = createLoadShedder(settings.shedding);
+  const admission = createAdmission(shedder, settings.shedding);
   const gates = new Map<RouteClass, ConcurrencyGate>();
   for (const [cls, c] of Object.entries(settings.concurrency)) gates.set(cls as RouteClass, createConcurrencyGate(c.max, c.queue));
 
@@ -150,15 +169,18 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
 
   function install(app: FastifyInstance): void {
     if (!app.hasRequestDecorator('rateLimits')) app.decorateRequest('rateLimits', null);
+    if (!app.hasRequestDecorator('admission')) app.decorateRequest('admission', null);
 
     app.addHook('onRequest', async (request, reply) => {
       const q = request.url.indexOf('?');
       const pathname = q === -1 ? request.url : request.url.slice(0, q);
       if (EXEMPT.has(pathname)) return undefined;
-      if (!shedder.admit()) {
-        return sendProblem(reply, new AppError('service_unavailable', 'The service is overloaded; retry shortly', { 'Retry-After': String(settings.shedding.retryAfterSeconds) }));
-      }
-      reply.raw.once('close', () => shedder.done());
+      const session = (request.raw as { stream?: { session?: object } }).stream?.session;
+      const admitted = admission.admit(request.ip, session);
+      if (typeof admitted === 'string') return sendProblem(reply, refusal(admitted, settings.shedding.retryAfterSeconds));
+      request.admission = admitted;
+      // 'close' also fires for a response reset by the client or by the HTTP/2 stall guard.
+      reply.raw.once('close', () => admitted.release());
 
       const decision = (await limiter.take(`ip:${request.ip}`, settings.ip, { failClosed: false })) as Decision;
       request.rateLimits = [{ name: 'ip', limit: settings.ip, decision }];
@@ -182,6 +204,9 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     const limitClient: onRequestAsyncHookHandler = async (request) => {
       const principal = request.principal;
       if (!principal) return;
+      if (request.admission && !request.admission.joinClient(principal.clientId)) {
+        throw rateLimited(1000, 'Too many requests in flight from this client', 'client_in_flight');
+      }
       const tierName = settings.clients[principal.clientId] ?? 'default';
       const limit = (settings.tiers[tierName] ?? settings.tiers.default)![routeClass];
       // Money routes fail closed when the shared counters are unreachable: a per-node fallback
