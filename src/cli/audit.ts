@@ -1,14 +1,15 @@
 // `vaultgate audit verify|export`. verify walks the hash chain and the signed checkpoints: exit 0
 // when intact; otherwise exit 1, one line on stderr naming the first bad sequence number, and an
 // `audit_chain_broken` alert stored for the operators. export prints the events as JSON lines.
-import { parseArgs } from 'node:util';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { auditEventView, createAuditQueries, type AuditFilter } from '../audit/queries.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { createAlertService } from '../monitoring/alerts.js';
 import { createLocalFanout } from '../monitoring/fanout.js';
+import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
 
 function parseTime(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -18,11 +19,7 @@ function parseTime(flag: string, value: string | undefined): number | undefined 
 }
 
 function parseExport(args: string[]): AuditFilter {
-  const { values, positionals } = parseArgs({
-    args, allowPositionals: true, strict: true,
-    options: { from: { type: 'string' }, to: { type: 'string' }, tenant: { type: 'string' }, client: { type: 'string' }, action: { type: 'string' }, outcome: { type: 'string' } },
-  });
-  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  const { values } = parseOptions(SPECS.auditExport, args);
   if (values.action !== undefined && !(Object.values(AUDIT_ACTIONS) as string[]).includes(values.action)) throw new CliError(`unknown action ${values.action}`);
   if (values.outcome !== undefined && !['success', 'failure', 'denied'].includes(values.outcome)) throw new CliError('--outcome must be success, failure or denied');
   return {
@@ -33,8 +30,8 @@ function parseExport(args: string[]): AuditFilter {
 
 export async function auditCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'verify' && sub !== 'export') throw new CliError('usage: vaultgate audit verify | audit export [--from T] [--to T] [--tenant ID] [--client ID] [--action A] [--outcome O]');
-  if (sub === 'verify' && rest.length) throw new CliError('audit verify takes no arguments');
+  if (sub !== 'verify' && sub !== 'export') throw new CliError(subcommandUsage('audit'));
+  if (sub === 'verify') parseOptions(SPECS.auditVerify, rest);
   const filter = sub === 'export' ? parseExport(rest) : undefined;
   const env = await openEnvironment();
   try {

@@ -1,9 +1,10 @@
 // `vaultgate backup --out FILE` and `vaultgate restore --in FILE [--force]` for the embedded engine.
-import { parseArgs } from 'node:util';
 import { BackupError, backupSqlite, restoreSqlite } from '../backup/sqlite-backup.js';
 import { loadConfig } from '../config.js';
 import { openMasterKey } from '../crypto/master-key.js';
+import { SPECS } from './commands.js';
 import { CliError, print, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
 
 const POSTGRES = 'DATABASE_URL is PostgreSQL: use pg_dump/pg_restore or pgBackRest with repository encryption (README, "Data protection")';
 
@@ -17,8 +18,8 @@ function run<T>(fn: () => T): T {
 }
 
 export async function backupCommand(args: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { out: { type: 'string' } } });
-  if (positionals.length || !values.out) throw new CliError('usage: vaultgate backup --out FILE');
+  const { values } = parseOptions(SPECS.backup, args);
+  if (!values.out) throw new CliError('backup: --out FILE is required');
   const config = loadConfig();
   if (config.database.engine !== 'sqlite') throw new CliError(POSTGRES);
   const master = openMasterKey(config, { create: false });
@@ -30,10 +31,8 @@ export async function backupCommand(args: string[], ctx: CommandContext): Promis
 }
 
 export async function restoreCommand(args: string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args, strict: true, allowPositionals: true, options: { in: { type: 'string' }, force: { type: 'boolean' } },
-  });
-  if (positionals.length || !values.in) throw new CliError('usage: vaultgate restore --in FILE [--force]');
+  const { values } = parseOptions(SPECS.restore, args);
+  if (!values.in) throw new CliError('restore: --in FILE is required');
   const config = loadConfig();
   if (config.database.engine !== 'sqlite') throw new CliError(POSTGRES);
   const master = openMasterKey(config, { create: false });

@@ -1,26 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { createIdentity } from '../identity/index.js';
 import { createLogger } from '../logger.js';
 import { isScope } from '../lib/principal.js';
+import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
 
 type ClientInput = Parameters<Awaited<ReturnType<typeof createIdentity>>['clients']['create']>[0];
 
 function parseCreate(args: string[]): ClientInput {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, grant: { type: 'string' },
-      'redirect-uri': { type: 'string', multiple: true }, auth: { type: 'string' }, 'jwks-file': { type: 'string' },
-      'tls-subject': { type: 'string' }, binding: { type: 'string' }, 'default-scopes': { type: 'string' },
-    },
-  });
-  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  const { values } = parseOptions(SPECS.clientsCreate, args);
   if (!values.tenant || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(values.tenant)) throw new CliError('--tenant NAME is required (a-z, 0-9, -)');
   if (!values.name || values.name.length > 100) throw new CliError('--name NAME is required (at most 100 characters)');
   const scopes = (values.scopes ?? '').split(/\s+/).filter(Boolean);
@@ -63,8 +54,7 @@ function parseConstraints(binding: string | undefined, defaults: string | undefi
 }
 
 function parseReview(args: string[]): number {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { days: { type: 'string' } } });
-  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  const { values } = parseOptions(SPECS.clientsReview, args);
   const days = values.days === undefined ? 30 : Number(values.days);
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new CliError('--days must be an integer 1..365');
   return days;
@@ -72,9 +62,11 @@ function parseReview(args: string[]): number {
 
 export async function clientsCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke' && sub !== 'review') throw new CliError('usage: vaultgate clients create|list|revoke|review');
+  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke' && sub !== 'review') throw new CliError(subcommandUsage('clients'));
   const input = sub === 'create' ? parseCreate(rest) : undefined;
   const reviewDays = sub === 'review' ? parseReview(rest) : undefined;
+  if (sub === 'list') parseOptions(SPECS.clientsList, rest);
+  const revokeArgs = sub === 'revoke' ? parseOptions(SPECS.clientsRevoke, rest).positionals : [];
   const env = await openEnvironment();
   try {
     const secrets = createPlatformSecrets(env.db, env.master);
@@ -106,12 +98,11 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
       return 0;
     }
     if (sub === 'list') {
-      if (rest.length) throw new CliError('clients list takes no arguments');
       const clients = await identity.clients.list();
       print(ctx, clients, clients.map((c) => `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}  ${c.scopes.join(' ')}`).join('\n') || '(no clients)');
       return 0;
     }
-    const [clientId, ...extra] = rest;
+    const [clientId, ...extra] = revokeArgs;
     if (!clientId || extra.length) throw new CliError('usage: vaultgate clients revoke CLIENT_ID');
     if (!(await identity.clients.revoke(clientId))) throw new CliError(`no client ${clientId}`);
     print(ctx, { client_id: clientId, status: 'revoked' }, `revoked ${clientId}: its tokens stop working now`);

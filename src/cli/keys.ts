@@ -1,17 +1,16 @@
 // `vaultgate keys status|rotate`: the KEK ring and what each version still wraps; online rotation.
-import { parseArgs } from 'node:util';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createDataKeys } from '../crypto/data-keys.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { keyStatus, rotateKek } from '../crypto/key-rotation.js';
+import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
 
 export async function keysCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'status' && sub !== 'rotate') throw new CliError('usage: vaultgate keys status|rotate [--batch-size N]');
-  const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { 'batch-size': { type: 'string' } } });
-  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
-  if (sub === 'status' && values['batch-size'] !== undefined) throw new CliError('--batch-size goes with keys rotate');
+  if (sub !== 'status' && sub !== 'rotate') throw new CliError(subcommandUsage('keys'));
+  const values: { 'batch-size'?: string } = sub === 'rotate' ? parseOptions(SPECS.keysRotate, rest).values : parseOptions(SPECS.keysStatus, rest).values;
   const batchSize = values['batch-size'] === undefined ? 200 : Number(values['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new CliError('--batch-size must be an integer 1..10000');
 

@@ -1,7 +1,9 @@
 // `vaultgate <command>`: thin commands that parse arguments, call a service and print.
 // With --json a command prints one JSON document on stdout and nothing else there.
 import { ConfigError } from '../errors.js';
+import { SPECS, subcommandUsage, subcommands } from './commands.js';
 import { CliError, type CommandContext } from './context.js';
+import { HelpRequested, helpText, usageLine, type CommandSpec } from './options.js';
 
 // Each command is imported only when run: `keys` or `backup` need not load the authorization server.
 type Command = (args: string[], ctx: CommandContext) => Promise<number>;
@@ -16,29 +18,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   restore: async () => (await import('./backup.js')).restoreCommand,
 };
 
-const USAGE = `usage: vaultgate <command> [options]
+/** The whole CLI at a glance, from the same table every command parses with. */
+function usage(): string {
+  const lines = Object.values(SPECS).map((spec: CommandSpec) => `  ${usageLine(spec).replace(/^vaultgate /, '')}\n      ${spec.summary}`);
+  return ['usage: vaultgate <command> [options]', '', 'commands:', ...lines, '', 'every command accepts --json and --help (vaultgate COMMAND --help)'].join('\n');
+}
 
-commands:
-  start                      run the platform
-  migrate                    apply pending schema migrations
-  clients create --tenant NAME --name NAME --scopes "s1 s2" [--grant client_credentials|authorization_code]
-                 [--redirect-uri URI] [--auth private_key_jwt --jwks-file F] [--auth tls_client_auth --tls-subject DN]
-  clients list
-  clients revoke CLIENT_ID
-  clients review [--days N]  least privilege: registered vs exercised scopes per client, unused ones, idle clients
-  users create --tenant NAME --email E --password-stdin [--role customer|operator|auditor|admin] [--customer-id ID]
-                             operator/admin: prints a one-time TOTP enrolment code (72 h) for the first sign-in
-  users set-role --tenant NAME --email E --role R     change a user's role (applies to its tokens at once)
-  users disable --tenant NAME --email E               the user can no longer sign in; its tokens stop working
-  users reset-mfa --tenant NAME --email E             remove the user's TOTP; prints a new enrolment code
-  keys status                data keys per KEK version
-  keys rotate [--batch-size N]   new KEK version, re-wrap every data key online, retire the old one
-  backup --out FILE          encrypted online snapshot of the embedded (SQLite) database
-  restore --in FILE [--force]    restore a backup into DATABASE_URL's path (--force replaces it)
-  audit verify               check the audit hash chain and signed checkpoints (exit 1 + first bad seq)
-  audit export [--from T] [--to T] [--tenant ID] [--client ID] [--action A] [--outcome O]
-                             audit events as JSON lines on stdout
-every command accepts --json`;
 
 /**
  * oidc-provider 9 prints an "unsupported runtime" warning on import under Node.js 20 (it targets
@@ -61,23 +46,35 @@ export async function main(argv: string[]): Promise<number> {
   muteRuntimeWarning();
   try {
     const load = command !== undefined && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (load) return await (await load())(args, ctx);
+    if (load) {
+      // `vaultgate clients --help`: the sub-commands (a sub-command's own --help is its parser's).
+      const [first] = args;
+      if (subcommands(command as string).length > 0 && (first === undefined || first === '--help' || first === 'help')) {
+        process.stdout.write(`${subcommandUsage(command as string)}\n`);
+        return first === undefined ? 2 : 0;
+      }
+      return await (await load())(args, ctx);
+    }
     switch (command) {
       case undefined:
       case 'help':
       case '--help':
-        process.stdout.write(`${USAGE}\n`);
+        process.stdout.write(`${usage()}\n`);
         return command === undefined ? 2 : 0;
       default:
         throw new CliError(`unknown command "${command}" (see vaultgate --help)`);
     }
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(`${helpText(err.spec)}\n`);
+      return 0;
+    }
     if (err instanceof CliError || err instanceof ConfigError) {
       process.stderr.write(`vaultgate: ${err.message}\n`);
       return 2;
     }
     // Never a stack or a library message on the terminal of an operator's script.
-    process.stderr.write(`vaultgate: ${command} failed (${(err as Error)?.name ?? 'error'}); see the server log for details\n`);
+    process.stderr.write(`vaultgate: ${command} failed unexpectedly (${(err as Error)?.name ?? 'error'}); VAULTGATE_LOG_LEVEL=debug prints the stack\n`);
     if (process.env.VAULTGATE_LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     return 1;
   }

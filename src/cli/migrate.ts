@@ -1,8 +1,11 @@
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../storage/index.js';
+import { SPECS } from './commands.js';
 import { print, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
 
-export async function migrateCommand(_args: string[], ctx: CommandContext): Promise<number> {
+export async function migrateCommand(args: string[], ctx: CommandContext): Promise<number> {
+  parseOptions(SPECS.migrate, args);
   const config = loadConfig();
   const db = await openDatabase(config.database);
   try {

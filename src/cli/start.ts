@@ -1,10 +1,31 @@
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { startServer } from '../server.js';
+import { SPECS } from './commands.js';
 import { CliError, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
+
+/** The listen failures an operator can fix, as one line with the cause and the fix. */
+function listenFailure(err: unknown, config: Readonly<Config>): CliError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.host}:${config.port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new CliError(`port ${config.port} is already in use on ${config.host}; set VAULTGATE_PORT (0 picks a free port)`);
+    case 'EACCES':
+      return new CliError(`no permission to listen on ${where}; set VAULTGATE_PORT to a port above 1023`);
+    case 'EADDRNOTAVAIL':
+      return new CliError(`${config.host} is not an address of this machine; set VAULTGATE_HOST`);
+    default:
+      return undefined;
+  }
+}
 
 export async function startCommand(args: string[], _ctx: CommandContext): Promise<number> {
-  if (args.length > 0) throw new CliError(`start takes no arguments (configuration is by environment; got ${args[0]})`);
-  const server = await startServer(loadConfig(), { handleSignals: true });
+  parseOptions(SPECS.start, args); // no options: configuration is by environment
+  const config = loadConfig();
+  const server = await startServer(config, { handleSignals: true }).catch((err: unknown) => {
+    throw listenFailure(err, config) ?? err;
+  });
   process.stdout.write(`vaultgate: listening on ${server.url}\n`);
   const lts = process.release.lts;
   if (!lts || lts < 'Jod') {

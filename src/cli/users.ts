@@ -3,19 +3,17 @@
 // and shell history). Every change is audited in its own transaction (the service does it).
 // A role that needs TOTP gets a one-time enrolment code, printed once: hand it to the user on a
 // channel other than the password's, the first sign-in asks for it before showing a TOTP key.
-import { parseArgs } from 'node:util';
 import { createAuditLog } from '../audit/audit-log.js';
 import { AppError } from '../errors.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { isRole, MFA_ROLES } from '../identity/roles.js';
 import { createUsers, type Users } from '../users/user-service.js';
 import type { UserChange } from '../users/user-admin.js';
+import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
+import { parseOptions } from './options.js';
 
-const USAGE = 'usage: vaultgate users create --tenant NAME --email E --password-stdin [--role R] [--customer-id ID]\n'
-  + '       vaultgate users set-role --tenant NAME --email E --role R\n'
-  + '       vaultgate users disable --tenant NAME --email E\n'
-  + '       vaultgate users reset-mfa --tenant NAME --email E';
+const SUB_SPECS = { create: SPECS.usersCreate, 'set-role': SPECS.usersSetRole, disable: SPECS.usersDisable, 'reset-mfa': SPECS.usersResetMfa } as const;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -56,21 +54,13 @@ function printChange(ctx: CommandContext, change: UserChange): void {
 
 export async function usersCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create' && sub !== 'set-role' && sub !== 'disable' && sub !== 'reset-mfa') throw new CliError(USAGE);
-  const { values, positionals } = parseArgs({
-    args: rest, allowPositionals: true, strict: true,
-    options: {
-      tenant: { type: 'string' }, email: { type: 'string' }, 'password-stdin': { type: 'boolean' }, role: { type: 'string' },
-      'customer-id': { type: 'string' },
-    },
-  });
-  if (positionals.length) throw new CliError(`unexpected argument ${positionals[0]}`);
+  if (sub !== 'create' && sub !== 'set-role' && sub !== 'disable' && sub !== 'reset-mfa') throw new CliError(subcommandUsage('users'));
+  // Each sub-command parses only its own options: another's is refused by name.
+  const values: { tenant?: string; email?: string; 'password-stdin'?: boolean; role?: string; 'customer-id'?: string } =
+    parseOptions(SUB_SPECS[sub], rest).values;
   if (!values.tenant) throw new CliError('--tenant NAME is required');
   if (!values.email) throw new CliError('--email E is required');
   const ref = { tenant: values.tenant, email: values.email };
-  if (sub !== 'create' && (values['password-stdin'] || values['customer-id'] || (sub !== 'set-role' && values.role))) {
-    throw new CliError(`users ${sub} takes only --tenant and --email${sub === 'set-role' ? ' and --role' : ''}`);
-  }
 
   if (sub === 'set-role') {
     if (!values.role) throw new CliError('--role R is required');

@@ -10,6 +10,18 @@ import { certificateAuthorized, certificateSubjectMatches, getCertificate } from
 import type { OidcAdapter } from './oidc-adapter.js';
 import type { IdentityLogger, OidcAccount } from './types.js';
 
+/**
+ * Why the authorization server refused, for the operator's log (the client gets only the standard
+ * error): oidc-provider's `error_detail` ("authorization code already consumed", "missing DPoP proof
+ * JWT", "code_verifier does not match code_challenge") or description. These are the library's
+ * own fixed texts; anything token-shaped is cut out all the same, and the length is bounded.
+ */
+export function refusalReason(err: { error_description?: string; error_detail?: unknown } | undefined): string | undefined {
+  const text = typeof err?.error_detail === 'string' ? err.error_detail : err?.error_description;
+  if (typeof text !== 'string' || text === '') return undefined;
+  return text.replace(/[A-Za-z0-9_-]{20,}(\.[A-Za-z0-9_-]*){0,2}/g, '[redacted]').slice(0, 160);
+}
+
 export const ACCESS_TOKEN_TTL_S = 600;
 
 /** Every route of the provider, moved under /oauth. */
@@ -139,7 +151,10 @@ export function buildProvider(deps: {
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true, allowUnregisteredRedirectUris: false },
       // DPoP (RFC 9449); proof jti replay at the token endpoint goes through the adapter (shared).
       dPoP: { enabled: true, allowReplay: false },
-      userinfo: { enabled: true },
+      // Off: our access tokens are for the API (audience = the API, RFC 8707), and oidc-provider's
+      // userinfo refuses any token with a resource-server audience, so advertising it would
+      // promise an endpoint that refuses every token we issue. The ID token carries the claims.
+      userinfo: { enabled: false },
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: {
@@ -275,7 +290,8 @@ export function buildProvider(deps: {
   });
   for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'pushed_authorization_request.error', 'authorization.error', 'jwks.error', 'discovery.error']) {
     provider.on(event, (_ctx: unknown, err: unknown) => {
-      logger.info({ event: `oidc.${event}`, error: (err as { error?: string } | undefined)?.error ?? 'unknown' }, 'OAuth request refused');
+      const e = err as { error?: string; error_description?: string; error_detail?: unknown } | undefined;
+      logger.info({ event: `oidc.${event}`, error: e?.error ?? 'unknown', reason: refusalReason(e) }, 'OAuth request refused');
     });
   }
 

@@ -232,6 +232,9 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
   });
 
   it('refusals at the token endpoint: a reused code, an expired code, a wrong verifier, a wrong redirect URI', async () => {
+    // Each refusal's reason is in the server's log (the client gets only invalid_grant).
+    const grantErrors = () => s.logs.map((l) => JSON.parse(l) as { event?: string; reason?: string }).filter((l) => l.event === 'oidc.grant.error');
+    const before = grantErrors().length;
     const one = await signIn('ada@acme.example', 'accounts:read');
     const dpop = await newDpopKey();
     expect((await exchangeCode(s, app, one.code!, one.verifier, dpop)).status).toBe(200);
@@ -255,6 +258,13 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const five = await signIn('ada@acme.example', 'accounts:read');
     const noDpop = await exchangeCode(s, app, five.code!, five.verifier, undefined);
     expect({ status: noDpop.status, error: noDpop.body.error }).toEqual({ status: 400, error: 'invalid_grant' });
+    expect(grantErrors().slice(before).map((l) => l.reason)).toEqual([
+      'authorization code already consumed',
+      'authorization code not found', // an expired code is gone from the store
+      'code_verifier does not match code_challenge',
+      'authorization code redirect_uri mismatch',
+      'DPoP proof JWT not provided',
+    ]);
   });
 
   it('refusals at the API: replayed proof, proof for another method or URL, bound token without proof or as bearer, stale proof', async () => {

@@ -45,7 +45,8 @@ describeEngines('authorization server', (engine) => {
     expect(d.jwks_uri).toBe(`${h.issuer}/oauth/jwks`);
     expect(d.introspection_endpoint).toBe(`${h.issuer}/oauth/introspect`);
     expect(d.revocation_endpoint).toBe(`${h.issuer}/oauth/revoke`);
-    expect(d.userinfo_endpoint).toBe(`${h.issuer}/oauth/userinfo`);
+    // Not advertised: it would refuse every access token we issue (their audience is the API).
+    expect(d.userinfo_endpoint).toBe(undefined);
     expect(d.grant_types_supported).toContain('client_credentials');
     expect(d.token_endpoint_auth_methods_supported.sort()).toEqual(['client_secret_basic', 'private_key_jwt', 'tls_client_auth']);
     const algLists = Object.entries(d).filter(([k]) => k.endsWith('_alg_values_supported')).flatMap(([, v]) => v as string[]);

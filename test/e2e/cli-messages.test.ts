@@ -1,0 +1,116 @@
+// Failures that explain themselves, as a new user meets them from a fresh clone: one line on
+// stderr naming the cause and the fix; help for the whole CLI and for each command listing every
+// option the command takes (from the same table the parser reads); `npm start` stops on SIGTERM.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SPECS } from '../../src/cli/commands.js';
+import { runCli } from '../support/cli.js';
+
+let dataDir: string;
+beforeAll(() => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-cli-'));
+});
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const env = () => ({ VAULTGATE_DATA_DIR: dataDir });
+
+describe('a failed start says why and what to do', () => {
+  let taken: Server;
+  let port: number;
+  beforeAll(async () => {
+    taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    port = (taken.address() as { port: number }).port;
+  });
+  afterAll(() => taken.close());
+
+  it('a port in use: one line naming the port, the address and VAULTGATE_PORT', async () => {
+    const res = await runCli(['start'], { ...env(), VAULTGATE_PORT: String(port) });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(`vaultgate: port ${port} is already in use on 127.0.0.1; set VAULTGATE_PORT (0 picks a free port)\n`);
+  });
+
+  it('an address the machine does not have: one line naming VAULTGATE_HOST', async () => {
+    // TEST-NET-1 (RFC 5737): never assigned to a machine, and bind() sends no traffic.
+    const res = await runCli(['start'], { ...env(), VAULTGATE_HOST: '192.0.2.1', VAULTGATE_PORT: '0' });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe('vaultgate: 192.0.2.1 is not an address of this machine; set VAULTGATE_HOST\n');
+  });
+});
+
+describe('a bad CLI option is named in one line', () => {
+  it.each([
+    [['clients', 'create', '--bogus', '1'], 'vaultgate: clients create: unknown option --bogus (see vaultgate clients create --help)'],
+    [['clients', 'create', '--scopes'], 'vaultgate: clients create: --scopes needs a value (see vaultgate clients create --help)'],
+    [['clients', 'create', '--tenant=', '--name', 'x'], 'vaultgate: clients create: --tenant needs a value (see vaultgate clients create --help)'],
+    [['keys', 'status', '--batch-size', '3'], 'vaultgate: keys status: unknown option --batch-size (see vaultgate keys status --help)'],
+    [['users', 'disable', '--tenant', 'acme', '--email', 'a@example.com', '--role', 'admin'], 'vaultgate: users disable: unknown option --role (see vaultgate users disable --help)'],
+    [['restore', '--force=yes'], 'vaultgate: restore: --force takes no value (see vaultgate restore --help)'],
+    [['start', 'now'], 'vaultgate: start: unexpected argument now (see vaultgate start --help)'],
+    [['clients', 'remove'], 'vaultgate: usage: vaultgate clients create | vaultgate clients list | vaultgate clients revoke | vaultgate clients review (see vaultgate clients SUBCOMMAND --help)'],
+    [['frobnicate'], 'vaultgate: unknown command "frobnicate" (see vaultgate --help)'],
+  ])('%j', async (args, line) => {
+    const res = await runCli(args, env());
+    expect([res.code, res.stderr, res.stdout]).toEqual([2, `${line}\n`, '']);
+  });
+});
+
+describe('help lists every option', () => {
+  it('vaultgate --help names every command and every option, --binding and --default-scopes among them', async () => {
+    const res = await runCli(['--help'], env());
+    expect(res.code).toBe(0);
+    for (const spec of Object.values(SPECS)) {
+      expect(res.stdout).toContain(`  ${spec.name}`);
+      for (const option of Object.keys(spec.options)) expect(`${spec.name}: ${res.stdout.includes(`--${option}`)}`).toBe(`${spec.name}: true`);
+    }
+    expect(res.stdout).toContain('--binding dpop|mtls');
+    expect(res.stdout).toContain('--default-scopes');
+  });
+
+  it('vaultgate COMMAND --help prints that command\'s options on stdout and exits 0', async () => {
+    for (const spec of [SPECS.clientsCreate, SPECS.usersCreate, SPECS.keysRotate, SPECS.auditExport, SPECS.restore]) {
+      const res = await runCli([...spec.name.split(' '), '--help'], env());
+      expect([spec.name, res.code, res.stderr]).toEqual([spec.name, 0, '']);
+      expect(res.stdout.startsWith(`usage: vaultgate ${spec.name}`)).toBe(true);
+      for (const option of Object.keys(spec.options)) expect(res.stdout).toContain(`--${option}`);
+    }
+    // Help wins over a mistake elsewhere on the line.
+    const res = await runCli(['clients', 'create', '--bogus', '--help'], env());
+    expect([res.code, res.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(/^usage: vaultgate clients create /)]);
+  });
+});
+
+describe('npm start', () => {
+  it('stops cleanly on SIGTERM: the server it started stops listening', async () => {
+    const child = spawn('npm', ['start', '--silent'], {
+      env: { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString('utf8');
+          const m = /vaultgate: listening on (\S+)/.exec(out);
+          if (m?.[1]) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`npm start exited with ${code}: ${out}`)));
+      });
+      const port = Number(new URL(url).port);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const refused = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => { socket.destroy(); resolve(false); });
+        socket.once('error', () => resolve(true));
+      });
+      expect(refused).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
