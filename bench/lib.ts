@@ -47,7 +47,7 @@ export interface Result {
 }
 
 export async function load(name: string, options: autocannon.Options): Promise<Result> {
-  const result = await autocannon({ connections: 16, duration: Number(process.env.BENCH_SECONDS ?? 8), tlsOptions: { rejectUnauthorized: false }, ...options } as autocannon.Options);
+  const result = await autocannon({ connections: 16, duration: Number(process.env.BENCH_SECONDS ?? 8), tlsOptions: { rejectUnauthorized: false }, ...options });
   return { name, rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
 }
 

@@ -3,48 +3,43 @@
 // tenant's (and the platform-level events that have no tenant), optionally narrowed by tenant_id.
 import { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
-import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
-import type { ApiRoute } from '../gateway/route-table.js';
-import { problemResponses } from '../gateway/schemas.js';
+import Type, { type Static } from 'typebox';
+import { ListOf, ListQuery, pageSize, toPage } from '../gateway/pagination.js';
+import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
+import { Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
 import type { Principal } from '../lib/principal.js';
 import { AUDIT_ACTIONS } from './actions.js';
 import type { AuditService } from './audit-log.js';
 import { auditEventView, type AuditFilter, type AuditQueries } from './queries.js';
 
-const nullableString = { type: ['string', 'null'] };
-const eventSchema = {
-  type: 'object', additionalProperties: false,
-  required: ['id', 'seq', 'time', 'action', 'outcome', 'actor', 'target', 'details', 'request_id', 'prev_hash', 'hash'],
-  properties: {
-    id: { type: 'string' },
-    seq: { type: 'integer' },
-    time: { type: 'string', format: 'date-time' },
-    action: { type: 'string' },
-    outcome: { type: 'string', enum: ['success', 'failure', 'denied'] },
-    actor: {
-      type: 'object', additionalProperties: false, required: ['tenant_id', 'client_id', 'user_id', 'ip'],
-      properties: { tenant_id: nullableString, client_id: nullableString, user_id: nullableString, ip: nullableString },
-    },
-    target: nullableString,
-    details: { anyOf: [{ type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } }, { type: 'null' }] },
-    request_id: nullableString,
-    prev_hash: { type: 'string' },
-    hash: { type: 'string' },
-  },
-};
+const nullableString = Nullable(Type.String());
+const eventSchema = Strict({
+  id: Type.String(),
+  seq: Type.Integer(),
+  time: Type.String({ format: 'date-time' }),
+  action: Type.String(),
+  outcome: StringEnum(['success', 'failure', 'denied']),
+  actor: Strict({ tenant_id: nullableString, client_id: nullableString, user_id: nullableString, ip: nullableString }),
+  target: nullableString,
+  details: Type.Unsafe<Record<string, string | number | boolean | null> | null>({
+    anyOf: [{ type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } }, { type: 'null' }],
+  }),
+  request_id: nullableString,
+  prev_hash: Type.String(),
+  hash: Type.String(),
+});
 
 const filterProperties = {
-  from: { type: 'string', format: 'date-time', description: 'Events at or after this time' },
-  to: { type: 'string', format: 'date-time', description: 'Events before this time' },
-  client_id: { type: 'string', minLength: 1, maxLength: 100 },
-  tenant_id: { type: 'string', minLength: 1, maxLength: 100, description: 'Only for the platform tenant; others always see their own' },
-  action: { type: 'string', enum: Object.values(AUDIT_ACTIONS) },
-  outcome: { type: 'string', enum: ['success', 'failure', 'denied'] },
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'Events at or after this time' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'Events before this time' })),
+  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only for the platform tenant; others always see their own' })),
+  action: Type.Optional(StringEnum(Object.values(AUDIT_ACTIONS))),
+  outcome: Type.Optional(StringEnum(['success', 'failure', 'denied'])),
 };
 
-interface FilterQuery {
-  from?: string; to?: string; client_id?: string; tenant_id?: string; action?: string; outcome?: string;
-}
+const filterQuery = Strict(filterProperties);
+type FilterQuery = Static<typeof filterQuery>;
 
 export interface AuditRouteDeps {
   audit: AuditService;
@@ -73,24 +68,25 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
   }
 
   return [
-    {
+    defineRoute({
       method: 'GET', url: '/v1/audit-events', tag: 'audit', summary: 'List audit events (oldest first), filtered by time, actor, action, outcome',
       permission: 'audit:read', audit: 'audit.list', rateLimit: 'read',
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { ...listQueryProperties, ...filterProperties } },
-        response: { 200: listResponse(eventSchema), ...problemResponses },
+        querystring: Strict({ ...ListQuery, ...filterProperties }),
+        response: { 200: ListOf(eventSchema), ...problemResponses },
       },
       async handler({ principal, query }) {
-        const rows = await deps.queries.list(await filterFor(principal, query), query.limit, query.starting_after);
-        return { status: 200, body: toPage(rows.map(auditEventView), query.limit) };
+        const rows = await deps.queries.list(await filterFor(principal, query), pageSize(query), query.starting_after);
+        return { status: 200, body: toPage(rows.map(auditEventView), pageSize(query)) };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET', url: '/v1/audit-events/export', tag: 'audit', summary: 'Export audit events as JSON lines (application/x-ndjson), oldest first',
       permission: 'audit:read', audit: 'audit.export', rateLimit: 'read',
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: filterProperties },
-        response: { 200: { type: 'string', description: 'One event per line' }, ...problemResponses },
+        querystring: filterQuery,
+        // Streamed, not serialized: the body is a stream of JSON lines.
+        response: { 200: Type.Unsafe<Readable>({ type: 'string', description: 'One event per line' }), ...problemResponses },
       },
       async handler({ principal, query }) {
         const filter = await filterFor(principal, query);
@@ -104,22 +100,19 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
           headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="audit-events.ndjson"' },
         };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET', url: '/v1/audit-events/signing-key', tag: 'audit', summary: 'The public Ed25519 key (JWK) that signs audit checkpoints',
       permission: 'audit:read', audit: 'audit.key', rateLimit: 'read',
       schema: {
         response: {
-          200: {
-            type: 'object', additionalProperties: false, required: ['kty', 'crv', 'x', 'kid', 'alg', 'use'],
-            properties: { kty: { type: 'string' }, crv: { type: 'string' }, x: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' } },
-          },
+          200: Strict({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() }),
           ...problemResponses,
         },
       },
       async handler() {
         return { status: 200, body: await deps.audit.publicJwk() };
       },
-    },
+    }),
   ];
 }

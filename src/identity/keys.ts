@@ -53,7 +53,7 @@ export function toPublicJwk(jwk: JWK): JWK {
   if (!members) throw new Error('unsupported signing key type');
   const out: JWK = {};
   for (const m of members) (out as Record<string, unknown>)[m] = (jwk as Record<string, unknown>)[m];
-  out.kid = jwk.kid;
+  if (jwk.kid !== undefined) out.kid = jwk.kid;
   if (jwk.alg) out.alg = jwk.alg;
   out.use = 'sig';
   return out;

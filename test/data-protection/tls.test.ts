@@ -14,7 +14,7 @@ interface Handshake {
   protocol?: string | null;
   cipher?: string;
   alpn?: string | false | null;
-  fingerprint?: string;
+  fingerprint?: string | undefined;
   status?: number;
 }
 

@@ -223,7 +223,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const { challenge } = pkce();
     const res = await new Browser(s).request(`/oauth/authorize?${new URLSearchParams({
       client_id: app.clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid accounts:read', code_challenge: challenge, code_challenge_method: 'S256',
-    })}`);
+    }).toString()}`);
     // Refused: either an error redirect to the client or an error page; never a sign-in page.
     const location = String(res.headers.location ?? '');
     if (res.status === 303) expect(new URL(location).searchParams.get('error')).toBe('invalid_request');

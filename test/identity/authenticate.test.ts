@@ -130,7 +130,7 @@ describe('authenticate', () => {
   it('HS256, keyed with public or stored material', async () => {
     const claims = decodeJwt(token);
     const row = await h.db.one<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE id = $1', [client.client_id]);
-    const jwk = (await (await fetchJwks(h)).find((k) => k.kid === signingKey.kid))!;
+    const jwk = ((await fetchJwks(h)).find((k) => k.kid === signingKey.kid))!;
     for (const secret of [row!.secret_hash, client.client_secret!, String(jwk.x), JSON.stringify(jwk)]) {
       const hs = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: signingKey.kid }).sign(Buffer.from(secret));
       await expectInvalid(h, `Bearer ${hs}`);

@@ -25,7 +25,7 @@ function startNode(env: NodeJS.ProcessEnv): { child: ChildProcess; url: Promise<
   const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   const url = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (c) => {
+    child.stdout.on('data', (c) => {
       out += String(c);
       const m = /listening on (https:\/\/\S+)/.exec(out);
       if (m) resolve(m[1] as string);

@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { describe, inject } from 'vitest';
 import { openPostgres } from '../../src/storage/postgres/postgres-database.js';
 import { openSqlite } from '../../src/storage/sqlite/sqlite-database.js';

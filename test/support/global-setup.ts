@@ -129,7 +129,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Stop in reverse order; one failing stop must not leave the other running.
     const results = await Promise.allSettled(started.reverse().map((s) => s.stop()));
     const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (failed) throw failed.reason;
   };
 
   try {
