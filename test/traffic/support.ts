@@ -2,11 +2,12 @@
 // redis-server child of the test's own (so a test can stop and restart it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { TestServer } from '../e2e/harness.js';
+
+export { freePort } from '../support/ports.js';
 
 // Config files live until the test worker exits (a server may re-read them while it runs).
 const configDirs: string[] = [];
@@ -41,17 +42,6 @@ export function deposit(s: TestServer, token: string, accountId: string, amount:
 export function transfer(s: TestServer, token: string, source: string, destination: string, amount: number, key = `tr-${Math.random()}`) {
   return s.http.call('/v1/transfers', {
     token, headers: { 'idempotency-key': key }, body: { source_account_id: source, destination_account_id: destination, amount, currency: 'EUR' },
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
   });
 }
 
