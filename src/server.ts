@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { createDataKeys } from './crypto/data-keys.js';
 import { openMasterKey } from './crypto/master-key.js';
 import { createPlatformSecrets } from './crypto/platform-secrets.js';
-import { createListener } from './crypto/tls.js';
+import { createListener } from './listener/listener.js';
 import { createCustomers } from './customers/customer-service.js';
 import { createIdempotency } from './gateway/idempotency.js';
 import { createTrafficProtection, type TrafficProtection } from './gateway/rate-limit/traffic.js';
@@ -50,7 +50,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const listener = await createListener(config, logger, { handleSignals: options.handleSignals ?? false });
     const { server, tls } = listener;
     // Slowloris timeouts (HTTP/1.1 and their HTTP/2 equivalent) and HTTP/2 flood limits are set
-    // by the listener from config.rateLimits.timeouts (crypto/tls.ts).
+    // by the listener from config.rateLimits.timeouts (listener/listener.ts).
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());

@@ -12,7 +12,7 @@ import pino from 'pino';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { HTTP2_LIMITS, createListener } from '../../src/crypto/tls.js';
+import { HTTP2_LIMITS, createListener } from '../../src/listener/listener.js';
 import { peerCertificate } from '../../src/lib/auth-request.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { writeConfig } from '../traffic/support.js';

@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFileLimit } from '../../src/gateway/throttle/connections.js';
+import { openFileLimit } from '../../src/listener/connections.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { writeConfig } from '../traffic/support.js';
 

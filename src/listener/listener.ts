@@ -7,11 +7,11 @@
 // parser, headersTimeout/requestTimeout/keepAliveTimeout, set below). HTTP/2 sessions get the
 // equivalent here (guardSession): the first request's headers within headersTimeout, each request
 // received within requestTimeout, an idle session closed after keepAliveTimeout; plus flood limits
-// and a reset for responses the peer never lets us write (gateway/throttle/connections.ts).
+// and a reset for responses the peer never lets us write (connections.ts). The TLS policy itself
+// (versions, suites, options) is crypto/tls-policy.ts.
 // The compatibility API hands out Http2ServerRequest/Response; their `socket` is a proxy whose
 // properties (encrypted, authorized, getPeerCertificate, remoteAddress) are the TLS socket's, which
 // is what mtls.ts and auth-request.ts read. Shutdown (close) sends GOAWAY to every session.
-import { constants } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -21,21 +21,10 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { ensureDevCertificate } from '../crypto/dev-certificate.js';
+import { SECURE_OPTIONS, TLS12_CIPHERS } from '../crypto/tls-policy.js';
 import { clientErrorHandler } from '../gateway/framework-errors.js';
-import { limitConnections, resetStalledStreams } from '../gateway/throttle/connections.js';
-import { ensureDevCertificate } from './dev-certificate.js';
-
-// TLS 1.2 suites: ECDHE (forward secrecy) + AEAD (GCM, ChaCha20-Poly1305) only. TLS 1.3 suites are
-// all AEAD + FS; OpenSSL's default 1.3 list is kept.
-export const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
-
-// No renegotiation at all (RFC 5746 attacks, client-initiated reneg DoS) and no TLS compression
-// (CRIME); the server's suite order wins so a 1.2 client gets the strongest suite it supports.
-const SECURE_OPTIONS =
-  constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION | constants.SSL_OP_CIPHER_SERVER_PREFERENCE;
+import { limitConnections, resetStalledStreams } from './connections.js';
 
 /** HTTP/2 flood limits (rapid streams, header bombs, unbounded buffering per session). */
 export const HTTP2_LIMITS = {
