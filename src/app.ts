@@ -22,7 +22,7 @@ import { registerApiRoutes } from './gateway/pipeline.js';
 import type { TrafficProtection } from './gateway/rate-limit/traffic.js';
 import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
-import { checkHeaderSize, checkQuery, checkRequestTarget } from './gateway/request-guards.js';
+import { checkHeaders, checkQuery, checkRequestTarget } from './gateway/request-guards.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
 import { validatorCompiler } from './gateway/validation.js';
 import type { Identity } from './identity/index.js';
@@ -120,7 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // log line, the audit event of a refusal and the per-IP detection rules are written then.
     request.clientIp = request.ip;
     checkRequestTarget(request.url);
-    checkHeaderSize(request.raw);
+    checkHeaders(request.raw);
   });
 
   // Then load shedding and the per-IP limit, before anything costs work, including the /oauth/*

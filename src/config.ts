@@ -8,6 +8,7 @@ import { ConfigError } from './errors.js';
 import { EXTERNAL_IDP_VARS, parseExternalIdp, type ExternalIdpSettings } from './identity/external-config.js';
 import { parseAlertsConfig, type AlertSettings } from './monitoring/alert-config.js';
 import { parseRateLimits, type RateLimitSettings } from './gateway/rate-limit/settings.js';
+import { parseMoneyLimits, type MoneyLimitSettings } from './ledger/money-limits.js';
 
 export type DatabaseConfig =
   | { engine: 'sqlite'; path: string }
@@ -17,7 +18,7 @@ export interface FileConfig {
   /** Sections that later capabilities (rate limits, alerts, proxied routes) read. */
   rate_limits?: Record<string, unknown>;
   alerts?: Record<string, unknown>;
-  routes?: unknown[];
+  money_limits?: Record<string, unknown>;
 }
 
 export interface Config {
@@ -40,6 +41,8 @@ export interface Config {
   rateLimits: RateLimitSettings;
   /** The `alerts` section: detection rules and notifiers, validated strictly, defaults filled in. */
   alerts: AlertSettings;
+  /** The `money_limits` section: largest deposit and transfer, settlement floor. */
+  moneyLimits: MoneyLimitSettings;
   logLevel: string;
   /** Optional external OIDC issuer whose access tokens are accepted (issue 4). */
   externalIdp: ExternalIdpSettings | undefined;
@@ -103,7 +106,7 @@ function readableFile(variable: string, file: string | undefined): string | unde
   return path.resolve(file);
 }
 
-const FILE_KEYS = new Set(['rate_limits', 'alerts', 'routes']);
+const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits']);
 
 function parseFileConfig(file: string | undefined): FileConfig {
   if (file === undefined || file === '') return {};
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     file,
     rateLimits: parseRateLimits(file.rate_limits),
     alerts: parseAlertsConfig(file.alerts),
+    moneyLimits: parseMoneyLimits(file.money_limits),
     logLevel,
     externalIdp: parseExternalIdp(env),
   };

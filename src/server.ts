@@ -72,7 +72,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce,
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
-    const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit });
+    const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
     traffic = options.traffic === false ? undefined : createTrafficProtection({

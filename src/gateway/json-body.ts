@@ -2,29 +2,66 @@
 // (prototype pollution), and any non-integer number literal is refused, because no field of the
 // API takes one and JSON.parse would silently turn `100.0` into the integer 100. The bytes must
 // be UTF-8 (RFC 8259 §8.1): another declared charset is refused, and so are invalid sequences,
-// which a lenient decoder would silently replace. No string may hold a NUL character.
+// which a lenient decoder would silently replace. No string may hold a NUL character, and no
+// object a key twice.
 import sjson from 'secure-json-parse';
 import { AppError } from '../errors.js';
 
-/** True when the JSON text holds a number literal with a fraction or an exponent. */
-export function hasNonIntegerNumber(text: string): boolean {
-  let inString = false;
+export interface JsonTextFacts {
+  /** A number literal with a fraction or an exponent. */
+  nonInteger: boolean;
+  /** The first key that appears twice in one object (compared after unescaping). */
+  duplicateKey: string | undefined;
+}
+
+/**
+ * One pass over JSON text that JSON.parse accepted: number literals that are not integers, and
+ * keys repeated within one object. JSON.parse keeps the last of two equal keys; a signer, a filter
+ * or a log in front of us may read the first, and would see another request than the one booked
+ * (RFC 8259 §4: names SHOULD be unique; RFC 7493 I-JSON: MUST).
+ */
+export function scanJsonText(text: string): JsonTextFacts {
+  // One frame per open object (its keys so far, and whether a key comes next) or array (no keys).
+  const frames: Array<{ keys: Set<string> | undefined; expectKey: boolean }> = [];
+  let nonInteger = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (inString) {
-      if (c === '\\') i++; // skip the escaped character
-      else if (c === '"') inString = false;
-    } else if (c === '"') {
-      inString = true;
+    if (c === '"') {
+      let j = i + 1;
+      let escaped = false;
+      for (; j < text.length; j++) {
+        const d = text[j];
+        if (d === '\\') {
+          escaped = true;
+          j++;
+        } else if (d === '"') break;
+      }
+      const frame = frames[frames.length - 1];
+      if (frame?.keys && frame.expectKey) {
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+        if (frame.keys.has(key)) return { nonInteger, duplicateKey: key };
+        frame.keys.add(key);
+        frame.expectKey = false;
+      }
+      i = j;
+    } else if (c === '{') {
+      frames.push({ keys: new Set(), expectKey: true });
+    } else if (c === '[') {
+      frames.push({ keys: undefined, expectKey: false });
+    } else if (c === '}' || c === ']') {
+      frames.pop();
+    } else if (c === ',') {
+      const frame = frames[frames.length - 1];
+      if (frame?.keys) frame.expectKey = true;
     } else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
       // A number token: digits, sign, fraction and exponent characters.
       let j = i;
       while (j < text.length && /[-+0-9.eE]/.test(text[j] as string)) j++;
-      if (/[.eE]/.test(text.slice(i, j))) return true;
+      if (/[.eE]/.test(text.slice(i, j))) nonInteger = true;
       i = j - 1;
     }
   }
-  return false;
+  return { nonInteger, duplicateKey: undefined };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -58,7 +95,11 @@ export function parseJsonBody(text: string): unknown {
   } catch {
     throw new AppError('invalid_request', 'The request body is not valid JSON');
   }
-  if (hasNonIntegerNumber(text)) {
+  const facts = scanJsonText(text);
+  if (facts.duplicateKey !== undefined) {
+    throw new AppError('validation_failed', `Duplicate key ${JSON.stringify(facts.duplicateKey.slice(0, 64))} in the JSON body`);
+  }
+  if (facts.nonInteger) {
     throw new AppError('validation_failed', 'Numbers must be integers (amounts are in minor units)');
   }
   // A NUL can only arrive escaped (\u0000); only then is the value walked.

@@ -29,12 +29,35 @@ export function checkRequestTarget(url: string): void {
  */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
-export function checkHeaderSize(raw: IncomingMessage): void {
-  if (raw.httpVersionMajor !== 2) return;
-  let bytes = 0;
+/**
+ * One pass over the raw header list: its size (HTTP/2, see above) and the request's authority. A
+ * request with more than one Host is refused (RFC 9112 §3.2: 400), and so is an HTTP/2 request
+ * whose Host disagrees with its :authority (RFC 9113 §8.3.1): Node keeps only one of them, and a
+ * proxy in front may have routed by the other.
+ */
+export function checkHeaders(raw: IncomingMessage): void {
   const h = raw.rawHeaders;
-  for (let i = 0; i < h.length; i += 2) bytes += (h[i] as string).length + (h[i + 1] as string).length + 32;
+  const http2 = raw.httpVersionMajor === 2;
+  let bytes = 0;
+  let hosts = 0;
+  let host: string | undefined;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i] as string;
+    const value = h[i + 1] as string;
+    if (http2) bytes += name.length + value.length + 32;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++;
+      host = value;
+    }
+  }
   if (bytes > MAX_HEADER_BYTES) throw new AppError('headers_too_large', `Request headers are limited to ${MAX_HEADER_BYTES} bytes`);
+  if (hosts > 1) throw new AppError('invalid_request', 'The request has more than one Host header');
+  if (http2 && host !== undefined) {
+    const authority = raw.headers[':authority'];
+    if (typeof authority === 'string' && authority.toLowerCase() !== host.toLowerCase()) {
+      throw new AppError('invalid_request', 'The Host header disagrees with :authority');
+    }
+  }
 }
 
 /** A NUL character in a query value: no field takes one, and PostgreSQL text cannot store it. */

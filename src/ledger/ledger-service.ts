@@ -8,6 +8,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { Database, Sql } from '../storage/types.js';
 import { MAX_AMOUNT, toJsonAmount } from './money.js';
+import { DEFAULT_MONEY_LIMITS, limitsFor, type MoneyLimitSettings } from './money-limits.js';
 import type { Velocity } from './velocity.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
@@ -115,7 +116,9 @@ export interface PostingInput {
   context?: AuditContext | undefined;
 }
 
-export function createLedger({ db, velocity, audit }: { db: Database; velocity?: Velocity | undefined; audit?: AuditLog | undefined }) {
+export function createLedger({ db, velocity, audit, moneyLimits = { defaults: DEFAULT_MONEY_LIMITS, overrides: [] } }: {
+  db: Database; velocity?: Velocity | undefined; audit?: AuditLog | undefined; moneyLimits?: MoneyLimitSettings | undefined;
+}) {
   async function lockAccounts(tx: Sql, tenantId: string, ids: string[]): Promise<Map<string, AccountRow>> {
     // Lock in id order on every path, so two opposite transfers cannot deadlock.
     const sorted = [...new Set(ids)].sort();
@@ -153,6 +156,9 @@ export function createLedger({ db, velocity, audit }: { db: Database; velocity?:
   async function post(tx: Sql, input: PostingInput): Promise<TransferRow> {
     if (input.sourceId === input.destinationId) throw new AppError('same_account');
     if (input.amount <= 0n || input.amount > MAX_AMOUNT) throw new AppError('validation_failed', 'amount out of range');
+    const limits = limitsFor(moneyLimits, input.tenantId, input.currency);
+    const maximum = input.kind === 'deposit' ? limits.maxDeposit : limits.maxTransfer;
+    if (input.amount > maximum) throw new AppError('amount_above_maximum', `One ${input.kind} may move at most ${maximum} (minor units of ${input.currency})`);
     const accounts = await lockAccounts(tx, input.tenantId, [input.sourceId, input.destinationId]);
     const source = accounts.get(input.sourceId);
     const destination = accounts.get(input.destinationId);
@@ -164,6 +170,11 @@ export function createLedger({ db, velocity, audit }: { db: Database; velocity?:
     if (source.status !== 'open' || destination.status !== 'open') throw new AppError('account_closed');
     if (source.currency !== input.currency || destination.currency !== input.currency) throw new AppError('currency_mismatch');
     if (source.kind === 'customer' && source.available < input.amount) throw new AppError('insufficient_funds');
+    // Under the source's row lock, before any balance changes: a settlement account goes negative
+    // (it mirrors money held outside), but never below its floor.
+    if (source.kind === 'settlement' && source.available - input.amount < limits.settlementFloor) {
+      throw new AppError('settlement_floor_reached', `The ${input.currency} settlement account would go below its floor of ${limits.settlementFloor}`);
+    }
     if (destination.available + input.amount > MAX_AMOUNT || source.available - input.amount < -MAX_AMOUNT) {
       throw new AppError('validation_failed', 'The resulting balance would exceed the supported range');
     }

@@ -178,12 +178,13 @@ describeEngines('API security answers', (engine) => {
     expect(await balances()).toEqual([10000, 0]);
   });
 
-  it('accepts the largest amount 2^53-1 as valid input (then refuses it for funds)', async () => {
+  it('accepts the largest amount 2^53-1 as valid input (then refuses it as above the per-transfer maximum)', async () => {
     const res = await s.http.call('/v1/transfers', {
       token: acme.token, headers: idem(),
       body: { source_account_id: accountA, destination_account_id: accountB, amount: 9007199254740991, currency: 'EUR' },
     });
-    expectProblem(res, 422, 'insufficient_funds');
+    expectProblem(res, 422, 'amount_above_maximum');
+    expect(await balances()).toEqual([10000, 0]);
   });
 
   it('refuses a lower-case or unknown currency', async () => {
