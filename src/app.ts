@@ -65,7 +65,7 @@ function observabilityRoutes(deps: AppDeps) {
   const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
   return [
     ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
-    ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, seesAllTenants }) : []),
+    ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, seesAllTenants, recheck: (p) => deps.identity.recheck(p) }) : []),
   ];
 }
 

@@ -62,7 +62,9 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     // The audit log first: every service below records its changes through it (issue 3).
     const audit = createAuditLog({ db, secrets, logger });
     audit.start();
-    const monitoring = await createMonitoring({ db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls });
+    const monitoring = await createMonitoring({
+      db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls, streamLimits: config.rateLimits.streams,
+    });
     // Sign-in lockouts count through the traffic protection's (Redis-shared) brute-force guard. That
     // is created further down, so its event-loop monitor does not see the slow start-up steps: the
     // guard is bound late (nothing signs in before the server serves).

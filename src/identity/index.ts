@@ -113,6 +113,15 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
 
   const callback = provider.callback();
   const onError = (err: unknown) => logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error');
+  const verifier = createTokenVerifier({
+    db, issuer, publicJwks: keys.publicJwks, replay, users: (id) => users.authz(id),
+    ...(external ? { external } : {}),
+    onReplay: ({ clientId, ip }) => {
+      logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');
+      void audit?.record({ action: 'auth.replay_detected', outcome: 'denied', clientId, ip }).catch(() => undefined);
+    },
+  });
+
   return {
     clients: store.service,
     users,
@@ -131,14 +140,8 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       void callback(req, res);
     },
     isOidcPath,
-    authenticate: createTokenVerifier({
-      db, issuer, publicJwks: keys.publicJwks, replay, users: (id) => users.authz(id),
-      ...(external ? { external } : {}),
-      onReplay: ({ clientId, ip }) => {
-        logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');
-        void audit?.record({ action: 'auth.replay_detected', outcome: 'denied', clientId, ip }).catch(() => undefined);
-      },
-    }),
+    authenticate: verifier,
+    recheck: verifier.recheck,
     async close() {
       await usage.close();
       await replay.close();

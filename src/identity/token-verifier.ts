@@ -33,6 +33,12 @@ function refused(dpop = false): AppError {
   });
 }
 
+function dpopRequired(): AppError {
+  return new AppError('invalid_token', 'This access token is bound to a DPoP key: send it as "Authorization: DPoP <token>" with a DPoP proof', {
+    'WWW-Authenticate': `DPoP ${DPOP_ALGS}, error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"`,
+  });
+}
+
 function badProof(): AppError {
   // RFC 9449 §7.1: the DPoP challenge with error="invalid_dpop_proof".
   return new AppError('invalid_dpop_proof', 'The DPoP proof is missing, invalid or replayed', {
@@ -70,7 +76,16 @@ export function certificateThumbprint(der: Buffer): string {
   return createHash('sha256').update(der).digest('base64url');
 }
 
-export type Authenticate = (request: AuthRequest | string | undefined) => Promise<Principal>;
+export interface Authenticate {
+  (request: AuthRequest | string | undefined): Promise<Principal>;
+  /**
+   * Where an already authenticated principal's token stands now (revocation of the token, its
+   * grant or its client; the client's scopes and the user's role; expiry), without its sender
+   * constraint again (a DPoP proof is single-use): for long-lived streams, which must end when
+   * their token no longer stands. undefined when it no longer does.
+   */
+  recheck(principal: Principal): Promise<Principal | undefined>;
+}
 
 export function createTokenVerifier(deps: {
   db: Database;
@@ -86,6 +101,8 @@ export function createTokenVerifier(deps: {
   const { db, issuer } = deps;
   const jwks = createLocalJWKSet(deps.publicJwks);
   const cache = new Lru<VerifiedToken>(deps.cacheSize ?? 10_000);
+  // The verified claims behind each principal handed out, for recheck(); gone with the principal.
+  const claimsOf = new WeakMap<Principal, VerifiedToken>();
 
   async function verify(token: string): Promise<VerifiedToken> {
     let payload: JWTPayload;
@@ -119,7 +136,33 @@ export function createTokenVerifier(deps: {
     };
   }
 
-  return async function authenticate(input) {
+  /** Our token's standing now, as a principal; external tokens have no standing beyond their exp. */
+  async function standingPrincipal(verified: VerifiedToken, hash: string): Promise<Principal | undefined> {
+    if (verified.external) {
+      return {
+        tenantId: verified.tenantId, clientId: verified.clientId, userId: verified.sub, role: verified.external.role,
+        customerId: verified.external.customerId, scopes: new Set(verified.scopes), tokenHash: hash, expiresAtMs: verified.expMs,
+      };
+    }
+    // Every request: the client, the revocation list, the grant and the user (token-standing.ts).
+    const standing = await tokenStanding(db, deps.users, {
+      clientId: verified.clientId, tenantId: verified.tenantId, jti: verified.jti, grantId: verified.grantId,
+      userId: verified.sub, scopes: verified.scopes,
+    });
+    if (!standing) return undefined;
+    return {
+      tenantId: verified.tenantId, clientId: verified.clientId, userId: verified.sub, role: standing.role,
+      customerId: standing.customerId, scopes: new Set(standing.scopes), tokenHash: hash, expiresAtMs: verified.expMs,
+    };
+  }
+
+  async function recheck(principal: Principal): Promise<Principal | undefined> {
+    const verified = claimsOf.get(principal);
+    if (!verified || verified.expMs <= Date.now()) return undefined;
+    return standingPrincipal(verified, principal.tokenHash);
+  }
+
+  async function authenticate(input: AuthRequest | string | undefined): Promise<Principal> {
     const req: AuthRequest = typeof input === 'object' && input !== null
       ? input
       : { authorization: input, dpop: undefined, method: 'GET', url: '/', certificate: () => undefined };
@@ -147,8 +190,9 @@ export function createTokenVerifier(deps: {
 
     // Sender constraints, on every request (RFC 9449 §7, RFC 8705 §3).
     if (verified.jkt !== undefined) {
-      // A DPoP-bound token sent as a bearer token (or without its proof) is refused.
-      if (!dpopScheme) throw refused();
+      // A DPoP-bound token sent as a bearer token is refused with a challenge that says what is
+      // missing (RFC 9449 §7.1): only the token's holder can see it, and it helps that holder.
+      if (!dpopScheme) throw dpopRequired();
       if (typeof req.dpop !== 'string' || req.dpop.length > MAX_TOKEN_LENGTH) throw badProof();
       const outcome = await checkDpopProof({
         proof: req.dpop, method: req.method, url: htuOf(`${issuer}${req.url}`), accessToken: token, jkt: verified.jkt, replay: deps.replay,
@@ -164,28 +208,11 @@ export function createTokenVerifier(deps: {
       if (certificate === undefined || certificateThumbprint(certificate) !== verified.x5t) throw refused();
     }
 
-    if (verified.external) {
-      return {
-        tenantId: verified.tenantId, clientId: verified.clientId, userId: verified.sub, role: verified.external.role,
-        customerId: verified.external.customerId, scopes: new Set(verified.scopes), tokenHash: hash,
-      };
-    }
+    const principal = await standingPrincipal(verified, hash);
+    if (!principal) throw refused(dpopScheme);
+    claimsOf.set(principal, verified);
+    return principal;
+  }
 
-    // Every request: the client, the revocation list, the grant and the user (token-standing.ts).
-    const standing = await tokenStanding(db, deps.users, {
-      clientId: verified.clientId, tenantId: verified.tenantId, jti: verified.jti, grantId: verified.grantId,
-      userId: verified.sub, scopes: verified.scopes,
-    });
-    if (!standing) throw refused(dpopScheme);
-    const { role, customerId, scopes } = standing;
-    return {
-      tenantId: verified.tenantId,
-      clientId: verified.clientId,
-      userId: verified.sub,
-      role,
-      customerId,
-      scopes: new Set(scopes),
-      tokenHash: hash,
-    };
-  };
+  return Object.assign(authenticate, { recheck });
 }

@@ -110,6 +110,8 @@ export interface Identity {
    * with a `WWW-Authenticate` header (RFC 6750 §3).
    */
   authenticate(request: AuthRequest | string | undefined): Promise<Principal>;
+  /** Where an authenticated principal's token stands now (undefined: revoked, demoted or expired); see token-verifier.ts. */
+  recheck(principal: Principal): Promise<Principal | undefined>;
   users: Users;
   /** Scope usage per client, and the least-privilege review. */
   usage: UsageTracker;

@@ -13,6 +13,8 @@ export interface Principal {
   scopes: ReadonlySet<string>;
   /** Hash of the access token: the key of verification caches and usage records, never the token. */
   tokenHash: string;
+  /** When the access token expires (ms since the epoch): long-lived streams end then. */
+  expiresAtMs: number;
 }
 
 export const ALL_SCOPES = [

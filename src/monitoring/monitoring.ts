@@ -34,6 +34,8 @@ export async function createMonitoring(deps: {
   redisUrl: string | undefined;
   logger: MonitoringLogger;
   hsts: boolean;
+  /** Open alert streams: per client and per node (rate_limits.streams). */
+  streamLimits: { perClient: number; max: number };
 }): Promise<Monitoring> {
   const { settings, logger } = deps;
   let redisErrorLogged = false;
@@ -56,7 +58,7 @@ export async function createMonitoring(deps: {
     alerts.raise(input).catch((err: unknown) => logger.error({ event: 'alert.raise_failed', rule: input.rule, error: (err as Error)?.name }, 'alert could not be raised'));
   });
   deps.audit.onAppended((event) => detector.observe({ kind: 'audit', event }));
-  const streams = createStreamHub({ subscribe: (l) => fanout.subscribe(l), heartbeatMs: settings.heartbeatSeconds * 1000, hsts: deps.hsts });
+  const streams = createStreamHub({ subscribe: (l) => fanout.subscribe(l), heartbeatMs: settings.heartbeatSeconds * 1000, hsts: deps.hsts, limits: deps.streamLimits });
 
   async function verifyAudit() {
     const result = await deps.audit.verify();

@@ -36,6 +36,8 @@ export interface MonitoringRouteDeps {
   alerts: AlertService;
   streams: StreamHub;
   seesAllTenants(principal: Principal): Promise<boolean>;
+  /** Where the stream's token stands now (identity.recheck). */
+  recheck(principal: Principal): Promise<Principal | undefined>;
 }
 
 export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
@@ -64,10 +66,15 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
         response: { 200: { type: 'string', description: 'text/event-stream' }, ...problemResponses },
       },
       async handler({ principal, request, reply }) {
+        deps.streams.admit(principal.clientId);
         const all = await deps.seesAllTenants(principal);
         const tenant = all ? undefined : principal.tenantId;
         const lastEventId = request.headers['last-event-id'] as string | undefined;
         await deps.streams.open(request, reply, {
+          clientId: principal.clientId,
+          tokenHash: principal.tokenHash,
+          // Revoked, expired, or no longer carrying alerts:read (scope or role change): the stream ends.
+          stands: async () => (await deps.recheck(principal))?.scopes.has('alerts:read') === true,
           // A tenant's stream carries only its own alerts; platform-wide ones (no tenant) go to the platform.
           visible: (alert: Alert) => all || alert.tenant_id === principal.tenantId,
           // More than a page behind: the rest is at GET /v1/alerts (a stream is no place for a dump).

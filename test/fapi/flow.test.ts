@@ -284,7 +284,10 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(await newDpopKey(), 'GET', `${s.url}${path}`, token) }), 'invalid_dpop_proof'); // other key
     expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`, token, Math.floor(Date.now() / 1000) - 600) }), 'invalid_dpop_proof');
     expect401(await call({ authorization: `DPoP ${token}` }), 'invalid_dpop_proof');
-    expect401(await call({ authorization: `Bearer ${token}` }), 'invalid_token');
+    const asBearer = await call({ authorization: `Bearer ${token}` });
+    expect401(asBearer, 'invalid_token');
+    // The challenge says what is missing: the DPoP scheme and a proof.
+    expect(String(asBearer.headers['www-authenticate'])).toBe('DPoP algs="ES256 PS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"');
     expect401(await call({ authorization: `Bearer ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`, token) }), 'invalid_token');
   });
 

@@ -172,8 +172,27 @@ describe('authenticate', () => {
   });
 
   it('a sender-constrained (DPoP / mTLS) token presented as a bearer token', async () => {
-    await expectInvalid(h, `Bearer ${await sign({ cnf: { jkt: 'abc' } })}`);
+    // A DPoP-bound one is told that it needs the DPoP scheme and a proof (RFC 9449 §7.1).
+    const dpopBound = await refusal(h.identity.authenticate(`Bearer ${await sign({ cnf: { jkt: 'abc' } })}`));
+    expect(dpopBound.code).toBe('invalid_token');
+    expect(dpopBound.headers['WWW-Authenticate']).toBe('DPoP algs="ES256 PS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"');
     await expectInvalid(h, `Bearer ${await sign({ cnf: { 'x5t#S256': 'abc' } })}`);
+  });
+
+  it('recheck: an authenticated principal stands until its exp, its revocation or a scope change', async () => {
+    const c = await h.identity.clients.create({ tenant: 'acme-bank', name: 'stream', scopes: ['accounts:read', 'alerts:read'] });
+    const now = Math.floor(Date.now() / 1000);
+    // exp 2 s ahead (verification allows 5 s of clock skew for the request itself, not for recheck).
+    const short = await sign({ client_id: c.client_id, sub: c.client_id, tenant_id: c.tenant_id, scope: 'accounts:read alerts:read', exp: now + 2 });
+    const principal = await h.identity.authenticate(`Bearer ${short}`);
+    expect((await h.identity.recheck(principal))?.scopes).toEqual(new Set(['accounts:read', 'alerts:read']));
+    expect(principal.expiresAtMs).toBe((now + 2) * 1000);
+    expect(await h.identity.clients.setScopes(c.client_id, ['accounts:read'])).toBe(true);
+    expect((await h.identity.recheck(principal))?.scopes).toEqual(new Set(['accounts:read']));
+    await new Promise((r) => setTimeout(r, Math.max(0, (now + 2) * 1000 - Date.now() + 50)));
+    expect(await h.identity.recheck(principal)).toBe(undefined);
+    // A principal this verifier never handed out has no standing to recheck.
+    expect(await h.identity.recheck({ ...principal, expiresAtMs: Date.now() + 60_000 })).toBe(undefined);
   });
 
   it('a token whose tenant is not its client\'s', async () => {

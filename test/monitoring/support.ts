@@ -12,6 +12,8 @@ export interface Stream {
   alerts: Array<{ at: number; alert: any }>;
   raw: string;
   next(predicate: (alert: any) => boolean, timeoutMs?: number): Promise<{ at: number; alert: any }>;
+  /** Resolves with performance.now() when the server ends the stream. */
+  ended: Promise<number>;
   close(): void;
 }
 
@@ -39,6 +41,10 @@ export function openStream(s: TestServer, token: string, headers: Record<string,
             if (!check()) waiters.push(() => void check());
           });
         },
+        ended: new Promise<number>((done) => {
+          res.once('end', () => done(performance.now()));
+          res.once('close', () => done(performance.now()));
+        }),
         close() {
           req.destroy();
         },
