@@ -3,6 +3,7 @@
 // rate limiter increments `rateLimitedRequests` (it alone knows which class and why; the gateway
 // does not count 429s a second time).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { droppedLogLines } from '../logger.js';
 
 export const metricsRegistry = new Registry();
 metricsRegistry.setDefaultLabels({ service: 'vaultgate' });
@@ -63,4 +64,15 @@ export const auditAppendFailures = new Counter({
   name: 'vaultgate_audit_append_failures_total',
   help: 'Audit events that could not be written outside a transaction (denials, auth events)',
   registers: [metricsRegistry],
+});
+
+// A counter read when scraped: the logger counts its own drops (it must not depend on metrics).
+export const logLinesDropped = new Counter({
+  name: 'vaultgate_log_lines_dropped_total',
+  help: 'Log lines dropped because stdout was not read (a stuck log shipper); the audit log is not affected',
+  registers: [metricsRegistry],
+  collect() {
+    this.reset();
+    this.inc(droppedLogLines());
+  },
 });
