@@ -1,4 +1,4 @@
-// Idempotency-Key semantics (CONTRACT §3), after Stripe: the key is stored with a hash of the
+// Idempotency-Key semantics (docs/contract.md §3), after Stripe: the key is stored with a hash of the
 // request. The first request claims the key ('running', with a lease), and its outcome is written
 // in the same transaction as the money movement, so an acknowledged transfer and its stored
 // response can never disagree. A crash before commit leaves only an expired lease: a retry takes

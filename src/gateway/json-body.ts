@@ -20,44 +20,55 @@ export interface JsonTextFacts {
  * or a log in front of us may read the first, and would see another request than the one booked
  * (RFC 8259 §4: names SHOULD be unique; RFC 7493 I-JSON: MUST).
  */
+// Character codes the scanner branches on (charCodeAt: no one-character strings, no regex per byte).
+const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
+
 export function scanJsonText(text: string): JsonTextFacts {
   // One frame per open object (its keys so far, and whether a key comes next) or array (no keys).
   const frames: Array<{ keys: Set<string> | undefined; expectKey: boolean }> = [];
   let nonInteger = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      // A string: find its closing quote, skipping escaped characters.
       let j = i + 1;
       let escaped = false;
-      for (; j < text.length; j++) {
-        const d = text[j];
-        if (d === '\\') {
+      for (; j < n; j++) {
+        const d = text.charCodeAt(j);
+        if (d === BACKSLASH) {
           escaped = true;
           j++;
-        } else if (d === '"') break;
+        } else if (d === QUOTE) break;
       }
       const frame = frames[frames.length - 1];
       if (frame?.keys && frame.expectKey) {
+        // Keys are compared as JSON.parse sees them: "\u0061mount" is "amount".
         const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
         if (frame.keys.has(key)) return { nonInteger, duplicateKey: key };
         frame.keys.add(key);
         frame.expectKey = false;
       }
       i = j;
-    } else if (c === '{') {
+    } else if (c === OPEN_OBJECT) {
       frames.push({ keys: new Set(), expectKey: true });
-    } else if (c === '[') {
+    } else if (c === OPEN_ARRAY) {
       frames.push({ keys: undefined, expectKey: false });
-    } else if (c === '}' || c === ']') {
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       frames.pop();
-    } else if (c === ',') {
+    } else if (c === COMMA) {
       const frame = frames[frames.length - 1];
       if (frame?.keys) frame.expectKey = true;
-    } else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
-      // A number token: digits, sign, fraction and exponent characters.
+    } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+      // A number token: digits, sign, fraction and exponent characters; a '.' or an 'e' makes it
+      // a non-integer.
       let j = i;
-      while (j < text.length && /[-+0-9.eE]/.test(text[j] as string)) j++;
-      if (/[.eE]/.test(text.slice(i, j))) nonInteger = true;
+      for (; j < n; j++) {
+        const d = text.charCodeAt(j);
+        if (d === DOT || d === LOWER_E || d === UPPER_E) nonInteger = true;
+        else if (!(d >= ZERO && d <= NINE) && d !== MINUS && d !== PLUS) break;
+      }
       i = j - 1;
     }
   }

@@ -1,4 +1,4 @@
-// List conventions (CONTRACT §3): ?limit=1..100 (default 20) and starting_after=ID →
+// List conventions (docs/contract.md §3): ?limit=1..100 (default 20) and starting_after=ID →
 // { data, has_more, next_cursor }.
 import Type, { type TSchema } from 'typebox';
 import { Nullable } from './schemas.js';

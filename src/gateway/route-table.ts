@@ -49,7 +49,7 @@ export interface ApiRoute {
   rateLimit: RateLimitClass;
   /** Maximum body size in bytes (default 16 KiB). */
   bodyLimit?: number;
-  /** Money-moving POST: requires an Idempotency-Key (CONTRACT §3). */
+  /** Money-moving POST: requires an Idempotency-Key (docs/contract.md §3). */
   idempotent?: boolean;
   schema: RouteSchemas;
   handler(ctx: HandlerContext): Promise<HandlerResult>;

@@ -12,7 +12,7 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-/** An object that refuses unknown properties (CONTRACT §3: no mass assignment). */
+/** An object that refuses unknown properties (docs/contract.md §3: no mass assignment). */
 export function Strict<T extends Parameters<typeof Type.Object>[0]>(properties: T, options: Record<string, unknown> = {}) {
   return Type.Object(properties, { additionalProperties: false, ...options });
 }

@@ -1,4 +1,4 @@
-// Response headers every answer carries (CONTRACT §3).
+// Response headers every answer carries (docs/contract.md §3).
 import type { FastifyReply } from 'fastify';
 
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

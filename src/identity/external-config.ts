@@ -1,4 +1,4 @@
-// Environment of the optional external identity provider (CONTRACT §2 additions):
+// Environment of the optional external identity provider (docs/contract.md §2 additions):
 //   VAULTGATE_EXTERNAL_ISSUER    its issuer URL (https); unset = feature off
 //   VAULTGATE_EXTERNAL_AUDIENCE  the `aud` its tokens carry for us (default: VAULTGATE_PUBLIC_URL)
 //   VAULTGATE_EXTERNAL_CLAIMS    claim names: "tenant=tenant,role=role,customer=customer_id" (the default)

@@ -1,4 +1,4 @@
-// Opaque IDs with a type prefix (CONTRACT §3): prefix_ + 10 chars of time + 16 random chars,
+// Opaque IDs with a type prefix (docs/contract.md §3): prefix_ + 10 chars of time + 16 random chars,
 // Crockford base32. Lexicographic order follows creation order, which keeps cursors stable.
 import { randomBytes } from 'node:crypto';
 

@@ -1,4 +1,4 @@
-// Owner isolation (CONTRACT §4): an end user with role `customer` sees only the customer record
+// Owner isolation (docs/contract.md §4): an end user with role `customer` sees only the customer record
 // it is linked to. Everything else answers as if it did not exist.
 import { AppError } from '../errors.js';
 import type { Principal } from './principal.js';

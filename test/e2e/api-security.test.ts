@@ -253,7 +253,7 @@ describeEngines('API security answers', (engine) => {
     expect(again.status).toBe(401);
   });
 
-  it('sends the security headers of CONTRACT §3 on answers and errors', async () => {
+  it('sends the security headers of docs/contract.md §3 on answers and errors', async () => {
     for (const res of [await s.http.call(`/v1/accounts/${accountA}`, { token: acme.token }), await s.http.call('/v1/nowhere')]) {
       expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
       expect(res.headers['x-content-type-options']).toBe('nosniff');
