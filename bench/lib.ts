@@ -69,6 +69,7 @@ export function printTable(title: string, results: Result[]): void {
 export function unlimitedConfig(dataDir: string, classes: readonly string[]): string {
   const file = path.join(dataDir, 'config.yaml');
   const huge = '{ limit: 1000000000, window_seconds: 60 }';
-  writeFileSync(file, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default:\n${classes.map((c) => `      ${c}: ${huge}\n`).join('')}`);
+  // The benchmark seeds one account with 10^12 minor units: above the default per-deposit maximum.
+  writeFileSync(file, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default:\n${classes.map((c) => `      ${c}: ${huge}\n`).join('')}money_limits:\n  max_deposit: 1000000000000\n`);
   return file;
 }

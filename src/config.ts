@@ -1,4 +1,4 @@
-// Configuration from the environment (CONTRACT §2) and the optional VAULTGATE_CONFIG YAML file.
+// Configuration from the environment (docs/contract.md §2) and the optional VAULTGATE_CONFIG YAML file.
 // Parsed once at start; a bad value stops the start with one line naming the variable; the result
 // is frozen. Nothing falls back silently.
 import { readFileSync } from 'node:fs';
@@ -127,7 +127,7 @@ function parseFileConfig(file: string | undefined): FileConfig {
   for (const key of Object.keys(doc)) {
     if (!FILE_KEYS.has(key)) fail('VAULTGATE_CONFIG', `unknown key "${key}" (allowed: ${[...FILE_KEYS].join(', ')})`);
   }
-  return doc as FileConfig;
+  return doc;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {

@@ -1,5 +1,6 @@
 // The JSON body parser on the real module: duplicate keys at any depth (compared after
 // unescaping) and non-integer numbers are refused; equal keys in sibling objects are fine.
+import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { parseJsonBody, scanJsonText } from './json-body.js';
@@ -37,4 +38,27 @@ it('still refuses non-integer numbers, and not digits inside strings', () => {
   expect(refusal('{"amount":100.0}')?.detail).toBe('Numbers must be integers (amounts are in minor units)');
   expect(refusal('{"amount":1e3}')?.code).toBe('validation_failed');
   expect(parseJsonBody('{"reference":"1.5e3","amount":-15}')).toEqual({ reference: '1.5e3', amount: -15 });
+});
+
+it('tracks each object on its own: a key repeated after a nested object closes is caught, one inside a sibling is not', () => {
+  expect(refusal('{"a":{"x":1},"b":[{"x":2},{"x":3}],"a":2}')?.detail).toBe('Duplicate key "a" in the JSON body');
+  expect(refusal('{"a":{"b":{"c":1,"d":[],"c":2}}}')?.detail).toBe('Duplicate key "c" in the JSON body');
+  expect(refusal('{"k":"v","o":{"k":"v"},"k":"w"}')?.detail).toBe('Duplicate key "k" in the JSON body');
+  expect(refusal('{"a\\\\":1,"a\\u005c":2}')?.detail).toBe('Duplicate key "a\\\\" in the JSON body');
+  expect(refusal('{"a":{"b":1},"c":{"b":1},"d":{"a":1,"c":1}}')).toBeUndefined();
+  expect(refusal('{"\\u00e9":1,"é":2}')?.detail).toBe('Duplicate key "é" in the JSON body');
+});
+
+it('agrees with a parse-and-compare reference on generated JSON (one duplicate injected or none)', () => {
+  const key = fc.constantFrom('a', 'b', 'amount', 'é', 'a"b', 'a\\b', '\u0000x');
+  const value = fc.letrec((tie) => ({
+    v: fc.oneof({ maxDepth: 3 }, fc.integer(), fc.string({ maxLength: 4 }), fc.constant(null), fc.array(tie('v'), { maxLength: 3 }), tie('o')),
+    o: fc.dictionary(key, tie('v'), { maxKeys: 4 }),
+  })).o;
+  fc.assert(fc.property(value, fc.boolean(), (obj, inject) => {
+    let text = JSON.stringify(obj);
+    const first = Object.keys(obj)[0];
+    if (inject && first !== undefined) text = `${text.slice(0, -1)},${JSON.stringify(first)}:0}`;
+    expect(scanJsonText(text).duplicateKey).toBe(inject ? first : undefined);
+  }));
 });

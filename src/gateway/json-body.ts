@@ -14,16 +14,16 @@ export interface JsonTextFacts {
   duplicateKey: string | undefined;
 }
 
+// Character codes the scanner branches on (charCodeAt: no one-character strings, no regex per byte).
+const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
+
 /**
  * One pass over JSON text that JSON.parse accepted: number literals that are not integers, and
  * keys repeated within one object. JSON.parse keeps the last of two equal keys; a signer, a filter
  * or a log in front of us may read the first, and would see another request than the one booked
  * (RFC 8259 §4: names SHOULD be unique; RFC 7493 I-JSON: MUST).
  */
-// Character codes the scanner branches on (charCodeAt: no one-character strings, no regex per byte).
-const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
-
 export function scanJsonText(text: string): JsonTextFacts {
   // One frame per open object (its keys so far, and whether a key comes next) or array (no keys).
   const frames: Array<{ keys: Set<string> | undefined; expectKey: boolean }> = [];

@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { Database, Sql } from '../storage/types.js';
 import { MAX_AMOUNT, toJsonAmount } from './money.js';
-import { DEFAULT_MONEY_LIMITS, limitsFor, type MoneyLimitSettings } from './money-limits.js';
+import { DEFAULT_MONEY_LIMIT_SETTINGS, limitsFor, type MoneyLimitSettings } from './money-limits.js';
 import type { Velocity } from './velocity.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
@@ -116,7 +116,7 @@ export interface PostingInput {
   context?: AuditContext | undefined;
 }
 
-export function createLedger({ db, velocity, audit, moneyLimits = { defaults: DEFAULT_MONEY_LIMITS, overrides: [] } }: {
+export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_LIMIT_SETTINGS }: {
   db: Database; velocity?: Velocity | undefined; audit?: AuditLog | undefined; moneyLimits?: MoneyLimitSettings | undefined;
 }) {
   async function lockAccounts(tx: Sql, tenantId: string, ids: string[]): Promise<Map<string, AccountRow>> {
@@ -162,7 +162,7 @@ export function createLedger({ db, velocity, audit, moneyLimits = { defaults: DE
     const accounts = await lockAccounts(tx, input.tenantId, [input.sourceId, input.destinationId]);
     const source = accounts.get(input.sourceId);
     const destination = accounts.get(input.destinationId);
-    // Another tenant's account answers exactly like one that does not exist (CONTRACT §4).
+    // Another tenant's account answers exactly like one that does not exist (docs/contract.md §4).
     if (!source || !destination) throw new AppError('not_found', 'Account not found');
     if (input.kind === 'transfer' && (source.kind !== 'customer' || destination.kind !== 'customer')) {
       throw new AppError('not_found', 'Account not found');

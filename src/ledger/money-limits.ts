@@ -21,21 +21,24 @@ interface Override extends Partial<MoneyLimits> {
 }
 
 export interface MoneyLimitSettings {
-  defaults: MoneyLimits;
-  overrides: readonly Override[];
+  readonly defaults: Readonly<MoneyLimits>;
+  readonly overrides: readonly Readonly<Override>[];
 }
 
 // 10^11 minor units is a billion EUR in one movement; the floor lets 10,000 such deposits through.
-export const DEFAULT_MONEY_LIMITS: MoneyLimits = {
+export const DEFAULT_MONEY_LIMITS: Readonly<MoneyLimits> = Object.freeze({
   maxDeposit: 100_000_000_000n,
   maxTransfer: 100_000_000_000n,
   settlementFloor: -1_000_000_000_000_000n,
-};
+});
+
+/** The settings when the config file has no `money_limits` section. */
+export const DEFAULT_MONEY_LIMIT_SETTINGS: MoneyLimitSettings = Object.freeze({ defaults: DEFAULT_MONEY_LIMITS, overrides: Object.freeze([]) });
 
 const KEYS = ['max_deposit', 'max_transfer', 'settlement_floor'] as const;
 
 function fail(where: string, why: string): never {
-  throw new ConfigError(`VAULTGATE_CONFIG: money_limits.${where}: ${why}`);
+  throw new ConfigError(`VAULTGATE_CONFIG: money_limits${where === '' ? '' : `.${where}`}: ${why}`);
 }
 
 function mapping(value: unknown, where: string, allowed: readonly string[]): Record<string, unknown> {
@@ -62,7 +65,7 @@ function limits(m: Record<string, unknown>, where: string): Partial<MoneyLimits>
 }
 
 export function parseMoneyLimits(raw: unknown): MoneyLimitSettings {
-  if (raw === undefined || raw === null) return { defaults: DEFAULT_MONEY_LIMITS, overrides: [] };
+  if (raw === undefined || raw === null) return DEFAULT_MONEY_LIMIT_SETTINGS;
   const m = mapping(raw, '', [...KEYS, 'overrides']);
   const defaults = { ...DEFAULT_MONEY_LIMITS, ...limits(m, '') };
   let overrides: Override[] = [];
@@ -76,7 +79,7 @@ export function parseMoneyLimits(raw: unknown): MoneyLimitSettings {
       if (o.tenant === undefined && o.currency === undefined) fail(where, 'needs tenant, currency or both');
       const own = limits(o, `${where}.`);
       if (Object.keys(own).length === 0) fail(where, `needs at least one of ${KEYS.join(', ')}`);
-      return { tenant: o.tenant as string | undefined, currency: o.currency as string | undefined, ...own };
+      return Object.freeze({ tenant: o.tenant, currency: o.currency, ...own });
     });
   }
   return Object.freeze({ defaults: Object.freeze(defaults), overrides: Object.freeze(overrides) });

@@ -1,5 +1,5 @@
 // Money: integer minor units as bigint inside the code (never number arithmetic on amounts);
-// JSON integers at the edge, 1 ≤ amount ≤ 2^53−1 (CONTRACT §3).
+// JSON integers at the edge, 1 ≤ amount ≤ 2^53−1 (docs/contract.md §3).
 
 export const MAX_AMOUNT = 9007199254740991n;
 

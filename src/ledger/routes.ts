@@ -79,7 +79,7 @@ interface CustomerCheck {
 }
 
 export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute[] {
-  /** The account, if this principal may see it; otherwise not_found (CONTRACT §4). */
+  /** The account, if this principal may see it; otherwise not_found (docs/contract.md §4). */
   async function visibleAccount(principal: Principal, id: string) {
     const account = await ledger.getAccount(principal.tenantId, id);
     if (!account) throw new AppError('not_found', 'Account not found');

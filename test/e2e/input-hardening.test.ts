@@ -55,11 +55,29 @@ describeEngines('duplicate JSON keys', (engine: Engine) => {
 
   it('a token request repeating a form parameter is refused (RFC 6749 §3.2)', async () => {
     const client = await s.newClient('acme', ['accounts:read']);
-    for (const body of ['grant_type=client_credentials&scope=accounts:read&scope=accounts:write', 'grant_type=client_credentials&grant_type=client_credentials&scope=accounts:read']) {
+    const cases = [
+      ['grant_type=client_credentials&scope=accounts:read&scope=accounts:write', 'scope'],
+      ['grant_type=client_credentials&grant_type=client_credentials&scope=accounts:read', 'grant_type'],
+    ];
+    for (const [body, name] of cases) {
       const res = await s.http.call('/oauth/token', {
         method: 'POST', headers: { authorization: basic(client.clientId, client.secret), 'content-type': 'application/x-www-form-urlencoded' }, body,
       });
-      expect([body, res.status, res.body.error]).toEqual([body, 400, 'invalid_request']);
+      // oidc-provider's own refusal (its rejectDupes step), no code of ours needed.
+      expect([res.status, res.body]).toEqual([400, { error: 'invalid_request', error_description: `'${name}' parameter must not be provided twice` }]);
+    }
+  });
+
+  it('a pushed authorization request repeating a parameter is refused (RFC 9126 §2.1)', async () => {
+    const client = await s.newClient('acme', ['accounts:read']);
+    const base = `response_type=code&client_id=${client.clientId}&redirect_uri=${encodeURIComponent('https://client.example/cb')}`;
+    const cases = [[`${base}&scope=openid&scope=accounts:read`, 'scope'], [`${base}&response_type=code&scope=openid`, 'response_type']];
+    for (const [body, name] of cases) {
+      const res = await s.http.call('/oauth/par', {
+        method: 'POST', headers: { authorization: basic(client.clientId, client.secret), 'content-type': 'application/x-www-form-urlencoded' }, body,
+      });
+      // oidc-provider's own refusal (its rejectDupes step), no code of ours needed.
+      expect([res.status, res.body]).toEqual([400, { error: 'invalid_request', error_description: `'${name}' parameter must not be provided twice` }]);
     }
   });
 });
@@ -97,6 +115,11 @@ describeEngines('money limits', (engine: Engine) => {
       expect((await transfer(301, 't1')).body.code).toBe('amount_above_maximum');
       expect((await transfer(300, 't2')).status).toBe(201);
       expect([await f.balance(f.a), await f.balance(f.b)]).toEqual([1200, 300]);
+      // Only the movements that went through left an audit event of a success.
+      const auditor = await s.newClient('acme', ['audit:read']);
+      const successes = async (action: string) =>
+        (await s.http.call(`/v1/audit-events?action=${action}&outcome=success&limit=100`, { token: auditor.token })).body.data.length as number;
+      expect([await successes('deposit.create'), await successes('transfer.create')]).toEqual([2, 1]);
     } finally {
       await s.close();
     }
@@ -126,7 +149,7 @@ describe('Host', () => {
   afterAll(async () => s?.close());
 
   /** The status line and body of one raw HTTP/1.1 request. */
-  function raw(head: string): Promise<{ status: number; body: any }> {
+  function raw(head: string): Promise<{ status: number; headers: string; body: any }> {
     const { port } = new URL(s.url);
     return new Promise((resolve, reject) => {
       const socket = tls.connect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', ca, ALPNProtocols: ['http/1.1'] }, () => socket.write(head));
@@ -137,9 +160,11 @@ describe('Host', () => {
         const length = /content-length: (\d+)/i.exec(headers ?? '')?.[1];
         if (body !== undefined && length !== undefined && Buffer.byteLength(body) >= Number(length)) {
           socket.destroy();
-          resolve({ status: Number(text.slice(9, 12)), body: JSON.parse(body) });
+          resolve({ status: Number(text.slice(9, 12)), headers: (headers ?? '').toLowerCase(), body: JSON.parse(body) });
         }
       });
+      // An answer without a body (Node's own 400) ends with the connection.
+      socket.on('end', () => resolve({ status: Number(text.slice(9, 12)), headers: text.toLowerCase(), body: null }));
       socket.on('error', reject);
     });
   }
@@ -148,30 +173,54 @@ describe('Host', () => {
     for (const target of ['/openapi.json', '/oauth/token']) {
       const res = await raw(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n`);
       expect([target, res.status, res.body.code, res.body.detail]).toEqual([target, 400, 'invalid_request', 'The request has more than one Host header']);
+      expect(res.headers).toContain('\r\ncontent-type: application/problem+json');
+      expect(res.headers).toMatch(/\r\nx-request-id: \S+/);
+      expect(res.body.request_id).toBe(/\r\nx-request-id: (\S+)/.exec(res.headers)?.[1]);
     }
+    // Two equal values, in another case of the name, are still two Host fields.
+    const twice = await raw('GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nHOST: localhost\r\nConnection: close\r\n\r\n');
+    expect([twice.status, twice.body.code]).toEqual([400, 'invalid_request']);
     expect((await raw('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).status).toBe(200);
+    // No Host at all is a 400 too (RFC 9112 §3.2); Node's HTTP/1.1 parser answers it (requireHostHeader).
+    expect((await raw('GET /openapi.json HTTP/1.1\r\nConnection: close\r\n\r\n')).status).toBe(400);
   });
 
-  it('on HTTP/2, a Host that disagrees with :authority is refused', async () => {
+  it('on HTTP/2, a Host that disagrees with :authority is refused, on the API and in front of the authorization server', async () => {
     const session = http2.connect(s.url, { ca });
+    type Answer = { status: number; headers: http2.IncomingHttpHeaders; text: string };
     try {
-      const get = (headers: http2.OutgoingHttpHeaders) => new Promise<{ status: number; body: any }>((resolve, reject) => {
-        const stream = session.request({ ':path': '/openapi.json', ...headers });
-        let status = 0;
+      const client = await s.newClient('acme', ['accounts:read']);
+      // GET /openapi.json, or a token request (client credentials) for /oauth/token.
+      const get = (p: string, headers: http2.OutgoingHttpHeaders) => new Promise<Answer>((resolve, reject) => {
+        const token = p === '/oauth/token';
+        const stream = session.request({
+          ':path': p, ...headers,
+          ...(token ? { ':method': 'POST', 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.clientId, client.secret) } : {}),
+        });
+        let response: http2.IncomingHttpHeaders = {};
         let text = '';
-        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('response', (h) => (response = h));
         stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        stream.on('end', () => resolve({ status, body: JSON.parse(text) }));
+        stream.on('end', () => resolve({ status: Number(response[':status']), headers: response, text }));
         stream.on('error', reject);
-        stream.end();
+        stream.end(token ? 'grant_type=client_credentials&scope=accounts:read' : undefined);
       });
-      // Node's client sends no :authority when given a host; name both, as another client may.
-      const bad = await get({ ':authority': new URL(s.url).host, host: 'evil.example' });
-      expect([bad.status, bad.body.code, bad.body.detail]).toEqual([400, 'invalid_request', 'The Host header disagrees with :authority']);
-      expect((await get({ ':authority': new URL(s.url).host, host: new URL(s.url).host })).status).toBe(200);
-      expect((await get({})).status).toBe(200);
+      const authority = new URL(s.url).host;
+      for (const target of ['/openapi.json', '/oauth/token']) {
+        // Node's client sends no :authority when given a host; name both, as another client may.
+        const bad = await get(target, { ':authority': authority, host: 'evil.example' });
+        const body = JSON.parse(bad.text);
+        expect([target, bad.status, body.code, body.detail]).toEqual([target, 400, 'invalid_request', 'The Host header disagrees with :authority']);
+        expect([bad.headers['content-type'], body.request_id]).toEqual(['application/problem+json; charset=utf-8', bad.headers['x-request-id']]);
+        expect(bad.headers['x-request-id']).toMatch(/\S+/);
+        // The same authority in both (any case) is one authority.
+        const same = await get(target, { ':authority': authority, host: authority.toUpperCase() });
+        expect([target, same.status]).toEqual([target, 200]);
+      }
+      expect((await get('/openapi.json', {})).status).toBe(200);
     } finally {
       session.close();
     }
   });
+
 });
