@@ -29,6 +29,7 @@ import type { Identity } from './identity/index.js';
 import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { ALL_SCOPES } from './lib/principal.js';
+import { auditAppendFailures } from './monitoring/metrics.js';
 import type { Database } from './storage/types.js';
 
 export interface AppDeps {
@@ -232,6 +233,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
       idempotency: deps.idempotency,
       traffic: deps.traffic,
+      audit: deps.audit,
+      onAuditFailure: (err, action) => {
+        auditAppendFailures.inc();
+        deps.logger.warn({ event: 'audit.append_failed', action, error: (err as Error | undefined)?.name }, 'audit event could not be written');
+      },
     },
   );
 

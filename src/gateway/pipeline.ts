@@ -4,12 +4,14 @@
 // client's rate limit for the route's class → authorize (the route's one permission) → strict
 // validation → the concurrency cap (money routes) → handler (money routes inside the idempotency
 // transaction, with their audit event) → serialization through the declared response schema →
-// audit of denials, metrics and one redacted log line (app.ts onResponse).
+// the audit event of a 401/403 (denials.ts), metrics and one redacted log line (app.ts onResponse).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { peerCertificate, type AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
 import type { Sql } from '../storage/types.js';
+import type { AuditLog } from '../audit/types.js';
+import { denialAuditor } from './denials.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestHash, type Idempotency } from './idempotency.js';
 import { sendProblem } from './problem-handlers.js';
 import type { TrafficProtection } from './rate-limit/traffic.js';
@@ -23,6 +25,10 @@ export interface GatewayDeps {
   idempotency: Idempotency;
   /** Per-client, per-class rate limit and concurrency cap (issue 5). */
   traffic?: Pick<TrafficProtection, 'routeHooks'> | undefined;
+  /** Where the gateway's own refusals (401, 403) are recorded. */
+  audit: AuditLog;
+  /** A refusal's audit event could not be written (it is counted and logged, never thrown). */
+  onAuditFailure(err: unknown, action: string): void;
 }
 
 declare module 'fastify' {
@@ -99,6 +105,7 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
       // The concurrency cap holds its slot from after validation until the response ends.
       ...(limits.preHandler.length > 0 ? { preHandler: limits.preHandler } : {}),
       ...(route.idempotent ? { preValidation: [requireIdempotencyKey] } : {}),
+      onResponse: [denialAuditor(deps.audit, route.permission, (err) => deps.onAuditFailure(err, 'denial'))],
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const principal = request.principal as Principal;
         const ctx: HandlerContext = {

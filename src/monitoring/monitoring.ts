@@ -76,7 +76,7 @@ export async function createMonitoring(deps: {
 
   return {
     alerts, detector, streams,
-    observeResponse: createResponseObserver({ audit: deps.audit, detector, logger }),
+    observeResponse: createResponseObserver({ detector }),
     verifyAudit,
     async close() {
       if (verifier) clearInterval(verifier);
