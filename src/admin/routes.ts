@@ -81,7 +81,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
   return [
     {
       method: 'POST', url: '/v1/admin/clients', tag: 'admin', summary: 'Register an OAuth client',
-      permission: 'admin:clients', audit: 'admin.client_create', rateLimit: 'admin',
+      permission: 'admin:clients', operationId: 'admin.client_create', rateLimit: 'admin',
       schema: {
         body: {
           type: 'object', additionalProperties: false, required: ['tenant', 'name', 'scopes'],
@@ -119,7 +119,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
     },
     {
       method: 'GET', url: '/v1/admin/clients', tag: 'admin', summary: 'List OAuth clients',
-      permission: 'admin:clients', audit: 'admin.client_list', rateLimit: 'admin',
+      permission: 'admin:clients', operationId: 'admin.client_list', rateLimit: 'admin',
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: {} },
         response: { 200: { type: 'object', additionalProperties: false, required: ['data'], properties: { data: { type: 'array', items: clientSchema } } }, ...problemResponses },
@@ -131,7 +131,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
     },
     {
       method: 'GET', url: '/v1/admin/clients/:id', tag: 'admin', summary: 'Read an OAuth client',
-      permission: 'admin:clients', audit: 'admin.client_read', rateLimit: 'admin',
+      permission: 'admin:clients', operationId: 'admin.client_read', rateLimit: 'admin',
       schema: { params: idParam, response: { 200: clientSchema, ...problemResponses } },
       async handler({ principal, params }) {
         return { status: 200, body: await visible(principal, params.id) };
@@ -139,7 +139,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
     },
     {
       method: 'DELETE', url: '/v1/admin/clients/:id', tag: 'admin', summary: 'Revoke an OAuth client (its tokens stop working at once)',
-      permission: 'admin:clients', audit: 'admin.client_revoke', rateLimit: 'admin',
+      permission: 'admin:clients', operationId: 'admin.client_revoke', rateLimit: 'admin',
       schema: { params: idParam, response: { 200: clientSchema, ...problemResponses } },
       async handler({ principal, params }) {
         await visible(principal, params.id);
@@ -149,7 +149,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
     },
     {
       method: 'PUT', url: '/v1/admin/clients/:id/scopes', tag: 'admin', summary: "Replace a client's registered scopes (applies to issued tokens at once)",
-      permission: 'admin:clients', audit: 'admin.client_scopes', rateLimit: 'admin',
+      permission: 'admin:clients', operationId: 'admin.client_scopes', rateLimit: 'admin',
       schema: {
         params: idParam,
         body: { type: 'object', additionalProperties: false, required: ['scopes'], properties: { scopes: scopeList } },
@@ -163,7 +163,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
     },
     {
       method: 'GET', url: '/v1/admin/access-review', tag: 'admin', summary: 'Least-privilege review: registered versus exercised scopes per client',
-      permission: 'admin:clients', audit: 'admin.access_review', rateLimit: 'admin',
+      permission: 'admin:clients', operationId: 'admin.access_review', rateLimit: 'admin',
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'integer', minimum: 1, maximum: 365, default: 30 } } },
         response: { 200: reviewSchema, ...problemResponses },

@@ -70,7 +70,7 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
   return [
     defineRoute({
       method: 'GET', url: '/v1/audit-events', tag: 'audit', summary: 'List audit events (oldest first), filtered by time, actor, action, outcome',
-      permission: 'audit:read', audit: 'audit.list', rateLimit: 'read',
+      permission: 'audit:read', operationId: 'audit.list', rateLimit: 'read',
       schema: {
         querystring: Strict({ ...ListQuery, ...filterProperties }),
         response: { 200: ListOf(eventSchema), ...problemResponses },
@@ -82,7 +82,7 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
     }),
     defineRoute({
       method: 'GET', url: '/v1/audit-events/export', tag: 'audit', summary: 'Export audit events as JSON lines (application/x-ndjson), oldest first',
-      permission: 'audit:read', audit: 'audit.export', rateLimit: 'read',
+      permission: 'audit:read', operationId: 'audit.export', rateLimit: 'read',
       schema: {
         querystring: filterQuery,
         // Streamed, not serialized: the body is a stream of JSON lines.
@@ -103,7 +103,7 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
     }),
     defineRoute({
       method: 'GET', url: '/v1/audit-events/signing-key', tag: 'audit', summary: 'The public Ed25519 key (JWK) that signs audit checkpoints',
-      permission: 'audit:read', audit: 'audit.key', rateLimit: 'read',
+      permission: 'audit:read', operationId: 'audit.key', rateLimit: 'read',
       schema: {
         response: {
           200: Strict({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() }),

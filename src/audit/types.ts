@@ -1,12 +1,13 @@
 // The audit seam every capability records through. An event for a change is written with the
 // change's own transaction (`tx`), so no money moves without its audit event.
 import type { Sql } from '../storage/types.js';
+import type { AuditAction } from './actions.js';
 
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 export interface AuditEventInput {
-  /** Dotted action name from src/audit/actions.ts, e.g. `transfer.create`, `ratelimit.lockout`. */
-  action: string;
+  /** One of the actions of src/audit/actions.ts (a typo does not compile). */
+  action: AuditAction;
   outcome: AuditOutcome;
   tenantId?: string | undefined;
   clientId?: string | undefined;

@@ -1,4 +1,5 @@
 // `vaultgate keys status|rotate`: the KEK ring and what each version still wraps; online rotation.
+import { AUDIT_ACTIONS } from '../audit/actions.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createDataKeys } from '../crypto/data-keys.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
@@ -23,12 +24,12 @@ export async function keysCommand(args: string[], ctx: CommandContext): Promise<
       try {
         report = await rotateKek(env.db, dataKeys, { batchSize });
       } catch (err) {
-        await audit.record({ action: 'key.rotate', outcome: 'failure', details: { actor: 'cli' } }).catch(() => undefined);
+        await audit.record({ action: AUDIT_ACTIONS.keyRotated, outcome: 'failure', details: { actor: 'cli' } }).catch(() => undefined);
         throw err;
       }
       // Key changes are audited (issue 3); the event names versions and counts, never key material.
       await audit.record({
-        action: 'key.rotate', outcome: 'success', target: `kek-v${report.new_version}`,
+        action: AUDIT_ACTIONS.keyRotated, outcome: 'success', target: `kek-v${report.new_version}`,
         details: { actor: 'cli', rewrapped: report.rewrapped, retired: report.retired_versions.join(',') },
       });
       print(ctx, report, [

@@ -51,7 +51,7 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
   return [
     defineRoute({
       method: 'POST', url: '/v1/customers', tag: 'customers', summary: 'Create a customer (personal data encrypted at rest)',
-      permission: 'customers:write', audit: 'customer.create', rateLimit: 'write',
+      permission: 'customers:write', operationId: 'customer.create', rateLimit: 'write',
       schema: { body: newCustomerSchema, response: { 201: customerSchema, ...problemResponses } },
       async handler({ principal, body, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
@@ -60,7 +60,7 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
     }),
     defineRoute({
       method: 'GET', url: '/v1/customers/:id', tag: 'customers', summary: 'Read a customer',
-      permission: 'customers:read', audit: 'customer.read', rateLimit: 'read',
+      permission: 'customers:read', operationId: 'customer.read', rateLimit: 'read',
       schema: { params: idParams, response: { 200: customerSchema, ...problemResponses } },
       async handler({ principal, params }) {
         const confined = confinedCustomer(principal);
@@ -71,7 +71,7 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
     }),
     defineRoute({
       method: 'GET', url: '/v1/customers', tag: 'customers', summary: 'List customers, or find them by exact e-mail',
-      permission: 'customers:read', audit: 'customer.list', rateLimit: 'read',
+      permission: 'customers:read', operationId: 'customer.list', rateLimit: 'read',
       schema: {
         querystring: Strict({ ...ListQuery, email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })) }),
         response: { 200: ListOf(customerSchema), ...problemResponses },
@@ -88,7 +88,7 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
     }),
     defineRoute({
       method: 'DELETE', url: '/v1/customers/:id', tag: 'customers', summary: 'Erase a customer (crypto-shredding; ledger history stays)',
-      permission: 'customers:write', audit: 'customer.erase', rateLimit: 'write',
+      permission: 'customers:write', operationId: 'customer.erase', rateLimit: 'write',
       schema: { params: idParams, response: { 200: customerSchema, ...problemResponses } },
       async handler({ principal, params, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');

@@ -39,7 +39,7 @@ declare module 'fastify' {
     /** 'public' for the few routes without a permission; API routes carry the rest. */
     policy?: 'public';
     permission?: string;
-    audit?: string;
+    operationId?: string;
     rateLimit?: string;
   }
 }
@@ -92,13 +92,14 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
       schema: {
         ...route.schema,
         summary: route.summary,
+        operationId: route.operationId,
         tags: [route.tag],
         security: [{ bearer: [route.permission] }],
         ...(route.idempotent
           ? { headers: { type: 'object', required: ['idempotency-key'], properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } } }
           : {}),
       } as object,
-      config: { audit: route.audit, rateLimit: route.rateLimit, permission: route.permission },
+      config: { operationId: route.operationId, rateLimit: route.rateLimit, permission: route.permission },
       // Authentication and authorization run on onRequest, before the body is even read.
       // The client's rate limit counts right after authentication, before any further work.
       onRequest: [authenticate, ...limits.onRequest, authorize],

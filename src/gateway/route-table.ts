@@ -44,8 +44,12 @@ export interface ApiRoute {
   tag: string;
   /** The one permission this route needs. */
   permission: Scope;
-  /** Name of the audit action recorded for this route, e.g. `transfer.create`. */
-  audit: string;
+  /**
+   * The operation's stable name, `<object>.<verb>` (e.g. `transfer.create`): its OpenAPI
+   * operationId, and the key by which metrics and detection rules recognise it. (What the audit log
+   * records is the service's own action, written with the change: audit/actions.ts.)
+   */
+  operationId: string;
   rateLimit: RateLimitClass;
   /** Maximum body size in bytes (default 16 KiB). */
   bodyLimit?: number;
@@ -109,7 +113,7 @@ export function defineRoute<const S extends TypedSchemas>(definition: RouteDefin
 }
 
 const METHODS = new Set(['GET', 'POST', 'DELETE', 'PATCH', 'PUT']);
-const AUDIT_NAME = /^[a-z_]+(\.[a-z_]+)+$/;
+const OPERATION_ID = /^[a-z_]+(\.[a-z_]+)+$/;
 
 export function assertPolicies(routes: readonly ApiRoute[]): void {
   const seen = new Set<string>();
@@ -117,7 +121,7 @@ export function assertPolicies(routes: readonly ApiRoute[]): void {
     const where = `route ${r.method} ${r.url}`;
     if (!METHODS.has(r.method)) throw new ConfigError(`${where}: unknown method`);
     if (!r.permission) throw new ConfigError(`${where}: no permission declared`);
-    if (!r.audit || !AUDIT_NAME.test(r.audit)) throw new ConfigError(`${where}: no audit action declared`);
+    if (!r.operationId || !OPERATION_ID.test(r.operationId)) throw new ConfigError(`${where}: no operation id declared`);
     if (!r.rateLimit) throw new ConfigError(`${where}: no rate-limit class declared`);
     if (!r.schema?.response || Object.keys(r.schema.response).length === 0) {
       throw new ConfigError(`${where}: no response schema declared`);

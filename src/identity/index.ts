@@ -1,6 +1,7 @@
 // The identity capability: the authorization server (oidc-provider, FAPI 2.0 for end-user
 // clients), OAuth clients, end users and their sign-in pages, and the verification of access
 // tokens (sender constraints, revocation, roles) on every API request.
+import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { createUsers } from '../users/user-service.js';
@@ -118,7 +119,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     ...(external ? { external } : {}),
     onReplay: ({ clientId, ip }) => {
       logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');
-      void audit?.record({ action: 'auth.replay_detected', outcome: 'denied', clientId, ip }).catch(() => undefined);
+      void audit?.record({ action: AUDIT_ACTIONS.replayDetected, outcome: 'denied', clientId, ip }).catch(() => undefined);
     },
   });
 

@@ -4,6 +4,7 @@
 // until the token's `exp`) that the resource side checks on every request; introspection answers
 // `active:false` once a token is revoked, expired, its client is not active any more, or (end
 // users) its grant ended or its user was disabled.
+import { AUDIT_ACTIONS } from '../audit/actions.js';
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { AuditLog } from '../audit/types.js';
 import type { Database } from '../storage/types.js';
@@ -59,7 +60,7 @@ export function structuredTokenMiddleware(deps: {
           ]);
           if (added === 1) {
             await deps.audit?.record(
-              { action: 'auth.token_revoked', outcome: 'success', clientId: client.clientId, tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined, target: payload.jti as string },
+              { action: AUDIT_ACTIONS.tokenRevoked, outcome: 'success', clientId: client.clientId, tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined, target: payload.jti as string },
               tx,
             );
           }

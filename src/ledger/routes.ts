@@ -90,7 +90,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
   return [
     {
       method: 'POST', url: '/v1/accounts', tag: 'accounts', summary: 'Open an account for a customer',
-      permission: 'accounts:write', audit: 'account.create', rateLimit: 'write',
+      permission: 'accounts:write', operationId: 'account.create', rateLimit: 'write',
       schema: {
         body: {
           type: 'object', additionalProperties: false, required: ['customer_id', 'currency'],
@@ -109,7 +109,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'GET', url: '/v1/accounts/:id', tag: 'accounts', summary: 'Read an account and its balance',
-      permission: 'accounts:read', audit: 'account.read', rateLimit: 'read',
+      permission: 'accounts:read', operationId: 'account.read', rateLimit: 'read',
       schema: { params: idParam('acc'), response: { 200: accountSchema, ...problemResponses } },
       async handler({ principal, params }) {
         return { status: 200, body: accountView(await visibleAccount(principal, params.id)) };
@@ -117,7 +117,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'GET', url: '/v1/accounts', tag: 'accounts', summary: "List a tenant's (or one customer's) accounts",
-      permission: 'accounts:read', audit: 'account.list', rateLimit: 'read',
+      permission: 'accounts:read', operationId: 'account.list', rateLimit: 'read',
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { ...listQueryProperties, customer_id: idPattern('cus') } },
         response: { 200: listResponse(accountSchema), ...problemResponses },
@@ -133,7 +133,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'GET', url: '/v1/accounts/:id/entries', tag: 'accounts', summary: "An account's ledger lines, oldest first",
-      permission: 'accounts:read', audit: 'account.entries', rateLimit: 'read',
+      permission: 'accounts:read', operationId: 'account.entries', rateLimit: 'read',
       schema: {
         params: idParam('acc'),
         querystring: { type: 'object', additionalProperties: false, properties: listQueryProperties },
@@ -147,7 +147,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'POST', url: '/v1/deposits', tag: 'transfers', summary: "Money in, from the tenant's settlement account",
-      permission: 'ledger:fund', audit: 'deposit.create', rateLimit: 'money', idempotent: true,
+      permission: 'ledger:fund', operationId: 'deposit.create', rateLimit: 'money', idempotent: true,
       schema: {
         body: {
           type: 'object', additionalProperties: false, required: ['account_id', 'amount', 'currency', 'reference'],
@@ -170,7 +170,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'POST', url: '/v1/transfers', tag: 'transfers', summary: 'Move money between two accounts of the same currency',
-      permission: 'transfers:write', audit: 'transfer.create', rateLimit: 'money', idempotent: true,
+      permission: 'transfers:write', operationId: 'transfer.create', rateLimit: 'money', idempotent: true,
       schema: {
         body: {
           type: 'object', additionalProperties: false, required: ['source_account_id', 'destination_account_id', 'amount', 'currency'],
@@ -202,7 +202,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'GET', url: '/v1/transfers/:id', tag: 'transfers', summary: 'Read a transfer',
-      permission: 'transfers:read', audit: 'transfer.read', rateLimit: 'read',
+      permission: 'transfers:read', operationId: 'transfer.read', rateLimit: 'read',
       schema: { params: idParam('tr'), response: { 200: transferSchema, ...problemResponses } },
       async handler({ principal, params }) {
         const transfer = await ledger.getTransfer(principal.tenantId, params.id);
@@ -216,7 +216,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
     },
     {
       method: 'GET', url: '/v1/transfers', tag: 'transfers', summary: "List transfers (of one account with account_id)",
-      permission: 'transfers:read', audit: 'transfer.list', rateLimit: 'read',
+      permission: 'transfers:read', operationId: 'transfer.list', rateLimit: 'read',
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { ...listQueryProperties, account_id: idPattern('acc') } },
         response: { 200: listResponse(transferSchema), ...problemResponses },

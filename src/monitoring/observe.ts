@@ -13,7 +13,7 @@ export function createResponseObserver(deps: { detector: Detector }) {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
     httpRequestDuration.observe({ route, method: request.method, status: String(status) }, reply.elapsedTime / 1000);
-    const config = request.routeOptions.config as { permission?: string; audit?: string } | undefined;
+    const config = request.routeOptions.config as { permission?: string; operationId?: string } | undefined;
     if (!config?.permission) return; // public and unmatched routes: metrics only
 
     const p = request.principal;
@@ -23,7 +23,7 @@ export function createResponseObserver(deps: { detector: Detector }) {
     else if (status === 403) authorizationDenials.inc({ route });
     deps.detector.observe({ kind: 'response', status, route, ip: request.clientIp, tenantId: p?.tenantId, clientId: p?.clientId, requestId, targetId });
 
-    const kind = config.audit ? MONEY_ROUTES[config.audit] : undefined;
+    const kind = config.operationId ? MONEY_ROUTES[config.operationId] : undefined;
     if (kind && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {
       const body = request.body as { amount: number; currency: string };
       transfersPosted.inc({ kind, currency: body.currency });

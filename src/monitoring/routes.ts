@@ -44,7 +44,7 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
   return [
     {
       method: 'GET', url: '/v1/alerts', tag: 'alerts', summary: 'List alerts, newest first',
-      permission: 'alerts:read', audit: 'alert.list', rateLimit: 'read',
+      permission: 'alerts:read', operationId: 'alert.list', rateLimit: 'read',
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: listQueryProperties },
         response: { 200: listResponse(alertSchema), ...problemResponses },
@@ -57,7 +57,7 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
     },
     {
       method: 'GET', url: '/v1/alerts/stream', tag: 'alerts', summary: 'Alerts as they are raised (Server-Sent Events, `event: alert`)',
-      permission: 'alerts:read', audit: 'alert.stream', rateLimit: 'read',
+      permission: 'alerts:read', operationId: 'alert.stream', rateLimit: 'read',
       schema: {
         headers: {
           type: 'object',
@@ -85,7 +85,7 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
     },
     {
       method: 'GET', url: '/metrics', tag: 'monitoring', summary: 'Prometheus metrics (text exposition format)',
-      permission: 'metrics:read', audit: 'metrics.read', rateLimit: 'read',
+      permission: 'metrics:read', operationId: 'metrics.read', rateLimit: 'read',
       schema: { response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' }, ...problemResponses } },
       async handler({ principal }) {
         // The counters are the whole platform's (every tenant's transfers and amounts): a tenant's

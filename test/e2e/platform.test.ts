@@ -40,6 +40,12 @@ describe('OpenAPI and docs', () => {
     }
     expect(res.body.paths['/v1/transfers'].post.security).toEqual([{ bearer: ['transfers:write'] }]);
     expect(paths.some((p) => p.startsWith('/oauth'))).toBe(false);
+    // Every operation has its stable operation id from the route table, and no two share one.
+    const operations = Object.values(res.body.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((ops) => Object.values(ops));
+    const ids = operations.map((o) => o.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z_]+(\.[a-z_]+)+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(res.body.paths['/v1/transfers'].post.operationId).toBe('transfer.create');
   });
 
   it('renders /docs as HTML under a strict CSP with no script', async () => {

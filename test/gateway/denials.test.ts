@@ -34,7 +34,7 @@ beforeAll(async () => {
   installProblemHandlers(app, createAllowedMethods());
   registerApiRoutes(app, [
     defineRoute({
-      method: 'GET', url: '/v1/things/:id', tag: 'things', summary: 'A thing', permission: 'accounts:read', audit: 'thing.read', rateLimit: 'read',
+      method: 'GET', url: '/v1/things/:id', tag: 'things', summary: 'A thing', permission: 'accounts:read', operationId: 'thing.read', rateLimit: 'read',
       schema: { params: Strict({ id: Type.String() }), response: { 200: Strict({ id: Type.String() }) } },
       async handler({ params }) {
         return { status: 200, body: { id: params.id } };

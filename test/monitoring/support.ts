@@ -37,8 +37,17 @@ export function openStream(s: TestServer, token: string, headers: Record<string,
               }
               return false;
             };
-            const timer = setTimeout(() => fail(new Error(`no matching alert within ${timeoutMs} ms; got ${stream.raw.slice(0, 500)}`)), timeoutMs);
-            if (!check()) waiters.push(() => void check());
+            let timedOut = false;
+            const timer = setTimeout(() => {
+              timedOut = true;
+              fail(new Error(`no matching alert within ${timeoutMs} ms; got ${stream.raw.slice(0, 500)}`));
+            }, timeoutMs);
+            // Re-armed until it matches: a frame that is not the one awaited (a heartbeat, another
+            // alert) must not use up the wait.
+            const retry = () => {
+              if (!timedOut && !check()) waiters.push(retry);
+            };
+            retry();
           });
         },
         ended: new Promise<number>((done) => {

@@ -1,5 +1,6 @@
 // Tracks whether the shared Redis answers, so an outage is reported once (an alert-worthy audit
 // event and one error log line), not once per request, and recovery is noticed and logged.
+import { AUDIT_ACTIONS } from '../../audit/actions.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../../audit/types.js';
@@ -27,7 +28,7 @@ export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger:
     down = true;
     deps.logger.error({ event: 'ratelimit.redis_unavailable', reason: why }, 'Redis unreachable: money routes fail closed, other limits run per node');
     void deps.audit
-      .record({ action: 'ratelimit.redis_unavailable', outcome: 'failure', details: { reason: why } })
+      .record({ action: AUDIT_ACTIONS.rateLimitRedisUnavailable, outcome: 'failure', details: { reason: why } })
       .catch(() => undefined);
   };
   const markUp = () => {

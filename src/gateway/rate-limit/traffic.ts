@@ -3,6 +3,7 @@
 // brute-force guard of the client-authentication endpoints (token, PAR, introspection,
 // revocation). After authentication, per API route: the client's limit for the route's class
 // (from its tier), then, for expensive classes, the per-client concurrency cap.
+import { AUDIT_ACTIONS } from '../../audit/actions.js';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -155,7 +156,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
             const kind = s.key.startsWith('tok:ip:') ? 'ip' : 'client';
             logger.warn({ event: 'ratelimit.lockout', kind, failures: s.failures, lock_ms: s.lockMs }, 'token endpoint lockout');
             void audit
-              .record({ action: 'ratelimit.lockout', outcome: 'denied', ip, requestId: String(request.id), details: { endpoint: 'token', kind, failures: s.failures, lock_seconds: Math.ceil(s.lockMs / 1000) } })
+              .record({ action: AUDIT_ACTIONS.rateLimitLockout, outcome: 'denied', ip, requestId: String(request.id), details: { endpoint: 'token', kind, failures: s.failures, lock_seconds: Math.ceil(s.lockMs / 1000) } })
               .catch(() => undefined);
           }
         }, () => undefined);

@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Provider } from 'oidc-provider';
+import { AUDIT_ACTIONS, type AuditAction } from '../../audit/actions.js';
 import type { AuditLog } from '../../audit/types.js';
 import type { Role } from '../../lib/principal.js';
 import type { Users } from '../../users/user-service.js';
@@ -147,7 +148,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
     }
     const ip = ipOf(req);
 
-    async function audit(action: string, outcome: 'success' | 'failure' | 'denied', userId?: string, target?: string) {
+    async function audit(action: AuditAction, outcome: 'success' | 'failure' | 'denied', userId?: string, target?: string) {
       await deps.audit?.record({ action, outcome, tenantId: client!.tenantId, clientId, userId, ip, target }).catch(() => undefined);
     }
 
@@ -167,24 +168,24 @@ export function createInteractionHandler(deps: InteractionDeps) {
           if (!result.ok) {
             // The account by its blind index (never the e-mail), and its id when it exists: the
             // detector counts failures per account. The page stays the same either way.
-            await audit('auth.sign_in', 'failure', result.userId, result.subject);
+            await audit(AUDIT_ACTIONS.signIn, 'failure', result.userId, result.subject);
             return page(401, loginPage({ action: `${base}/login`, abort: `${base}/abort`, csrf, clientName: client.name, message: GENERIC_FAILURE }));
           }
           if (result.mfa === 'verify') return page(200, mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, result.userId, 'mfa') }));
           if (result.mfa === 'enrol') {
             return page(200, enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, result.userId, 'enrolment_code') }));
           }
-          await audit('auth.sign_in', 'success', result.userId);
+          await audit(AUDIT_ACTIONS.signIn, 'success', result.userId);
           return finish(req, res, { login: { accountId: result.userId, amr: ['pwd'] } });
         }
         case 'mfa': {
           const userId = openTicket(field(form, 'ticket'), uid, 'mfa');
           if (!userId) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
           if (!(await users.verifySecondFactor(userId, field(form, 'code'), ip))) {
-            await audit('auth.mfa', 'failure', userId);
+            await audit(AUDIT_ACTIONS.mfa, 'failure', userId);
             return page(401, mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, userId, 'mfa'), message: 'The code is not correct.' }));
           }
-          await audit('auth.sign_in', 'success', userId);
+          await audit(AUDIT_ACTIONS.signIn, 'success', userId);
           return finish(req, res, { login: { accountId: userId, amr: ['pwd', 'otp'] } });
         }
         case 'enrolment-code': {
@@ -192,7 +193,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
           if (!userId) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
           const started = await users.startEnrolment(userId, field(form, 'enrolment_code'), 'vaultgate', ip);
           if (!started) {
-            await audit('auth.mfa', 'failure', userId);
+            await audit(AUDIT_ACTIONS.mfa, 'failure', userId);
             return page(401, enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, userId, 'enrolment_code'), message: ENROLMENT_CODE_FAILURE }));
           }
           return page(200, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), ...started }));
@@ -212,7 +213,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
         case 'continue': {
           const userId = openTicket(field(form, 'ticket'), uid, 'done');
           if (!userId) return page(400, messagePage('Sign-in expired', 'Start again from the application.'));
-          await audit('auth.sign_in', 'success', userId);
+          await audit(AUDIT_ACTIONS.signIn, 'success', userId);
           return finish(req, res, { login: { accountId: userId, amr: ['pwd', 'otp'] } });
         }
         case 'consent': {
@@ -229,11 +230,11 @@ export function createInteractionHandler(deps: InteractionDeps) {
           // Refused scopes are recorded as such, so the consent prompt does not come back for them.
           if (refused.length) grant.rejectResourceScope(issuer, refused.join(' '));
           const grantId = await grant.save();
-          await audit('auth.consent', 'success', accountId);
+          await audit(AUDIT_ACTIONS.consent, 'success', accountId);
           return finish(req, res, { consent: { grantId } });
         }
         case 'abort':
-          await audit('auth.consent', 'denied', details.session?.accountId);
+          await audit(AUDIT_ACTIONS.consent, 'denied', details.session?.accountId);
           return finish(req, res, { error: 'access_denied', error_description: 'The user cancelled.' });
         default:
           return page(404, messagePage('Not found', 'No such page.'));
