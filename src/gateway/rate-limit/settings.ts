@@ -108,6 +108,11 @@ function limitOf(value: unknown, where: string): Limit {
   return { limit: positiveInt(m.limit, `${where}.limit`, 1e9), windowMs: positiveInt(m.window_seconds, `${where}.window_seconds`, 86_400) * 1000 };
 }
 
+/** An optional positive integer of a mapping: its value, or `fallback` when absent. */
+function intOr(m: Record<string, unknown>, key: string, where: string, fallback: number, max: number): number {
+  return m[key] === undefined ? fallback : positiveInt(m[key], `${where}.${key}`, max);
+}
+
 function seconds(m: Record<string, unknown>, key: string, where: string, fallback: number): number {
   return m[key] === undefined ? fallback : positiveInt(m[key], `${where}.${key}`, 86_400) * 1000;
 }
@@ -181,7 +186,7 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
     const s = mapping(m.shedding, 'shedding', [
       'max_in_flight', 'max_event_loop_delay_ms', 'retry_after_seconds', 'per_address', 'per_session', 'per_client', 'stall_seconds',
     ]);
-    const int = (key: string, fallback: number, max: number) => (s[key] === undefined ? fallback : positiveInt(s[key], `shedding.${key}`, max));
+    const int = (key: string, fallback: number, max: number) => intOr(s, key, 'shedding', fallback, max);
     shedding = {
       maxInFlight: int('max_in_flight', d.shedding.maxInFlight, 1e6),
       maxEventLoopDelayMs: int('max_event_loop_delay_ms', d.shedding.maxEventLoopDelayMs, 60_000),
@@ -196,19 +201,13 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
   let streams = d.streams;
   if (m.streams !== undefined) {
     const s = mapping(m.streams, 'streams', ['per_client', 'max']);
-    streams = {
-      perClient: s.per_client === undefined ? d.streams.perClient : positiveInt(s.per_client, 'streams.per_client', 1000),
-      max: s.max === undefined ? d.streams.max : positiveInt(s.max, 'streams.max', 1e6),
-    };
+    streams = { perClient: intOr(s, 'per_client', 'streams', d.streams.perClient, 1000), max: intOr(s, 'max', 'streams', d.streams.max, 1e6) };
   }
 
   let connections = d.connections;
   if (m.connections !== undefined) {
     const c = mapping(m.connections, 'connections', ['max', 'per_address']);
-    connections = {
-      max: c.max === undefined ? d.connections.max : positiveInt(c.max, 'connections.max', 1e6),
-      perAddress: c.per_address === undefined ? d.connections.perAddress : positiveInt(c.per_address, 'connections.per_address', 1e6),
-    };
+    connections = { max: intOr(c, 'max', 'connections', d.connections.max, 1e6), perAddress: intOr(c, 'per_address', 'connections', d.connections.perAddress, 1e6) };
   }
 
   let bruteForce = d.bruteForce;
