@@ -1,0 +1,334 @@
+// The schema, versioned, once for every engine. Never edit an applied migration: add a new one.
+// Each engine runs `up(dialect)` (see ./dialect.ts for what differs); test/storage/schema-parity.test.ts
+// checks that both engines end with the same schema.
+//
+// The text is exactly what the old per-engine files (sqlite/migrations.ts, postgres/migrations.ts)
+// ran: databases migrated by them must match databases migrated from here. Write integer columns
+// as ${int}, never INTEGER/BIGINT (PostgreSQL INTEGER is 32-bit; the parity test catches it).
+import type { Dialect } from './dialect.js';
+import type { Migration } from './types.js';
+
+export interface MigrationSource {
+  version: number;
+  name: string;
+  /** Constant SQL; the dialect only fills in fixed fragments. */
+  up(d: Dialect): string;
+}
+
+// Array order (1, 3, 4, 2, 5, 6, 7) is historical and kept; migrate() applies them in version order.
+export const MIGRATIONS: readonly MigrationSource[] = [
+  {
+    version: 1,
+    name: 'walking_skeleton',
+    up: ({ int, serialPrimaryKey, appendOnly }) => `
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at ${int} NOT NULL
+);
+
+CREATE TABLE clients (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  name TEXT NOT NULL,
+  secret_hash TEXT,
+  scopes TEXT NOT NULL,
+  grant_types TEXT NOT NULL,
+  redirect_uris TEXT NOT NULL DEFAULT '',
+  auth_method TEXT NOT NULL,
+  jwks TEXT,
+  tls_subject TEXT,
+  status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+  created_at ${int} NOT NULL,
+  revoked_at ${int}
+);
+CREATE INDEX clients_tenant ON clients(tenant_id);
+
+CREATE TABLE oidc_payloads (
+  model TEXT NOT NULL,
+  id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  grant_id TEXT,
+  user_code TEXT,
+  uid TEXT,
+  expires_at ${int},
+  consumed_at ${int},
+  PRIMARY KEY (model, id)
+);
+CREATE INDEX oidc_payloads_grant ON oidc_payloads(grant_id);
+CREATE INDEX oidc_payloads_uid ON oidc_payloads(uid);
+CREATE INDEX oidc_payloads_expires ON oidc_payloads(expires_at);
+
+CREATE TABLE platform_secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at ${int} NOT NULL
+);
+
+CREATE TABLE data_keys (
+  id TEXT PRIMARY KEY,
+  kek_version ${int} NOT NULL,
+  wrapped TEXT,
+  created_at ${int} NOT NULL,
+  destroyed_at ${int}
+);
+
+CREATE TABLE customers (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  data_key_id TEXT NOT NULL REFERENCES data_keys(id),
+  email_index TEXT,
+  full_name TEXT,
+  email TEXT,
+  phone TEXT,
+  date_of_birth TEXT,
+  national_id TEXT,
+  national_id_last4 TEXT,
+  address TEXT,
+  status TEXT NOT NULL CHECK (status IN ('active', 'erased')),
+  created_at ${int} NOT NULL,
+  erased_at ${int}
+);
+CREATE INDEX customers_email ON customers(tenant_id, email_index);
+
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  customer_id TEXT REFERENCES customers(id),
+  kind TEXT NOT NULL CHECK (kind IN ('customer', 'settlement')),
+  currency TEXT NOT NULL,
+  available ${int} NOT NULL DEFAULT 0,
+  pending ${int} NOT NULL DEFAULT 0,
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  created_at ${int} NOT NULL,
+  CHECK (kind = 'settlement' OR available >= 0)
+);
+CREATE INDEX accounts_customer ON accounts(tenant_id, customer_id);
+CREATE UNIQUE INDEX accounts_settlement ON accounts(tenant_id, currency) WHERE kind = 'settlement';
+
+CREATE TABLE transfers (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  kind TEXT NOT NULL CHECK (kind IN ('transfer', 'deposit')),
+  source_account_id TEXT NOT NULL REFERENCES accounts(id),
+  destination_account_id TEXT NOT NULL REFERENCES accounts(id),
+  amount ${int} NOT NULL CHECK (amount > 0),
+  currency TEXT NOT NULL,
+  description TEXT,
+  reference TEXT,
+  metadata TEXT,
+  status TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  created_at ${int} NOT NULL
+);
+CREATE INDEX transfers_source ON transfers(source_account_id, id);
+CREATE INDEX transfers_destination ON transfers(destination_account_id, id);
+CREATE INDEX transfers_tenant ON transfers(tenant_id, id);
+
+-- Ledger lines: append-only (the triggers below refuse updates and deletes).
+CREATE TABLE entries (
+  seq ${serialPrimaryKey},
+  id TEXT NOT NULL UNIQUE,
+  tenant_id TEXT NOT NULL,
+  transfer_id TEXT NOT NULL REFERENCES transfers(id),
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  amount ${int} NOT NULL CHECK (amount <> 0),
+  currency TEXT NOT NULL,
+  balance_after ${int} NOT NULL,
+  created_at ${int} NOT NULL
+);
+CREATE INDEX entries_account ON entries(account_id, seq);
+${appendOnly('entries', 'entries are immutable')}
+
+CREATE TABLE idempotency_keys (
+  client_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+  response_status ${int},
+  response_body TEXT,
+  lease_id TEXT,
+  locked_until ${int} NOT NULL,
+  created_at ${int} NOT NULL,
+  PRIMARY KEY (client_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+`,
+  },
+  {
+    // Issue 5 (traffic protection): velocity counters. A lock row per tenant scope serializes the
+    // per-tenant check with the posting; buckets of 1/60 of each rule's window keep the check
+    // O(60) rows whatever the tenant's volume.
+    version: 3,
+    name: 'velocity_limits',
+    up: ({ int }) => `
+CREATE TABLE velocity_locks (
+  scope TEXT PRIMARY KEY,
+  touched_at ${int} NOT NULL
+);
+CREATE TABLE velocity_buckets (
+  series TEXT NOT NULL,
+  bucket_start ${int} NOT NULL,
+  amount ${int} NOT NULL,
+  count ${int} NOT NULL,
+  PRIMARY KEY (series, bucket_start)
+);
+`,
+  },
+  {
+    // Issue 4 (identity and access): FAPI clients, end users with TOTP, JWT revocation list,
+    // per-day scope usage for the access review.
+    version: 4,
+    name: 'identity_and_access',
+    up: ({ int }) => `
+ALTER TABLE clients ADD COLUMN fapi ${int} NOT NULL DEFAULT 0;
+ALTER TABLE clients ADD COLUMN binding TEXT;
+ALTER TABLE clients ADD COLUMN default_scopes TEXT;
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  data_key_id TEXT NOT NULL REFERENCES data_keys(id),
+  email_index TEXT NOT NULL,
+  email TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('customer', 'operator', 'auditor', 'admin')),
+  customer_id TEXT REFERENCES customers(id),
+  totp_secret TEXT,
+  totp_pending TEXT,
+  totp_last_step ${int},
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+  created_at ${int} NOT NULL
+);
+CREATE UNIQUE INDEX users_email ON users(tenant_id, email_index);
+
+CREATE TABLE user_recovery_codes (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  code_hash TEXT NOT NULL,
+  used_at ${int},
+  PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE revoked_tokens (
+  jti TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  expires_at ${int} NOT NULL
+);
+CREATE INDEX revoked_tokens_expires ON revoked_tokens(expires_at);
+
+CREATE TABLE scope_usage (
+  client_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  day TEXT NOT NULL,
+  last_used_at ${int} NOT NULL,
+  PRIMARY KEY (client_id, scope, day)
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'audit_and_alerts',
+    up: ({ int, appendOnly }) => `
+-- Hash-chained audit log (src/audit). Append-only: the triggers refuse updates and deletes; the
+-- chain itself (prev_hash → hash) and the signed checkpoints detect changes made around them.
+CREATE TABLE audit_events (
+  seq ${int} PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  time ${int} NOT NULL,
+  tenant_id TEXT,
+  client_id TEXT,
+  user_id TEXT,
+  ip TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  outcome TEXT NOT NULL,
+  details TEXT,
+  request_id TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_events_tenant_time ON audit_events(tenant_id, time);
+CREATE INDEX audit_events_time ON audit_events(time);
+${appendOnly('audit_events', 'audit events are immutable')}
+
+-- The one-row head of the chain: appends lock it, so the chain never forks.
+CREATE TABLE audit_chain_head (
+  id ${int} PRIMARY KEY CHECK (id = 1),
+  seq ${int} NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Ed25519-signed (seq, hash) of the head at a moment: truncating the tail below one is detected.
+CREATE TABLE audit_checkpoints (
+  seq ${int} PRIMARY KEY,
+  hash TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  created_at ${int} NOT NULL
+);
+
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  rule TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  tenant_id TEXT,
+  severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  summary TEXT NOT NULL,
+  count ${int} NOT NULL,
+  evidence TEXT NOT NULL,
+  first_seen ${int} NOT NULL,
+  last_seen ${int} NOT NULL
+);
+CREATE INDEX alerts_rule_subject ON alerts(rule, subject, last_seen);
+CREATE INDEX alerts_tenant ON alerts(tenant_id, id);
+`,
+  },
+  {
+    version: 5,
+    name: 'kek_key_ring',
+    // Versions of the key-encryption key (issue 6). Version 1 is the HKDF-derived KEK every data key
+    // was wrapped under before rotation existed; later versions are random and stored wrapped.
+    up: ({ int, nowMillis }) => `
+CREATE TABLE kek_versions (
+  version ${int} PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('active', 'retiring', 'retired')),
+  source TEXT NOT NULL CHECK (source IN ('derived', 'provider')),
+  wrapped TEXT,
+  created_at ${int} NOT NULL,
+  retired_at ${int}
+);
+INSERT INTO kek_versions (version, status, source, wrapped, created_at) VALUES (1, 'active', 'derived', NULL, ${nowMillis});
+CREATE INDEX data_keys_kek_version ON data_keys(kek_version);
+`,
+  },
+  {
+    version: 6,
+    name: 'user_enrolment_codes',
+    // Follow-up of issue 4: a TOTP enrolment needs a one-time code handed out by whoever created the
+    // user (or reset its second factor), so the password alone cannot bind an authenticator. Only
+    // an HMAC of the code is stored, with its expiry.
+    up: ({ int }) => `
+ALTER TABLE users ADD COLUMN enrol_code_hash TEXT;
+ALTER TABLE users ADD COLUMN enrol_code_expires_at ${int};
+`,
+  },
+  {
+    version: 7,
+    name: 'user_sessions_valid_after',
+    // A role change, a second-factor reset or disabling ends the user's sign-in sessions: their
+    // rows are deleted (found by account_id), and a session that began before this instant (epoch
+    // seconds; rows from before this migration have no account_id) must sign in again.
+    up: ({ int }) => `
+ALTER TABLE users ADD COLUMN sessions_valid_after ${int};
+ALTER TABLE oidc_payloads ADD COLUMN account_id TEXT;
+CREATE INDEX oidc_payloads_account ON oidc_payloads(account_id);
+`,
+  },
+];
+
+/** The migrations as one engine runs them. */
+export function renderMigrations(d: Dialect): readonly Migration[] {
+  return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: m.up(d) }));
+}
