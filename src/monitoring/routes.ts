@@ -1,7 +1,7 @@
 // Monitoring routes: the stored alerts, their live stream (SSE) and the Prometheus metrics.
 import { AppError } from '../errors.js';
 import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
-import type { ApiRoute } from '../gateway/route-table.js';
+import type { ApiRoute, HandlerContext } from '../gateway/route-table.js';
 import { problemResponses } from '../gateway/schemas.js';
 import type { Principal } from '../lib/principal.js';
 import type { Alert, AlertService } from './alerts.js';
@@ -49,7 +49,7 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
         querystring: { type: 'object', additionalProperties: false, properties: listQueryProperties },
         response: { 200: listResponse(alertSchema), ...problemResponses },
       },
-      async handler({ principal, query }) {
+      async handler({ principal, query }: HandlerContext<unknown, unknown, { limit: number; starting_after?: string }>) {
         const all = await deps.seesAllTenants(principal);
         const rows = await deps.alerts.list(all ? undefined : principal.tenantId, query.limit, query.starting_after);
         return { status: 200, body: toPage(rows, query.limit) };
@@ -66,13 +66,21 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
         response: { 200: { type: 'string', description: 'text/event-stream' }, ...problemResponses },
       },
       async handler({ principal, request, reply }) {
-        deps.streams.admit(principal.clientId);
-        const all = await deps.seesAllTenants(principal);
+        // A place under the stream caps is taken first, so a refusal is an ordinary 429 answer
+        // (nothing written yet) and streams opened all at once cannot overshoot the cap.
+        const slot = deps.streams.admit(principal.clientId);
+        let all: boolean;
+        try {
+          all = await deps.seesAllTenants(principal);
+        } catch (err) {
+          slot.release(); // not opened after all; once open, the stream gives its place back itself
+          throw err;
+        }
         const tenant = all ? undefined : principal.tenantId;
         const lastEventId = request.headers['last-event-id'] as string | undefined;
-        await deps.streams.open(request, reply, {
-          clientId: principal.clientId,
+        await deps.streams.open(request, reply, slot, {
           tokenHash: principal.tokenHash,
+          expiresAtMs: principal.expiresAtMs,
           // Revoked, expired, or no longer carrying alerts:read (scope or role change): the stream ends.
           stands: async () => (await deps.recheck(principal))?.scopes.has('alerts:read') === true,
           // A tenant's stream carries only its own alerts; platform-wide ones (no tenant) go to the platform.

@@ -17,10 +17,11 @@ export interface Stream {
   close(): void;
 }
 
+/** `headers` may carry its own `authorization` (a DPoP-bound token with its `dpop` proof). */
 export function openStream(s: TestServer, token: string, headers: Record<string, string> = {}): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const waiters: Array<() => void> = [];
-    const req = request(new URL('/v1/alerts/stream', s.url), { headers: { ...headers, authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: s.http.agent }, (res) => {
+    const req = request(new URL('/v1/alerts/stream', s.url), { headers: { authorization: `Bearer ${token}`, ...headers, accept: 'text/event-stream' }, agent: s.http.agent }, (res) => {
       const stream: Stream = {
         status: res.statusCode ?? 0,
         headers: res.headers,
