@@ -4,11 +4,11 @@
 import { AppError } from '../errors.js';
 import type { ApiRoute, HandlerContext } from '../gateway/route-table.js';
 import { problemResponses } from '../gateway/schemas.js';
-import type { ClientInfo, CreateClientInput, Identity } from '../identity/index.js';
+import { newClientSchema, scopeListSchema, toCreateClientInput, type NewClientBody } from '../identity/client-input.js';
+import type { ClientInfo, Identity } from '../identity/index.js';
 import { createPlatformScope } from '../lib/platform-scope.js';
-import { ALL_SCOPES, type Principal } from '../lib/principal.js';
+import type { Principal } from '../lib/principal.js';
 
-const scopeList = { type: 'array', minItems: 1, maxItems: ALL_SCOPES.length, uniqueItems: true, items: { type: 'string', enum: [...ALL_SCOPES] } };
 const idParam = {
   type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: '^cli_[0-9a-z]{26}$' } },
 };
@@ -54,19 +54,6 @@ const reviewSchema = {
   },
 };
 
-interface NewClientBody {
-  tenant: string;
-  name: string;
-  scopes: string[];
-  grant?: 'client_credentials' | 'authorization_code';
-  redirect_uris?: string[];
-  auth_method?: 'client_secret_basic' | 'private_key_jwt' | 'tls_client_auth';
-  jwks?: { keys: object[] };
-  tls_subject?: string;
-  binding?: 'dpop' | 'mtls';
-  default_scopes?: string[];
-}
-
 export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiRoute[] {
   const { clients } = identity;
   const seesAllTenants = createPlatformScope(async (clientId) => clients.get(clientId));
@@ -83,38 +70,15 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       method: 'POST', url: '/v1/admin/clients', tag: 'admin', summary: 'Register an OAuth client',
       permission: 'admin:clients', operationId: 'admin.client_create', rateLimit: 'admin',
       schema: {
-        body: {
-          type: 'object', additionalProperties: false, required: ['tenant', 'name', 'scopes'],
-          properties: {
-            tenant: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
-            name: { type: 'string', minLength: 1, maxLength: 100 },
-            scopes: scopeList,
-            grant: { type: 'string', enum: ['client_credentials', 'authorization_code'] },
-            redirect_uris: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'string', maxLength: 2000 } },
-            auth_method: { type: 'string', enum: ['client_secret_basic', 'private_key_jwt', 'tls_client_auth'] },
-            jwks: { type: 'object', additionalProperties: false, required: ['keys'], properties: { keys: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'object' } } } },
-            tls_subject: { type: 'string', minLength: 1, maxLength: 1024 },
-            binding: { type: 'string', enum: ['dpop', 'mtls'] },
-            default_scopes: { ...scopeList, minItems: 0 },
-          },
-        },
+        // The one definition of a new client (identity/client-input.ts): the CLI and the service check the same.
+        body: newClientSchema,
         response: { 201: createdSchema, ...problemResponses },
       },
       async handler({ principal, body }: HandlerContext<NewClientBody>) {
         const own = await clients.get(principal.clientId);
         // Only the platform tenant registers clients for other tenants (and creates tenants).
         if (!(await seesAllTenants(principal)) && own?.tenant !== body.tenant) throw new AppError('forbidden', 'You can register clients only in your own tenant');
-        const input: CreateClientInput = {
-          tenant: body.tenant, name: body.name, scopes: body.scopes,
-          ...(body.grant ? { grant: body.grant } : {}),
-          ...(body.redirect_uris ? { redirectUris: body.redirect_uris } : {}),
-          ...(body.auth_method ? { authMethod: body.auth_method } : {}),
-          ...(body.jwks ? { jwks: body.jwks } : {}),
-          ...(body.tls_subject ? { tlsSubject: body.tls_subject } : {}),
-          ...(body.binding ? { binding: body.binding } : {}),
-          ...(body.default_scopes ? { defaultScopes: body.default_scopes } : {}),
-        };
-        return { status: 201, body: await clients.create(input) };
+        return { status: 201, body: await clients.create(toCreateClientInput(body)) };
       },
     },
     {
@@ -133,7 +97,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       method: 'GET', url: '/v1/admin/clients/:id', tag: 'admin', summary: 'Read an OAuth client',
       permission: 'admin:clients', operationId: 'admin.client_read', rateLimit: 'admin',
       schema: { params: idParam, response: { 200: clientSchema, ...problemResponses } },
-      async handler({ principal, params }) {
+      async handler({ principal, params }: HandlerContext<unknown, { id: string }>) {
         return { status: 200, body: await visible(principal, params.id) };
       },
     },
@@ -141,7 +105,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       method: 'DELETE', url: '/v1/admin/clients/:id', tag: 'admin', summary: 'Revoke an OAuth client (its tokens stop working at once)',
       permission: 'admin:clients', operationId: 'admin.client_revoke', rateLimit: 'admin',
       schema: { params: idParam, response: { 200: clientSchema, ...problemResponses } },
-      async handler({ principal, params }) {
+      async handler({ principal, params }: HandlerContext<unknown, { id: string }>) {
         await visible(principal, params.id);
         await clients.revoke(params.id);
         return { status: 200, body: await visible(principal, params.id) };
@@ -152,7 +116,7 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       permission: 'admin:clients', operationId: 'admin.client_scopes', rateLimit: 'admin',
       schema: {
         params: idParam,
-        body: { type: 'object', additionalProperties: false, required: ['scopes'], properties: { scopes: scopeList } },
+        body: { type: 'object', additionalProperties: false, required: ['scopes'], properties: { scopes: scopeListSchema(1) } },
         response: { 200: clientSchema, ...problemResponses },
       },
       async handler({ principal, params, body }: HandlerContext<{ scopes: string[] }, { id: string }>) {

@@ -1,56 +1,53 @@
 import { readFileSync } from 'node:fs';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
-import { createIdentity } from '../identity/index.js';
+import { AppError } from '../errors.js';
+import { toCreateClientInput, validateNewClient } from '../identity/client-input.js';
+import { createIdentity, type CreateClientInput } from '../identity/index.js';
 import { createLogger } from '../logger.js';
-import { isScope } from '../lib/principal.js';
 import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
 import { parseOptions } from './options.js';
 
-type ClientInput = Parameters<Awaited<ReturnType<typeof createIdentity>>['clients']['create']>[0];
-
-function parseCreate(args: string[]): ClientInput {
+/**
+ * The options as the admin API's body, judged by the one validator of a new client (the same rules
+ * and words as POST /v1/admin/clients) before anything is opened. Only what concerns the options
+ * themselves is said here.
+ */
+function parseCreate(args: string[]): CreateClientInput {
   const { values } = parseOptions(SPECS.clientsCreate, args);
-  if (!values.tenant || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(values.tenant)) throw new CliError('--tenant NAME is required (a-z, 0-9, -)');
-  if (!values.name || values.name.length > 100) throw new CliError('--name NAME is required (at most 100 characters)');
-  const scopes = (values.scopes ?? '').split(/\s+/).filter(Boolean);
-  const unknown = scopes.filter((s) => !isScope(s));
-  if (unknown.length) throw new CliError(`unknown scope(s): ${unknown.join(' ')}`);
-  if (scopes.length === 0) throw new CliError('--scopes "s1 s2" is required: grant only what the client needs');
-  const grant = values.grant ?? 'client_credentials';
-  if (grant !== 'client_credentials' && grant !== 'authorization_code') throw new CliError('--grant must be client_credentials or authorization_code');
-  const auth = values.auth ?? 'client_secret_basic';
-  if (auth !== 'client_secret_basic' && auth !== 'private_key_jwt' && auth !== 'tls_client_auth') {
-    throw new CliError('--auth must be client_secret_basic, private_key_jwt or tls_client_auth');
-  }
-  let jwks: object | undefined;
-  if (auth === 'private_key_jwt') {
-    if (!values['jwks-file']) throw new CliError('--auth private_key_jwt needs --jwks-file F');
-    try {
-      jwks = JSON.parse(readFileSync(values['jwks-file'], 'utf8')) as object;
-    } catch {
-      throw new CliError(`cannot read a JWK Set from ${values['jwks-file']}`);
-    }
-  }
-  if (auth === 'tls_client_auth' && !values['tls-subject']) throw new CliError('--auth tls_client_auth needs --tls-subject DN');
-  if (grant === 'authorization_code' && !values['redirect-uri']?.length) throw new CliError('--grant authorization_code needs --redirect-uri URI');
-  return {
-    tenant: values.tenant, name: values.name, scopes, grant,
-    ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
-    authMethod: auth,
-    ...(jwks ? { jwks } : {}),
-    ...(values['tls-subject'] ? { tlsSubject: values['tls-subject'] } : {}),
-    ...parseConstraints(values.binding, values['default-scopes']),
+  if (!values.tenant) throw new CliError('--tenant NAME is required');
+  if (!values.name) throw new CliError('--name NAME is required');
+  const scopes = scopeSet(values.scopes);
+  if (!scopes?.length) throw new CliError('--scopes "s1 s2" is required: grant only what the client needs');
+  const defaults = scopeSet(values['default-scopes']);
+  const body = {
+    tenant: values.tenant, name: values.name, scopes,
+    ...(values.grant ? { grant: values.grant } : {}),
+    ...(values['redirect-uri'] ? { redirect_uris: values['redirect-uri'] } : {}),
+    ...(values.auth ? { auth_method: values.auth } : {}),
+    ...(values['jwks-file'] ? { jwks: readJwks(values['jwks-file']) } : {}),
+    ...(values['tls-subject'] ? { tls_subject: values['tls-subject'] } : {}),
+    ...(values.binding ? { binding: values.binding } : {}),
+    ...(defaults ? { default_scopes: defaults } : {}),
   };
+  try {
+    return toCreateClientInput(validateNewClient(body));
+  } catch (err) {
+    if (err instanceof AppError) throw new CliError(err.detail ?? err.code);
+    throw err;
+  }
 }
 
-/** --binding dpop|mtls (sender-constrained tokens) and --default-scopes "s1 s2" (issue 4). */
-function parseConstraints(binding: string | undefined, defaults: string | undefined): { binding?: 'dpop' | 'mtls'; defaultScopes?: string[] } {
-  if (binding !== undefined && binding !== 'dpop' && binding !== 'mtls') throw new CliError('--binding must be dpop or mtls');
-  const defaultScopes = defaults?.split(/\s+/).filter(Boolean);
-  if (defaultScopes?.some((s) => !isScope(s))) throw new CliError('--default-scopes: unknown scope');
-  return { ...(binding ? { binding } : {}), ...(defaultScopes ? { defaultScopes } : {}) };
+/** "s1 s2" as a list; a scope named twice counts once (as the service always did). */
+const scopeSet = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : [...new Set(v.split(/\s+/).filter(Boolean))]);
+
+function readJwks(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    throw new CliError(`cannot read a JWK Set from ${file}`);
+  }
 }
 
 function parseReview(args: string[]): number {
@@ -77,7 +74,11 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
       audit: createAuditLog({ db: env.db, secrets, checkpointIntervalMs: 0 }),
     });
     if (input) {
-      const created = await identity.clients.create(input);
+      // What only the service can judge (oidc-provider's view of the metadata) is one line too.
+      const created = await identity.clients.create(input).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'validation_failed') throw new CliError(err.detail ?? err.code);
+        throw err;
+      });
       print(ctx, created, [
         `client_id:     ${created.client_id}`,
         ...(created.client_secret ? [`client_secret: ${created.client_secret}   (shown once: store it now)`] : []),

@@ -6,14 +6,25 @@
 import { createAuditLog } from '../audit/audit-log.js';
 import { AppError } from '../errors.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
-import { isRole, MFA_ROLES } from '../identity/roles.js';
+import { MFA_ROLES } from '../identity/roles.js';
 import { createUsers, type Users } from '../users/user-service.js';
 import type { UserChange } from '../users/user-admin.js';
+import { validateNewUser, validateRole } from '../users/user-input.js';
 import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
 import { parseOptions } from './options.js';
 
 const SUB_SPECS = { create: SPECS.usersCreate, 'set-role': SPECS.usersSetRole, disable: SPECS.usersDisable, 'reset-mfa': SPECS.usersResetMfa } as const;
+
+/** An input rule's refusal (./users/user-input.ts) as the one line the operator sees. */
+function judged<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof AppError) throw new CliError(err.detail ?? err.code);
+    throw err;
+  }
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -64,8 +75,7 @@ export async function usersCommand(args: string[], ctx: CommandContext): Promise
 
   if (sub === 'set-role') {
     if (!values.role) throw new CliError('--role R is required');
-    const role = values.role;
-    if (!isRole(role)) throw new CliError('--role must be customer, operator, auditor or admin');
+    const role = judged(() => validateRole(values.role));
     printChange(ctx, await withUsers((u) => u.setRole(ref, role)));
     return 0;
   }
@@ -79,10 +89,13 @@ export async function usersCommand(args: string[], ctx: CommandContext): Promise
   }
 
   if (!values['password-stdin']) throw new CliError('--password-stdin is required (the password is read from stdin, never from arguments)');
-  const role = values.role ?? 'customer';
-  if (!isRole(role)) throw new CliError('--role must be customer, operator, auditor or admin');
+  // The whole new user is judged before the password is read (the service judges it again, with the password).
+  const user = judged(() => validateNewUser({
+    ...ref, ...(values.role ? { role: values.role } : {}), ...(values['customer-id'] ? { customerId: values['customer-id'] } : {}),
+  }));
+  const { role } = user;
   const password = await readStdin();
-  const created = await withUsers((u) => u.create({ ...ref, password, role, ...(values['customer-id'] ? { customerId: values['customer-id'] } : {}) }));
+  const created = await withUsers((u) => u.create({ ...user, password }));
   print(ctx, created, [
     `user_id:     ${created.user_id}`,
     `tenant_id:   ${created.tenant_id}`,

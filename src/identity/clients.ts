@@ -8,12 +8,11 @@ import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { isScope } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
+import { ensureTenant } from '../tenants/tenants.js';
 import type { ClientSecrets } from './client-secret.js';
-import type { ClientAuthMethod, ClientInfo, ClientService, CreateClientInput, CreatedClient, GrantType } from './types.js';
-
-const GRANTS: readonly GrantType[] = ['client_credentials', 'authorization_code'];
-const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'private_key_jwt', 'tls_client_auth'];
-const MAX_NAME = 200;
+// The rules of a registration live in ./client-input.ts, shared with the admin route and the CLI.
+import { defaultScopesFor, isFapi, toNewClientBody, validateNewClient, validateScopes } from './client-input.js';
+import type { ClientInfo, ClientService, CreateClientInput, CreatedClient } from './types.js';
 
 interface ClientRow {
   id: string;
@@ -34,74 +33,7 @@ interface ClientRow {
   tenant_name?: string;
 }
 
-const BINDINGS = ['dpop', 'mtls'] as const;
-export type Binding = (typeof BINDINGS)[number];
-
-/**
- * The smallest useful default (least privilege): a token request without `scope` gets the
- * client's read-only permissions; a client with none of those must always name its scopes.
- */
-export function defaultScopesFor(scopes: readonly string[]): string[] {
-  return scopes.filter((s) => s.endsWith(':read'));
-}
-
 const split = (s: string): string[] => s.split(' ').filter((x) => x !== '');
-
-function invalid(detail: string): never {
-  throw new AppError('validation_failed', detail);
-}
-
-function checkName(field: string, value: unknown): string {
-  if (typeof value !== 'string') invalid(`${field} must be a string`);
-  const trimmed = value.trim();
-  // Printable text only: names end up in logs, CLI output and admin screens.
-  if (trimmed === '' || trimmed.length > MAX_NAME || /[\u0000-\u001f\u007f]/.test(trimmed)) {
-    invalid(`${field} must be 1 to ${MAX_NAME} printable characters`);
-  }
-  return trimmed;
-}
-
-export function checkScopes(scopes: unknown): string[] {
-  if (!Array.isArray(scopes) || scopes.length === 0) invalid('scopes must list at least one permission');
-  const out = new Set<string>();
-  for (const s of scopes) {
-    if (typeof s !== 'string' || !isScope(s)) invalid(`unknown scope ${JSON.stringify(String(s)).slice(0, 60)}`);
-    out.add(s);
-  }
-  return [...out];
-}
-
-function checkRedirectUris(uris: unknown): string[] {
-  if (!Array.isArray(uris) || uris.length === 0) invalid('an authorization_code client needs at least one redirect URI');
-  return uris.map((u) => {
-    if (typeof u !== 'string' || u.length > 2000) invalid('redirect URIs must be strings');
-    let url: URL;
-    try {
-      url = new URL(u);
-    } catch {
-      return invalid('redirect URIs must be absolute URLs');
-    }
-    if (url.protocol !== 'https:') invalid('redirect URIs must use https');
-    if (url.hash || u.includes('#')) invalid('redirect URIs must not have a fragment');
-    if (/\s/.test(u)) invalid('redirect URIs must not contain white space');
-    return u;
-  });
-}
-
-function checkJwks(jwks: unknown): string {
-  const keys = (jwks as { keys?: unknown } | null | undefined)?.keys;
-  if (typeof jwks !== 'object' || jwks === null || !Array.isArray(keys) || keys.length === 0) {
-    invalid('private_key_jwt needs a JWK set with at least one public key');
-  }
-  for (const k of keys) {
-    if (typeof k !== 'object' || k === null) invalid('the JWK set holds a value that is not a key');
-    // A private key has no business here: the client keeps it.
-    for (const p of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'priv']) {
-      if (p in k) invalid('the JWK set must hold public keys only');
-    }
-  }
-  return JSON.stringify({ keys });
-}
 
 function toInfo(row: ClientRow): ClientInfo {
   return {
@@ -176,41 +108,12 @@ export function createClientStore(deps: {
   const { db, secrets, validateMetadata, audit } = deps;
 
   async function create(input: CreateClientInput): Promise<CreatedClient> {
-    if (typeof input !== 'object' || input === null) invalid('a client needs a tenant, a name and scopes');
-    const tenant = checkName('tenant', input.tenant);
-    const name = checkName('name', input.name);
-    const scopes = checkScopes(input.scopes);
-    const grant = input.grant ?? 'client_credentials';
-    if (!GRANTS.includes(grant)) invalid(`grant must be one of ${GRANTS.join(', ')}`);
-    const authMethod = input.authMethod ?? 'client_secret_basic';
-    if (!AUTH_METHODS.includes(authMethod)) invalid(`auth method must be one of ${AUTH_METHODS.join(', ')}`);
-    // An end-user (authorization_code) client is a FAPI 2.0 client: strong client authentication
-    // and sender-constrained tokens, no exceptions. Plain service clients keep client_credentials.
-    const fapi = grant === 'authorization_code';
-    const binding: Binding | null = input.binding ?? (fapi ? 'dpop' : null);
-    if (binding !== null && !BINDINGS.includes(binding)) invalid('binding must be dpop or mtls');
-    if (fapi && authMethod === 'client_secret_basic') invalid('an authorization_code (FAPI 2.0) client authenticates with private_key_jwt or tls_client_auth');
-    if (binding === 'mtls' && authMethod !== 'tls_client_auth') invalid('mtls-bound tokens need tls_client_auth (the client presents its certificate)');
-    const defaultScopes = input.defaultScopes === undefined ? defaultScopesFor(scopes) : checkScopes(input.defaultScopes);
-    if (defaultScopes.some((s) => !scopes.includes(s))) invalid('default scopes must be among the registered scopes');
-
-    let redirectUris: string[] = [];
-    if (grant === 'authorization_code') redirectUris = checkRedirectUris(input.redirectUris);
-    else if (input.redirectUris !== undefined && input.redirectUris.length > 0) invalid('redirect URIs are only for authorization_code clients');
-
-    let jwks: string | null = null;
-    if (authMethod === 'private_key_jwt') jwks = checkJwks(input.jwks);
-    else if (input.jwks !== undefined) invalid('a JWK set is only for private_key_jwt clients');
-
-    let tlsSubject: string | null = null;
-    if (authMethod === 'tls_client_auth') {
-      if (typeof input.tlsSubject !== 'string' || input.tlsSubject.trim() === '' || input.tlsSubject.length > 1024) {
-        invalid('tls_client_auth needs the certificate subject DN');
-      }
-      tlsSubject = input.tlsSubject.trim();
-    } else if (input.tlsSubject !== undefined) {
-      invalid('a TLS subject is only for tls_client_auth clients');
-    }
+    const client = validateNewClient(toNewClientBody(input));
+    const fapi = isFapi(client);
+    const { name, scopes, auth_method: authMethod, grant } = client;
+    const jwks = client.jwks ? JSON.stringify({ keys: client.jwks.keys }) : null;
+    const tlsSubject = client.tls_subject ?? null;
+    const binding = client.binding ?? null;
 
     const id = newId('cli');
     const generated = authMethod === 'client_secret_basic' ? secrets.generate() : undefined;
@@ -221,7 +124,7 @@ export function createClientStore(deps: {
       secret_hash: generated?.hash ?? null,
       scopes: scopes.join(' '),
       grant_types: fapi ? 'authorization_code refresh_token' : grant,
-      redirect_uris: redirectUris.join(' '),
+      redirect_uris: (client.redirect_uris ?? []).join(' '),
       auth_method: authMethod,
       jwks,
       tls_subject: tlsSubject,
@@ -229,34 +132,29 @@ export function createClientStore(deps: {
       created_at: BigInt(Date.now()),
       fapi: fapi ? 1 : 0,
       binding,
-      default_scopes: defaultScopes.join(' '),
+      default_scopes: client.default_scopes.join(' '),
     };
     // Let oidc-provider judge the metadata now (JWK shapes, redirect URIs) instead of failing at
     // token time; its wording is not echoed (no library messages in responses).
     try {
       await validateMetadata(toOidcMetadata({ ...row, tenant_id: 'ten_validation' })!);
     } catch {
-      invalid('the client registration is not valid (check the redirect URIs, the JWK set and the TLS subject)');
+      throw new AppError('validation_failed', 'the client registration is not valid (check the redirect URIs, the JWK set and the TLS subject)');
     }
 
     const tenantId = await db.transaction(async (tx) => {
-      // Insert-if-absent then read: safe when two registrations create the same tenant at once.
-      await tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
-        newId('ten'), tenant, Date.now(),
-      ]);
-      const t = await tx.one<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [tenant]);
-      if (!t) throw new Error('tenant row missing after insert');
+      const tenant = await ensureTenant(tx, client.tenant);
       await tx.run(
         `INSERT INTO clients (id, tenant_id, name, secret_hash, scopes, grant_types, redirect_uris, auth_method, jwks,
            tls_subject, status, created_at, fapi, binding, default_scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $14)`,
-        [id, t.id, name, row.secret_hash, row.scopes, row.grant_types, row.redirect_uris, authMethod, jwks, tlsSubject, Number(row.created_at),
+        [id, tenant, name, row.secret_hash, row.scopes, row.grant_types, row.redirect_uris, authMethod, jwks, tlsSubject, Number(row.created_at),
           fapi ? 1 : 0, binding, row.default_scopes],
       );
       await audit?.record({
-        action: AUDIT_ACTIONS.clientCreated, outcome: 'success', tenantId: t.id, target: id,
+        action: AUDIT_ACTIONS.clientCreated, outcome: 'success', tenantId: tenant, target: id,
         details: { scopes: row.scopes, grant, auth: authMethod },
       }, tx);
-      return t.id;
+      return tenant;
     });
 
     const out: CreatedClient = { client_id: id, tenant_id: tenantId, scopes };
@@ -290,7 +188,7 @@ export function createClientStore(deps: {
       });
     },
     async setScopes(clientId, scopes) {
-      const checked = checkScopes(scopes);
+      const checked: string[] = validateScopes(scopes);
       if (typeof clientId !== 'string') return false;
       return db.transaction(async (tx) => {
         // Defaults shrink with the registration (never wider than what is registered).

@@ -8,7 +8,9 @@ import { AppError } from '../errors.js';
 import { isRole } from '../identity/roles.js';
 import type { Role } from '../lib/principal.js';
 import type { Database, Sql } from '../storage/types.js';
+import { findTenant } from '../tenants/tenants.js';
 import { issueEnrolmentCode } from './enrolment-code.js';
+import { normalizeEmail, validateRole } from './user-input.js';
 
 export interface UserRef {
   tenant: string;
@@ -53,12 +55,13 @@ export function createUserAdmin(deps: {
   const { db, indexKey, codeKey } = deps;
 
   async function find(tx: Sql, ref: UserRef): Promise<Row> {
-    const tenant = typeof ref.tenant === 'string' ? await tx.one<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [ref.tenant]) : undefined;
-    const email = typeof ref.email === 'string' ? ref.email.trim().slice(0, 320) : '';
-    const user = tenant
+    // An unknown tenant or a name no tenant can have: the same not_found as an unknown user.
+    const tenantId = typeof ref.tenant === 'string' ? await findTenant(tx, ref.tenant) : undefined;
+    const email = normalizeEmail(ref.email).slice(0, 320);
+    const user = tenantId
       ? await tx.one<Row>(
         `SELECT id, tenant_id, role, status, customer_id, totp_secret FROM users WHERE tenant_id = $1 AND email_index = $2 ${db.forUpdate}`,
-        [tenant.id, emailBlindIndex(indexKey, tenant.id, email)],
+        [tenantId, emailBlindIndex(indexKey, tenantId, email)],
       )
       : undefined;
     if (!user || !isRole(user.role)) throw new AppError('not_found', 'no user with this e-mail in this tenant');
@@ -80,13 +83,13 @@ export function createUserAdmin(deps: {
   }
 
   return {
-    setRole(ref, role) {
-      if (!isRole(role)) throw new AppError('validation_failed', 'role must be customer, operator, auditor or admin');
+    async setRole(ref, given) {
+      const role = validateRole(given);
       return db.transaction(async (tx) => {
         const u = await find(tx, ref);
         // A customer user sees only its customer: it cannot be made one without that link.
         if (role === 'customer' && u.customer_id === null) {
-          throw new AppError('validation_failed', 'a customer user needs a customer; create a new user with --customer-id');
+          throw new AppError('validation_failed', 'role: a customer user needs a customer; create a new user with --customer-id');
         }
         await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [u.id, role, role === 'customer' ? u.customer_id : null, nowSeconds()]);
         await endSessions(tx, u.id);

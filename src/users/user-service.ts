@@ -18,25 +18,20 @@ import { isRole } from '../identity/roles.js';
 import { newId } from '../lib/ids.js';
 import type { Role } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
+import { ensureTenant } from '../tenants/tenants.js';
 import { issueEnrolmentCode, redeemEnrolmentCode } from './enrolment-code.js';
 import { accountKey, createSignInThrottle, ipKey, mfaKey, type LockStarted, type SignInThrottle } from './throttle.js';
 import { createUserAdmin, type UserAdmin } from './user-admin.js';
+import { MAX_PASSWORD, normalizeEmail, validateNewUser, validatePassword, type NewUserFields } from './user-input.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 
 // OWASP's argon2id baseline (m=19 MiB, t=2, p=1). algorithm 2 = Argon2id (a const enum upstream,
 // not importable under verbatimModuleSyntax).
 const ARGON = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-const MIN_PASSWORD = 12;
-const MAX_PASSWORD = 1024;
 const RECOVERY_CODES = 10;
 
-export interface NewUser {
-  tenant: string;
-  email: string;
-  password: string;
-  role?: Role;
-  customerId?: string;
-}
+/** A new user: the fields of the one user schema (./user-input.ts), and the password. */
+export type NewUser = NewUserFields & { password: string };
 
 export interface CreatedUser {
   user_id: string;
@@ -188,49 +183,44 @@ export function createUsers(deps: UsersDeps): Users {
     ...admin,
     throttle,
     async create(input) {
-      if (typeof input.tenant !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.tenant)) invalid('tenant must be a tenant name (a-z, 0-9, -)');
-      const email = typeof input.email === 'string' ? input.email.trim() : '';
-      if (!/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) invalid('email must be an e-mail address');
-      if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD || input.password.length > MAX_PASSWORD) {
-        invalid(`the password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters`);
-      }
-      const role = input.role ?? 'customer';
-      if (!isRole(role)) invalid('role must be customer, operator, auditor or admin');
-      if (role === 'customer' && !input.customerId) invalid('a customer user needs --customer-id: it sees only that customer');
-      if (role !== 'customer' && input.customerId) invalid('only customer users are linked to a customer');
-      const passwordHash = await argonHash(input.password, ARGON);
+      // The one rule for a new user (./user-input.ts), the same the CLI applies before asking for the password.
+      const user = validateNewUser({
+        tenant: input.tenant, email: input.email, ...(input.role !== undefined ? { role: input.role } : {}), ...(input.customerId !== undefined ? { customerId: input.customerId } : {}),
+      });
+      const password = validatePassword(input.password);
+      const { email, role } = user;
+      const customerId = user.customerId ?? null;
+      const passwordHash = await argonHash(password, ARGON);
       const id = newId('usr');
       return db.transaction(async (tx) => {
-        await tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [newId('ten'), input.tenant, Date.now()]);
-        const tenant = await tx.one<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [input.tenant]);
-        if (!tenant) throw new Error('tenant row missing after insert');
-        if (input.customerId) {
-          const c = await tx.one('SELECT 1 AS one FROM customers WHERE id = $1 AND tenant_id = $2 AND status = $3', [input.customerId, tenant.id, 'active']);
-          if (!c) invalid('no active customer with that id in this tenant');
+        const tenantId = await ensureTenant(tx, user.tenant);
+        if (customerId !== null) {
+          const c = await tx.one('SELECT 1 AS one FROM customers WHERE id = $1 AND tenant_id = $2 AND status = $3', [customerId, tenantId, 'active']);
+          if (!c) invalid('customerId: no active customer with that id in this tenant');
         }
-        const index = emailBlindIndex(indexKey, tenant.id, email);
-        if (await tx.one('SELECT 1 AS one FROM users WHERE tenant_id = $1 AND email_index = $2', [tenant.id, index])) {
+        const index = emailBlindIndex(indexKey, tenantId, email);
+        if (await tx.one('SELECT 1 AS one FROM users WHERE tenant_id = $1 AND email_index = $2', [tenantId, index])) {
           throw new AppError('conflict', 'a user with this e-mail already exists in the tenant');
         }
         const dk = await dataKeys.create(tx);
         await tx.run(
           `INSERT INTO users (id, tenant_id, data_key_id, email_index, email, password_hash, role, customer_id, status, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9)`,
-          [id, tenant.id, dk.id, index, sealText(dk.key, email, aad(id, 'email')), passwordHash, role, input.customerId ?? null, Date.now()],
+          [id, tenantId, dk.id, index, sealText(dk.key, email, aad(id, 'email')), passwordHash, role, customerId, Date.now()],
         );
-        const created: CreatedUser = { user_id: id, tenant_id: tenant.id, role, customer_id: input.customerId ?? null };
+        const created: CreatedUser = { user_id: id, tenant_id: tenantId, role, customer_id: customerId };
         if (deps.requireMfa(role)) {
           const issued = await issueEnrolmentCode(tx, codeKey, id);
           created.enrolment_code = issued.code;
           created.enrolment_code_expires_at = new Date(issued.expiresAt).toISOString();
         }
-        await deps.audit?.record({ action: AUDIT_ACTIONS.userCreated, outcome: 'success', tenantId: tenant.id, userId: id, target: id, details: { role } }, tx);
+        await deps.audit?.record({ action: AUDIT_ACTIONS.userCreated, outcome: 'success', tenantId, userId: id, target: id, details: { role } }, tx);
         return created;
       });
     },
 
     async signIn(tenantId, email, password, ip) {
-      const normalized = typeof email === 'string' ? email.trim().slice(0, 320) : '';
+      const normalized = normalizeEmail(email).slice(0, 320);
       const subject = emailBlindIndex(indexKey, tenantId, normalized);
       const keys = [accountKey(subject), ipKey(ip)];
       const user = await db.one<UserRow>(
