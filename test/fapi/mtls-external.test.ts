@@ -1,15 +1,14 @@
 // Certificate-bound tokens (RFC 8705) against the real server with VAULTGATE_TLS_CLIENT_CA, and
 // access tokens of an external OIDC issuer (a second local HTTPS issuer: discovery + JWKS).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDevCertificate } from '../../src/crypto/dev-certificate.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
+import { startTestIdp, type TestIdp } from '../support/test-idp.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-mtls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,27 +90,16 @@ describe('certificate-bound tokens (mTLS, RFC 8705)', () => {
 
 describe('external identity provider', () => {
   let s: TestServer;
-  let idp: Server;
+  let idp: TestIdp;
   let issuer: string;
   let signer: CryptoKey;
   let customerId: string;
 
   beforeAll(async () => {
-    const { certFile, keyFile } = await ensureDevCertificate(path.join(dir, 'idp'));
-    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-    signer = privateKey;
-    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }] };
-    idp = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
-      else if (req.url === '/jwks') res.end(JSON.stringify(jwks));
-      else {
-        res.statusCode = 404;
-        res.end('{}');
-      }
-    });
-    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
-    issuer = `https://localhost:${(idp.address() as AddressInfo).port}`;
+    const started = await startTestIdp(path.join(dir, 'idp'));
+    ({ issuer, signer } = started);
+    const certFile = started.certFile;
+    idp = started;
     s = await startTestServer('sqlite', {
       VAULTGATE_EXTERNAL_ISSUER: issuer, VAULTGATE_EXTERNAL_AUDIENCE: 'vaultgate-api', VAULTGATE_EXTERNAL_CA: certFile,
       VAULTGATE_EXTERNAL_CLAIMS: 'tenant=org,role=vg_role,customer=vg_customer',

@@ -6,16 +6,13 @@
 // the user's role, the user disabled, the token expired — before an alert raised after that is
 // delivered.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { SignJWT, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { ensureDevCertificate } from '../../src/crypto/dev-certificate.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
@@ -25,6 +22,7 @@ import { describeEngines, type Engine } from '../support/databases.js';
 import { writeConfig } from '../traffic/support.js';
 import { cli, tokenFor } from '../users/support.js';
 import { openStream, type Stream } from './support.js';
+import { startTestIdp, type TestIdp } from '../support/test-idp.js';
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const PASSWORD = 'correct horse battery staple';
@@ -283,25 +281,17 @@ describe('an alert stream ends at its token’s exp', () => {
   // Our access tokens live 10 minutes (not configurable); an external issuer's token can be minted
   // with a lifetime of seconds, and its only standing is its exp: the same timer ends both.
   let s: TestServer;
-  let idp: Server;
+  let idp: TestIdp;
   let issuer: string;
   let signer: CryptoKey;
   let idpDir: string;
 
   beforeAll(async () => {
     idpDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-idp-'));
-    const { certFile, keyFile } = await ensureDevCertificate(idpDir);
-    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-    signer = privateKey;
-    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' }] };
-    idp = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
-      else if (req.url === '/jwks') res.end(JSON.stringify(jwks));
-      else res.writeHead(404).end('{}');
-    });
-    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
-    issuer = `https://localhost:${(idp.address() as AddressInfo).port}`;
+    const started = await startTestIdp(idpDir);
+    ({ issuer, signer } = started);
+    const certFile = started.certFile;
+    idp = started;
     s = await startTestServer('sqlite', {
       VAULTGATE_EXTERNAL_ISSUER: issuer, VAULTGATE_EXTERNAL_AUDIENCE: 'vaultgate-api', VAULTGATE_EXTERNAL_CA: certFile,
       VAULTGATE_EXTERNAL_CLAIMS: 'tenant=org,role=vg_role',
