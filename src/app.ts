@@ -29,7 +29,7 @@ import type { Identity } from './identity/index.js';
 import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { ALL_SCOPES } from './lib/principal.js';
-import { auditAppendFailures } from './monitoring/metrics.js';
+import type { Metrics } from './monitoring/metrics.js';
 import type { Database } from './storage/types.js';
 
 export interface AppDeps {
@@ -47,7 +47,9 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Rate limits, load shedding, brute-force guard (issue 5); absent = no traffic protection. */
   traffic?: TrafficProtection | undefined;
-  /** Metrics, detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
+  /** The node's Prometheus metrics (served at /metrics when monitoring is on). */
+  metrics: Metrics;
+  /** Detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
   monitoring?: Monitoring | undefined;
 }
 
@@ -66,7 +68,7 @@ function observabilityRoutes(deps: AppDeps) {
   const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
   return [
     ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
-    ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, seesAllTenants, recheck: (p) => deps.identity.recheck(p) }) : []),
+    ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, metrics: deps.metrics, seesAllTenants, recheck: (p) => deps.identity.recheck(p) }) : []),
   ];
 }
 
@@ -235,7 +237,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       traffic: deps.traffic,
       audit: deps.audit,
       onAuditFailure: (err, action) => {
-        auditAppendFailures.inc();
+        deps.metrics.auditAppendFailures.inc();
         deps.logger.warn({ event: 'audit.append_failed', action, error: (err as Error | undefined)?.name }, 'audit event could not be written');
       },
     },

@@ -13,12 +13,13 @@ import { createPlatformSecrets } from './crypto/platform-secrets.js';
 import { createListener } from './listener/listener.js';
 import { createCustomers } from './customers/customer-service.js';
 import { createIdempotency } from './gateway/idempotency.js';
-import { createTrafficProtection, type TrafficProtection } from './gateway/rate-limit/traffic.js';
+import { createCounters } from './gateway/rate-limit/counters.js';
+import { createMetrics } from './monitoring/metrics.js';
+import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
 import { createVelocity } from './ledger/velocity.js';
 import { createLogger } from './logger.js';
-import { lateBoundGuard } from './users/throttle.js';
 import { BOOTSTRAP_SCOPES } from './lib/bootstrap.js';
 import { openDatabase } from './storage/index.js';
 import { createMonitoring, type Monitoring } from './monitoring/monitoring.js';
@@ -62,31 +63,32 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     // The audit log first: every service below records its changes through it (issue 3).
     const audit = createAuditLog({ db, secrets, logger });
     audit.start();
+    const metrics = createMetrics();
     const monitoring = await createMonitoring({
+      metrics,
       db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls, streamLimits: config.rateLimits.streams,
     });
-    // Sign-in lockouts count through the traffic protection's (Redis-shared) brute-force guard. That
-    // is created further down, so its event-loop monitor does not see the slow start-up steps: the
-    // guard is bound late (nothing signs in before the server serves).
-    let traffic: TrafficProtection | undefined;
-    const bruteForce = options.traffic === false ? undefined : lateBoundGuard(() => traffic?.bruteForce);
+    // One set of (Redis-shared) counters: the sign-in pages and the gateway's limits count in the same ones.
+    const counters = options.traffic === false ? undefined : createCounters({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
+    const bruteForce = counters?.bruteForce;
     const identity = await createIdentity({
-      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce,
+      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce, authFailures: metrics.authenticationFailures,
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
-    traffic = options.traffic === false ? undefined : createTrafficProtection({
-      settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger,
+    // Created after the slow start-up steps, so the load shedder's event-loop monitor does not count them.
+    const traffic = counters && createTrafficProtection({
+      settings: config.rateLimits, counters, rateLimited: metrics.rateLimitedRequests, audit, logger,
       verifyClientSecret: (id, secret) => identity.clientSecretMatches(id, secret),
     });
     const app = await buildApp({
       db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
-      monitoring,
+      monitoring, metrics,
     });
-    await traffic?.ready();
-    listener.serve(app.routing);
+    await counters?.ready();
+    listener.serve((req, res) => app.routing(req, res));
 
     await bootstrapAdmin(config, identity, secrets, logger, options.terminal ?? process.stdout);
     const sweep = setInterval(() => void idempotency.sweep().catch(() => undefined), 3600_000);
@@ -106,7 +108,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         await listener.close(10_000);
         await app.close();
         await identity.close();
-        await traffic?.close();
+        traffic?.close();
+        await counters?.close();
         await monitoring.close();
         await audit.stop();
         await db.close();

@@ -9,7 +9,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { peerCertificate, type AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
-import type { Sql } from '../storage/types.js';
 import type { AuditLog } from '../audit/types.js';
 import { denialAuditor } from './denials.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestHash, type Idempotency } from './idempotency.js';
@@ -50,11 +49,6 @@ function insufficientScope(scope: string): AppError {
   return new AppError('insufficient_scope', `This route needs the permission ${scope}`, {
     'WWW-Authenticate': `Bearer realm="vaultgate", error="insufficient_scope", scope="${scope}"`,
   });
-}
-
-/** Context handed to idempotent handlers: their database work runs in the idempotency transaction. */
-export interface MoneyHandlerContext extends HandlerContext {
-  tx: Sql;
 }
 
 export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRoute[], deps: GatewayDeps): void {
@@ -98,7 +92,7 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         ...(route.idempotent
           ? { headers: { type: 'object', required: ['idempotency-key'], properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } } }
           : {}),
-      } as object,
+      },
       config: { operationId: route.operationId, rateLimit: route.rateLimit, permission: route.permission },
       // Authentication and authorization run on onRequest, before the body is even read.
       // The client's rate limit counts right after authentication, before any further work.
@@ -125,7 +119,7 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         const scope = principal.userId ? `${principal.clientId}/${principal.userId}` : principal.clientId;
         const stored = await deps.idempotency.run(
           { clientId: scope, key, hash: requestHash(route.method, route.url, request.body), requestId: String(request.id) },
-          (tx) => route.handler({ ...ctx, tx } as MoneyHandlerContext),
+          (tx) => route.handler({ ...ctx, tx }),
         );
         if (stored.replayed) reply.header('Idempotent-Replayed', 'true');
         if (stored.status >= 400) {

@@ -19,16 +19,19 @@ export interface RouteSchemas {
 }
 
 /**
- * What a handler receives. The legacy shape (type arguments, `any` by default) serves the route
- * files not yet written with defineRoute(); a defined route gets TypedContext below instead.
+ * What the pipeline hands a handler, with the route's types erased: the table holds every route
+ * alike. A route is written with defineRoute(), whose handler sees the same object typed from its
+ * schemas (TypedContext below); nothing reaches a handler as `any`.
  */
-export interface HandlerContext<TBody = any, TParams = any, TQuery = any> {
+export interface HandlerContext {
   principal: Principal;
-  body: TBody;
-  params: TParams;
-  query: TQuery;
+  body: unknown;
+  params: unknown;
+  query: unknown;
   request: FastifyRequest;
   reply: FastifyReply;
+  /** Idempotent routes only: the idempotency transaction their database work runs in. */
+  tx?: Sql;
 }
 
 export interface HandlerResult {
@@ -109,7 +112,7 @@ export type RouteDefinition<S extends TypedSchemas> = RouteFields & { schema: S 
  * types true; the table itself holds routes with their types erased.
  */
 export function defineRoute<const S extends TypedSchemas>(definition: RouteDefinition<S>): ApiRoute {
-  return definition as unknown as ApiRoute;
+  return definition;
 }
 
 const METHODS = new Set(['GET', 'POST', 'DELETE', 'PATCH', 'PUT']);

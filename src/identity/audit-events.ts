@@ -6,7 +6,6 @@ import type Provider from 'oidc-provider';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditEventInput, AuditLog } from '../audit/types.js';
 import { isId } from '../lib/ids.js';
-import { authenticationFailures } from '../monitoring/metrics.js';
 
 interface Ctx {
   ip?: string;
@@ -46,7 +45,12 @@ function base(ctx: Ctx): Partial<AuditEventInput> {
   };
 }
 
-export function attachAuditEvents(provider: Provider, audit: AuditLog, onError: (err: unknown) => void = () => undefined): void {
+export function attachAuditEvents(
+  provider: Provider,
+  audit: AuditLog,
+  authFailures: { inc(labels: { kind: string }): void } | undefined,
+  onError: (err: unknown) => void = () => undefined,
+): void {
   const record = (event: AuditEventInput) => void audit.record(event).catch(onError);
 
   provider.on('grant.success', (ctx: Ctx) => {
@@ -54,7 +58,7 @@ export function attachAuditEvents(provider: Provider, audit: AuditLog, onError: 
     record({
       ...base(ctx), action: AUDIT_ACTIONS.tokenIssued, outcome: 'success',
       details: {
-        grant_type: String(ctx.oidc?.params?.grant_type ?? 'unknown').slice(0, 40),
+        grant_type: (typeof ctx.oidc?.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : 'unknown').slice(0, 40),
         scope: typeof body?.scope === 'string' ? body.scope : null,
         token_type: typeof body?.token_type === 'string' ? body.token_type : null,
       },
@@ -67,7 +71,7 @@ export function attachAuditEvents(provider: Provider, audit: AuditLog, onError: 
       const code = err?.error ?? 'unknown';
       const endpoint = event.split('.')[0] ?? event;
       if (code === 'invalid_client') {
-        authenticationFailures.inc({ kind: 'client_auth' });
+        authFailures?.inc({ kind: 'client_auth' });
         record({ ...base(ctx), action: AUDIT_ACTIONS.clientAuthFailed, outcome: 'failure', details: { endpoint, error: code } });
       } else if (event === 'grant.error') {
         record({ ...base(ctx), action: AUDIT_ACTIONS.tokenRefused, outcome: 'failure', details: { error: code.slice(0, 60) } });

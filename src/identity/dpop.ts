@@ -37,7 +37,7 @@ export async function checkDpopProof(input: {
   let jwk: JWK | undefined;
   try {
     const verified = await jwtVerify(input.proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: [...SIGNING_ALGS] });
-    payload = verified.payload as Record<string, unknown>;
+    payload = verified.payload;
     jwk = verified.protectedHeader.jwk;
   } catch {
     return 'invalid';

@@ -87,11 +87,11 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     }),
   });
   const store = createClientStore({ db, secrets: clientSecrets, validateMetadata: (m) => provider.Client.validate(m), audit: deps.audit });
-  findMetadata = store.findMetadata;
+  findMetadata = (clientId) => store.findMetadata(clientId);
 
   const audit = deps.audit;
   // Token issuance and client-authentication failures (src/identity/audit-events.ts, issue 3).
-  if (audit) attachAuditEvents(provider, audit, (err) => logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'));
+  if (audit) attachAuditEvents(provider, audit, deps.authFailures, (err) => logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'));
   provider.use(structuredTokenMiddleware({
     db, issuer, publicJwks: keys.publicJwks,
     audit, users: (id) => users.authz(id),
@@ -102,7 +102,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     key: Buffer.from(keys.cookieKeys[0] as string, 'utf8'),
     async client(clientId) {
       const m = await store.findMetadata(clientId);
-      return m ? { tenantId: String(m.tenant_id), name: String(m.client_name ?? clientId) } : undefined;
+      return m ? { tenantId: String(m.tenant_id), name: typeof m.client_name === 'string' ? m.client_name : clientId } : undefined;
     },
   });
 
@@ -142,7 +142,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     },
     isOidcPath,
     authenticate: verifier,
-    recheck: verifier.recheck,
+    recheck: (principal) => verifier.recheck(principal),
     async close() {
       await usage.close();
       await replay.close();

@@ -114,7 +114,7 @@ export function createAdapterFactory(
     throw new Error('clients are managed through the ClientService, not oidc-provider');
   };
   const clientAdapter: OidcAdapter = {
-    find: async (id) => clientFinder(id) as Promise<AdapterPayload | undefined>,
+    find: async (id) => clientFinder(id),
     findByUid: async () => undefined,
     findByUserCode: async () => undefined,
     upsert: readOnly,

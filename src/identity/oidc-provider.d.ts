@@ -94,7 +94,8 @@ declare module 'oidc-provider' {
     readonly ClientCredentials: TokenModelStatic;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
-    use(fn: (ctx: any, next: () => Promise<void>) => Promise<void>): this;
+    /** Koa middleware; it declares the part of Koa's context it reads (hence `never` here). */
+    use(fn: (ctx: never, next: () => Promise<void>) => Promise<void>): this;
   }
 
   export default Provider;

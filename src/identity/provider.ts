@@ -270,6 +270,7 @@ export function buildProvider(deps: {
 
   // Least privilege: a client_credentials request without `scope` gets the client's default set
   // (never everything). The model's save is the one place every such token passes.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped below and called with the model as `this`
   const ccSave = provider.ClientCredentials.prototype.save;
   provider.ClientCredentials.prototype.save = async function save(this: { scope?: string; client?: Record<string, unknown> }) {
     if (!this.scope) {

@@ -60,7 +60,7 @@ export function structuredTokenMiddleware(deps: {
           ]);
           if (added === 1) {
             await deps.audit?.record(
-              { action: AUDIT_ACTIONS.tokenRevoked, outcome: 'success', clientId: client.clientId, tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined, target: payload.jti as string },
+              { action: AUDIT_ACTIONS.tokenRevoked, outcome: 'success', clientId: client.clientId, tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined, target: payload.jti },
               tx,
             );
           }

@@ -45,6 +45,8 @@ export interface IdentityDeps {
   audit?: AuditLog | undefined;
   /** The rate limits' shared brute-force guard: sign-in lockouts hold across nodes (Redis). */
   bruteForce?: BruteForceGuard | undefined;
+  /** Counts failed client authentications (monitoring's vaultgate_authentication_failures_total). */
+  authFailures?: { inc(labels: { kind: string }): void } | undefined;
   /** Optional external OIDC issuer whose access tokens are accepted too. */
   external?: ExternalIdpConfig | undefined;
 }

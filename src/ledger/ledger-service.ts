@@ -43,7 +43,7 @@ export interface TransferRow {
   description: string | null;
   reference: string | null;
   metadata: string | null;
-  status: string;
+  status: 'posted';
   client_id: string;
   created_at: bigint;
 }

@@ -16,7 +16,7 @@
 import { ConfigError } from '../errors.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
-const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
 
 export interface RuleSettings {
   enabled: boolean;

@@ -4,16 +4,16 @@
 // is fanned out to the streams and sent to the notifiers.
 import { newId } from '../lib/ids.js';
 import type { Database } from '../storage/types.js';
+import type { Severity } from './alert-config.js';
 import type { AlertInput } from './detector.js';
 import type { Fanout } from './fanout.js';
-import { alertsRaised } from './metrics.js';
 
 export interface Alert {
   id: string;
   rule: string;
   subject: string;
   tenant_id: string | null;
-  severity: string;
+  severity: Severity;
   status: 'open' | 'closed';
   summary: string;
   count: number;
@@ -23,7 +23,7 @@ export interface Alert {
 }
 
 interface AlertRow {
-  id: string; rule: string; subject: string; tenant_id: string | null; severity: string; status: 'open' | 'closed';
+  id: string; rule: string; subject: string; tenant_id: string | null; severity: Severity; status: 'open' | 'closed';
   summary: string; count: bigint; evidence: string; first_seen: bigint; last_seen: bigint;
 }
 
@@ -52,6 +52,8 @@ export interface AlertServiceDeps {
   /** Called once per new alert (notifiers). */
   onNew(alert: Alert): void;
   logger: { warn(obj: object, msg?: string): void };
+  /** Counts new alerts (vaultgate_alerts_raised_total); absent in the CLI. */
+  raised?: { inc(labels: { rule: string; severity: string }): void };
 }
 
 export function createAlertService(deps: AlertServiceDeps) {
@@ -110,7 +112,7 @@ export function createAlertService(deps: AlertServiceDeps) {
     ]);
     open.set(key, { row, dirty: false });
     const alert = view(row);
-    alertsRaised.inc({ rule: row.rule, severity: row.severity });
+    deps.raised?.inc({ rule: row.rule, severity: row.severity });
     await fanout.publish(JSON.stringify(alert)).catch((err: unknown) => deps.logger.warn({ event: 'alert.fanout_failed', error: (err as Error)?.name }, 'alert fan-out failed'));
     deps.onNew(alert);
     return alert;

@@ -8,6 +8,7 @@ import { createAlertService, type AlertService } from './alerts.js';
 import { createDetector, type Detector } from './detector.js';
 import { createLocalFanout, createRedisFanout } from './fanout.js';
 import { createNotifiers } from './notifiers.js';
+import type { Metrics } from './metrics.js';
 import { createResponseObserver } from './observe.js';
 import { createStreamHub, type StreamHub } from './sse.js';
 
@@ -34,6 +35,7 @@ export async function createMonitoring(deps: {
   redisUrl: string | undefined;
   logger: MonitoringLogger;
   hsts: boolean;
+  metrics: Metrics;
   /** Open alert streams: per client and per node (rate_limits.streams). */
   streamLimits: { perClient: number; max: number };
 }): Promise<Monitoring> {
@@ -48,7 +50,7 @@ export async function createMonitoring(deps: {
     : createLocalFanout();
   const notifiers = createNotifiers(settings.notifiers, logger);
   const alerts = createAlertService({
-    db: deps.db, fanout, dedupWindowMs: settings.dedupWindowSeconds * 1000, logger,
+    db: deps.db, fanout, dedupWindowMs: settings.dedupWindowSeconds * 1000, logger, raised: deps.metrics.alertsRaised,
     onNew: (alert) => {
       logger.warn({ event: 'alert.raised', alert_id: alert.id, rule: alert.rule, severity: alert.severity, subject: alert.subject }, 'alert raised');
       notifiers.notify(alert);
@@ -76,7 +78,7 @@ export async function createMonitoring(deps: {
 
   return {
     alerts, detector, streams,
-    observeResponse: createResponseObserver({ detector }),
+    observeResponse: createResponseObserver({ detector, metrics: deps.metrics }),
     verifyAudit,
     async close() {
       if (verifier) clearInterval(verifier);

@@ -4,11 +4,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { targetOf } from '../gateway/denials.js';
 import type { Detector } from './detector.js';
-import { authenticationFailures, authorizationDenials, httpRequestDuration, transferAmount, transfersPosted } from './metrics.js';
+import type { Metrics } from './metrics.js';
 
 const MONEY_ROUTES: Record<string, 'transfer' | 'deposit'> = { 'transfer.create': 'transfer', 'deposit.create': 'deposit' };
 
-export function createResponseObserver(deps: { detector: Detector }) {
+export function createResponseObserver(deps: { detector: Detector; metrics: Metrics }) {
+  const { authenticationFailures, authorizationDenials, httpRequestDuration, transferAmount, transfersPosted } = deps.metrics;
   return function observe(request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;

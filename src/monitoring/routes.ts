@@ -1,40 +1,39 @@
 // Monitoring routes: the stored alerts, their live stream (SSE) and the Prometheus metrics.
+import Type from 'typebox';
 import { AppError } from '../errors.js';
-import { listQueryProperties, listResponse, toPage } from '../gateway/pagination.js';
-import type { ApiRoute, HandlerContext } from '../gateway/route-table.js';
-import { problemResponses } from '../gateway/schemas.js';
+import { ListOf, ListQuery, pageSize, toPage } from '../gateway/pagination.js';
+import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
+import { Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
 import type { Principal } from '../lib/principal.js';
+import { SEVERITIES } from './alert-config.js';
 import type { Alert, AlertService } from './alerts.js';
-import { metricsRegistry } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import type { StreamHub } from './sse.js';
 
-const ids = { type: 'array', items: { type: 'string' } };
-const alertSchema = {
-  type: 'object', additionalProperties: false,
-  required: ['id', 'rule', 'subject', 'tenant_id', 'severity', 'status', 'summary', 'count', 'evidence', 'first_seen', 'last_seen'],
-  properties: {
-    id: { type: 'string' },
-    rule: { type: 'string' },
-    subject: { type: 'string' },
-    tenant_id: { type: ['string', 'null'] },
-    severity: { type: 'string', enum: ['low', 'medium', 'high', 'critical'] },
-    status: { type: 'string', enum: ['open', 'closed'] },
-    summary: { type: 'string' },
-    count: { type: 'integer' },
-    evidence: {
-      type: 'object', additionalProperties: false, required: ['request_ids', 'audit_event_ids'],
-      properties: { request_ids: ids, audit_event_ids: ids },
-    },
-    first_seen: { type: 'string', format: 'date-time' },
-    last_seen: { type: 'string', format: 'date-time' },
-  },
-};
+const ids = Type.Array(Type.String());
+const alertSchema = Strict({
+  id: Type.String(),
+  rule: Type.String(),
+  subject: Type.String(),
+  tenant_id: Nullable(Type.String()),
+  severity: StringEnum(SEVERITIES),
+  status: StringEnum(['open', 'closed']),
+  summary: Type.String(),
+  count: Type.Integer(),
+  evidence: Strict({ request_ids: ids, audit_event_ids: ids }),
+  first_seen: Type.String({ format: 'date-time' }),
+  last_seen: Type.String({ format: 'date-time' }),
+});
+
+/** The stream's answer is written by the hub itself (text/event-stream); the handler returns no body. */
+const eventStream = Type.Unsafe<undefined>({ type: 'string', description: 'text/event-stream' });
 
 const MAX_BACKLOG = 100;
 
 export interface MonitoringRouteDeps {
   alerts: AlertService;
   streams: StreamHub;
+  metrics: Metrics;
   seesAllTenants(principal: Principal): Promise<boolean>;
   /** Where the stream's token stands now (identity.recheck). */
   recheck(principal: Principal): Promise<Principal | undefined>;
@@ -42,28 +41,28 @@ export interface MonitoringRouteDeps {
 
 export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
   return [
-    {
+    defineRoute({
       method: 'GET', url: '/v1/alerts', tag: 'alerts', summary: 'List alerts, newest first',
       permission: 'alerts:read', operationId: 'alert.list', rateLimit: 'read',
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: listQueryProperties },
-        response: { 200: listResponse(alertSchema), ...problemResponses },
+        querystring: Strict(ListQuery),
+        response: { 200: ListOf(alertSchema), ...problemResponses },
       },
-      async handler({ principal, query }: HandlerContext<unknown, unknown, { limit: number; starting_after?: string }>) {
+      async handler({ principal, query }) {
         const all = await deps.seesAllTenants(principal);
-        const rows = await deps.alerts.list(all ? undefined : principal.tenantId, query.limit, query.starting_after);
-        return { status: 200, body: toPage(rows, query.limit) };
+        const limit = pageSize(query);
+        const rows = await deps.alerts.list(all ? undefined : principal.tenantId, limit, query.starting_after);
+        return { status: 200, body: toPage(rows, limit) };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET', url: '/v1/alerts/stream', tag: 'alerts', summary: 'Alerts as they are raised (Server-Sent Events, `event: alert`)',
       permission: 'alerts:read', operationId: 'alert.stream', rateLimit: 'read',
       schema: {
-        headers: {
-          type: 'object',
-          properties: { 'last-event-id': { type: 'string', pattern: '^alr_[0-9a-z]{26}$', description: 'Resume: the alerts raised after this one are sent first' } },
-        },
-        response: { 200: { type: 'string', description: 'text/event-stream' }, ...problemResponses },
+        headers: Type.Object({
+          'last-event-id': Type.Optional(Type.String({ pattern: '^alr_[0-9a-z]{26}$', description: 'Resume: the alerts raised after this one are sent first' })),
+        }),
+        response: { 200: eventStream, ...problemResponses },
       },
       async handler({ principal, request, reply }) {
         // A place under the stream caps is taken first, so a refusal is an ordinary 429 answer
@@ -77,6 +76,7 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
           throw err;
         }
         const tenant = all ? undefined : principal.tenantId;
+        // Validated against the headers schema; Node joins a repeated unknown header into one string.
         const lastEventId = request.headers['last-event-id'] as string | undefined;
         await deps.streams.open(request, reply, slot, {
           tokenHash: principal.tokenHash,
@@ -90,17 +90,17 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
         });
         return { status: 200, body: undefined };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET', url: '/metrics', tag: 'monitoring', summary: 'Prometheus metrics (text exposition format)',
       permission: 'metrics:read', operationId: 'metrics.read', rateLimit: 'read',
-      schema: { response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4' }, ...problemResponses } },
+      schema: { response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }), ...problemResponses } },
       async handler({ principal }) {
         // The counters are the whole platform's (every tenant's transfers and amounts): a tenant's
         // principal would learn the others' activity from them.
         if (!(await deps.seesAllTenants(principal))) throw new AppError('forbidden', 'Metrics are platform-wide: only principals of the platform tenant read them');
-        return { status: 200, body: await metricsRegistry.metrics(), headers: { 'content-type': metricsRegistry.contentType } };
+        return { status: 200, body: await deps.metrics.registry.metrics(), headers: { 'content-type': deps.metrics.registry.contentType } };
       },
-    },
+    }),
   ];
 }

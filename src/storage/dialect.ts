@@ -26,7 +26,7 @@ export interface Dialect {
    * per engine (SQLite: <table>_no_update and <table>_no_delete; PostgreSQL: one
    * <table>_no_change trigger and a <table>_immutable() function) and are kept as they are.
    */
-  appendOnly(table: string, message: string): string;
+  appendOnly: (table: string, message: string) => string;
 }
 
 /** appendOnly() interpolates its arguments: they must be constants from the migration source. */

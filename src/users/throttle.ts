@@ -38,17 +38,3 @@ export function createSignInThrottle(guard: BruteForceGuard = createBruteForceGu
     recordSuccess: (keys) => guard.succeed(keys),
   };
 }
-
-/** A guard that forwards to one created later (the server composes it after identity); in memory until then. */
-export function lateBoundGuard(get: () => BruteForceGuard | undefined): BruteForceGuard {
-  const early = createBruteForceGuard(DEFAULT_RATE_LIMITS.bruteForce);
-  const guard = () => get() ?? early;
-  return {
-    get freeAttempts() {
-      return guard().freeAttempts;
-    },
-    check: (keys) => guard().check(keys),
-    fail: (keys, options) => guard().fail(keys, options),
-    succeed: (keys) => guard().succeed(keys),
-  };
-}

@@ -132,8 +132,8 @@ function parseVelocity(value: unknown): VelocityRule[] {
     const amount = (k: string) => (m[k] === undefined ? undefined : BigInt(positiveInt(m[k], `${where}.${k}`)));
     const rule: VelocityRule = {
       scope: m.scope,
-      currency: m.currency as string | undefined,
-      tenant: m.tenant as string | undefined,
+      currency: m.currency,
+      tenant: m.tenant,
       maxAmountPerHour: amount('max_amount_per_hour'),
       maxAmountPerDay: amount('max_amount_per_day'),
       maxTransfersPerMinute: m.max_transfers_per_minute === undefined ? undefined : positiveInt(m.max_transfers_per_minute, `${where}.max_transfers_per_minute`),

@@ -6,21 +6,16 @@
 import { AUDIT_ACTIONS } from '../../audit/actions.js';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../../audit/types.js';
 import { AppError } from '../../errors.js';
-import { rateLimitedRequests } from '../../monitoring/metrics.js';
-import { createRedis } from '../../storage/redis.js';
 import { sendProblem } from '../problem-handlers.js';
 import { createAdmission, type Admission, type Refusal } from '../throttle/admission.js';
 import { createLoadShedder } from '../throttle/load-shedder.js';
 import { createConcurrencyGate, type ConcurrencyGate } from '../throttle/concurrency.js';
-import { createBruteForceGuard, type BruteForceGuard } from './brute-force.js';
+import type { Counters } from './counters.js';
 import type { Decision } from './gcra.js';
 import { rateLimitHeaders, retryAfterSeconds, type AppliedPolicy } from './headers.js';
-import { createLimiter } from './limiter.js';
-import { createRedisHealth } from './redis-health.js';
 import type { RateLimitSettings, RouteClass } from './settings.js';
 
 declare module 'fastify' {
@@ -40,20 +35,16 @@ export interface TrafficProtection {
   install(app: FastifyInstance): void;
   /** The per-route steps for a route of this class (run after authentication). */
   routeHooks(routeClass: RouteClass): { onRequest: onRequestAsyncHookHandler[]; preHandler: preHandlerAsyncHookHandler[] };
-  /** For sign-in pages: per account and per IP, with the same semantics as the token endpoint. */
-  bruteForce: BruteForceGuard;
-  /**
-   * Resolves once Redis is connected, or after a short wait if it is not: a node that starts
-   * serving before its first connection would count on its own and let extra requests through.
-   * It never fails the start: an unreachable Redis is an outage handled like any other.
-   */
-  ready(): Promise<void>;
-  close(): Promise<void>;
+  /** Stops the load shedder's monitor; the counters are closed by their owner. */
+  close(): void;
 }
 
 export interface TrafficDeps {
   settings: RateLimitSettings;
-  redisUrl: string | undefined;
+  /** The node's shared counters (counters.ts): the same brute-force guard the sign-in pages use. */
+  counters: Pick<Counters, 'limiter' | 'bruteForce'>;
+  /** Counts the 429s by class (a Prometheus counter: monitoring's vaultgate_rate_limited_requests_total). */
+  rateLimited: { inc(labels: { class: string }): void };
   audit: AuditLog;
   logger: Logger;
   /** Whether a secret is the client's own (lets the right secret past a client-id lockout). */
@@ -73,7 +64,7 @@ const REDIS_DOWN_RETRY_AFTER = '5';
  * A refused admission: the process is overloaded (503, everyone's problem), or the caller's own
  * share is full (429, its problem alone: the others are still served).
  */
-function refusal(reason: Refusal, overloadRetryAfterSeconds: number): AppError {
+function refusal(reason: Refusal, overloadRetryAfterSeconds: number, rateLimited: RateLimitedError): AppError {
   if (reason === 'overloaded') {
     return new AppError('service_unavailable', 'The service is overloaded; retry shortly', { 'Retry-After': String(overloadRetryAfterSeconds) });
   }
@@ -81,11 +72,7 @@ function refusal(reason: Refusal, overloadRetryAfterSeconds: number): AppError {
   return rateLimited(1000, `Too many requests in flight from ${who}`, `${reason}_in_flight`);
 }
 
-/** Every 429 of the limiter goes through here, so the metric counts each exactly once. */
-function rateLimited(retryAfterMs: number, detail: string, label: string): AppError {
-  rateLimitedRequests.inc({ class: label });
-  return new AppError('rate_limited', detail, { 'Retry-After': retryAfterSeconds(retryAfterMs) });
-}
+type RateLimitedError = (retryAfterMs: number, detail: string, label: string) => AppError;
 
 /** The client id and secret of an HTTP Basic header (RFC 6749 §2.3.1: form-urlencoded), never logged. */
 export function basicCredentials(authorization: string | undefined): { id: string; secret: string } | undefined {
@@ -106,15 +93,12 @@ const digest = (s: string) => createHash('sha256').update(s).digest('base64url')
 
 export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
   const { settings, audit, logger } = deps;
-  let redis: Redis | undefined;
-  let shared: Parameters<typeof createLimiter>[0];
-  if (deps.redisUrl) {
-    redis = createRedis(deps.redisUrl);
-    const health = createRedisHealth(redis, { audit, logger });
-    shared = { redis, health, prefix: settings.redisKeyPrefix };
-  }
-  const limiter = createLimiter(shared);
-  const bruteForce = createBruteForceGuard(settings.bruteForce, shared);
+  const { limiter, bruteForce } = deps.counters;
+  /** Every 429 of the limiter goes through here, so the metric counts each exactly once. */
+  const rateLimited: RateLimitedError = (retryAfterMs, detail, label) => {
+    deps.rateLimited.inc({ class: label });
+    return new AppError('rate_limited', detail, { 'Retry-After': retryAfterSeconds(retryAfterMs) });
+  };
   const shedder = createLoadShedder(settings.shedding);
   const admission = createAdmission(shedder, settings.shedding);
   const gates = new Map<RouteClass, ConcurrencyGate>();
@@ -178,7 +162,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
       if (EXEMPT.has(pathname)) return undefined;
       const session = (request.raw as { stream?: { session?: object } }).stream?.session;
       const admitted = admission.admit(request.ip, session);
-      if (typeof admitted === 'string') return sendProblem(reply, refusal(admitted, settings.shedding.retryAfterSeconds));
+      if (typeof admitted === 'string') return sendProblem(reply, refusal(admitted, settings.shedding.retryAfterSeconds, rateLimited));
       request.admission = admitted;
       // 'close' also fires for a response reset by the client or by the HTTP/2 stall guard.
       reply.raw.once('close', () => admitted.release());
@@ -224,16 +208,18 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     const capConcurrency: preHandlerAsyncHookHandler = async (request, reply) => {
       const principal = request.principal;
       if (!gate || !principal) return;
-      let release: (() => void) | undefined;
-      let closed = false;
       // Listen before waiting: a client that disconnects while queued must still free its slot.
-      reply.raw.once('close', () => {
+      let closed = false;
+      const onClose = () => {
         closed = true;
-        release?.();
-      });
-      release = await gate.acquire(principal.clientId);
+      };
+      reply.raw.once('close', onClose);
+      const release = await gate.acquire(principal.clientId);
+      reply.raw.off('close', onClose);
       if (!release) throw rateLimited(1000, 'Too many concurrent requests from this client', 'concurrency');
+      // The slot is held until the response ends (or the client goes away).
       if (closed) release();
+      else reply.raw.once('close', release);
     };
     return { onRequest: [limitClient], preHandler: gate ? [capConcurrency] : [] };
   }
@@ -241,27 +227,8 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
   return {
     install,
     routeHooks,
-    bruteForce,
-    async ready() {
-      if (!redis || redis.status === 'ready') return;
-      const r = redis;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          r.off('ready', done);
-          resolve();
-        };
-        const timer = setTimeout(done, 3_000);
-        r.once('ready', done);
-      });
-    },
-    async close() {
-      limiter.close();
+    close() {
       shedder.close();
-      if (redis) {
-        shared?.health.stop();
-        await redis.quit().catch(() => redis?.disconnect());
-      }
     },
   };
 }

@@ -120,7 +120,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
       return send(res, 400, messagePage('Sign-in expired', 'This sign-in is no longer valid. Start again from the application.'));
     }
     if (details.uid !== uid) return send(res, 400, messagePage('Sign-in expired', 'This sign-in is no longer valid.'));
-    const clientId = String(details.params.client_id ?? '');
+    const clientId = typeof details.params.client_id === 'string' ? details.params.client_id : '';
     const client = await deps.client(clientId);
     if (!client) return send(res, 400, messagePage('Sign-in failed', 'The application is not available.'));
     const redirectUri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : undefined;

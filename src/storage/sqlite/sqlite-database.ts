@@ -29,7 +29,7 @@ class SqliteSql implements Sql {
   protected prepare(sql: string): Statement {
     let stmt = this.cache.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare(toNamed(sql)) as Statement;
+      stmt = this.db.prepare<Record<string, unknown>, unknown>(toNamed(sql));
       this.cache.set(sql, stmt);
     }
     return stmt;
@@ -78,12 +78,11 @@ class SqliteDatabase extends SqliteSql implements Database {
 
   constructor(db: BetterSqlite3.Database) {
     super(db);
-    const self = this;
     // Statements inside a transaction go straight to the connection.
     this.txSql = {
-      query: (sql, params = []) => SqliteSql.prototype.query.call(self, sql, params),
-      one: (sql, params = []) => SqliteSql.prototype.one.call(self, sql, params),
-      run: (sql, params = []) => SqliteSql.prototype.run.call(self, sql, params),
+      query: (sql, params = []) => SqliteSql.prototype.query.call(this, sql, params),
+      one: (sql, params = []) => SqliteSql.prototype.one.call(this, sql, params),
+      run: (sql, params = []) => SqliteSql.prototype.run.call(this, sql, params),
     } as Sql;
   }
 
