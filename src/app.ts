@@ -217,6 +217,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerSystemRoutes(app, { ping: () => deps.db.ping() });
+  deps.identity.registerPages(app);
   // The authorization server's paths are declared as public routes so they show in the route
   // table; the onRequest hook above hands them over before any body parsing. What reaches these
   // handlers is a path the hook did not hand over (a %-encoded spelling of one): not found.

@@ -9,7 +9,8 @@ import { attachAuditEvents } from './audit-events.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
 import { createExternalVerifier } from './external-idp.js';
-import { createInteractionHandler } from './interactions/handler.js';
+import { isOidcPath } from '../lib/oauth-paths.js';
+import { registerInteractionRoutes, type InteractionDeps } from './interactions/routes.js';
 import { loadSigningKeys } from './keys.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { buildProvider } from './provider.js';
@@ -24,19 +25,9 @@ export type {
   ClientAuthMethod, ClientInfo, ClientService, CreateClientInput, CreatedClient, GrantType, Identity, IdentityDeps,
   IdentityLogger, OidcAccount,
 } from './types.js';
-export { ACCESS_TOKEN_TTL_S, OIDC_ROUTES } from './provider.js';
+export { ACCESS_TOKEN_TTL_S } from './provider.js';
+export { OIDC_ROUTES } from '../lib/oauth-paths.js';
 export { ROLE_SCOPES, ROLES, isRole } from './roles.js';
-
-const DISCOVERY_PATHS = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
-
-/**
- * True for the paths the authorization server answers: discovery and everything under /oauth/.
- * A %-escape in such a path is never needed; it is left to the gateway's router (404), so no
- * spelling of an endpoint reaches the authorization server past the gateway's checks on it.
- */
-export function isOidcPath(pathname: string): boolean {
-  return !pathname.includes('%') && (DISCOVERY_PATHS.has(pathname) || pathname.startsWith('/oauth/'));
-}
 
 function checkIssuer(issuer: string): void {
   let url: URL;
@@ -97,14 +88,15 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     audit, users: (id) => users.authz(id),
   }));
 
-  const interactions = createInteractionHandler({
-    provider, users, issuer, trustProxy: deps.trustProxy === true, audit,
+  const interactions: InteractionDeps = {
+    provider, users, issuer, audit,
     key: Buffer.from(keys.cookieKeys[0] as string, 'utf8'),
+    onError: (err: unknown) => logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error'),
     async client(clientId) {
       const m = await store.findMetadata(clientId);
       return m ? { tenantId: String(m.tenant_id), name: typeof m.client_name === 'string' ? m.client_name : clientId } : undefined;
     },
-  });
+  };
 
   const replay = deps.redisUrl ? createRedisReplayCache(deps.redisUrl) : createMemoryReplayCache();
   const usage = createUsageTracker(db, (err) => {
@@ -113,7 +105,6 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   const external = deps.external ? createExternalVerifier(deps.external, db) : undefined;
 
   const callback = provider.callback();
-  const onError = (err: unknown) => logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error');
   const verifier = createTokenVerifier({
     db, issuer, publicJwks: keys.publicJwks, replay, users: (id) => users.authz(id),
     ...(external ? { external } : {}),
@@ -132,15 +123,11 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       return m !== undefined && clientSecrets.matches(secret, m.client_secret);
     },
     handle(req: IncomingMessage, res: ServerResponse) {
-      const pathname = new URL(req.url ?? '/', 'https://localhost').pathname;
-      if (interactions.matches(pathname)) {
-        interactions.handle(req, res, onError);
-        return;
-      }
       // Koa handles its own errors (the 'error' event above); nothing to await here.
       void callback(req, res);
     },
     isOidcPath,
+    registerPages: (app) => registerInteractionRoutes(app, interactions),
     authenticate: verifier,
     recheck: (principal) => verifier.recheck(principal),
     async close() {

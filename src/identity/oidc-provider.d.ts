@@ -93,7 +93,8 @@ declare module 'oidc-provider' {
     readonly Grant: GrantStatic;
     readonly ClientCredentials: TokenModelStatic;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-    interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+    /** Stores the interaction's result and returns where to send the browser (the authorization endpoint, to resume). */
+    interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
     /** Koa middleware; it declares the part of Koa's context it reads (hence `never` here). */
     use(fn: (ctx: never, next: () => Promise<void>) => Promise<void>): this;
   }

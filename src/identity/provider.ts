@@ -2,6 +2,7 @@
 // under /oauth/…, discovery at /.well-known/openid-configuration; access tokens are RFC 9068 JWTs
 // for one resource server, the API (audience = issuer), signed ES256, 10 minutes at most.
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
+import { INTERACTION_PREFIX, OIDC_ROUTES } from '../lib/oauth-paths.js';
 import type { JWK } from 'jose';
 import { ALL_SCOPES } from '../lib/principal.js';
 import type { ClientSecrets } from './client-secret.js';
@@ -24,23 +25,6 @@ export function refusalReason(err: { error_description?: string; error_detail?: 
 
 export const ACCESS_TOKEN_TTL_S = 600;
 
-/** Every route of the provider, moved under /oauth. */
-export const OIDC_ROUTES = {
-  authorization: '/oauth/authorize',
-  pushed_authorization_request: '/oauth/par',
-  token: '/oauth/token',
-  jwks: '/oauth/jwks',
-  introspection: '/oauth/introspect',
-  revocation: '/oauth/revoke',
-  userinfo: '/oauth/userinfo',
-  end_session: '/oauth/logout',
-  registration: '/oauth/register',
-  code_verification: '/oauth/device',
-  device_authorization: '/oauth/device/auth',
-  backchannel_authentication: '/oauth/backchannel',
-  challenge: '/oauth/challenge',
-  credential: '/oauth/credential',
-} as const;
 
 const ASYMMETRIC_ENCRYPTION = ['ECDH-ES', 'RSA-OAEP-256'];
 
@@ -232,8 +216,8 @@ export function buildProvider(deps: {
     },
     interactions: {
       policy: signInPolicy(deps.sessionStillValid),
-      // The sign-in pages (interactions/handler.ts) live under /oauth: the gateway hands them over too.
-      url: (_ctx: unknown, interaction: { uid: string }) => `/oauth/interaction/${interaction.uid}`,
+      // The sign-in pages are gateway routes (interactions/routes.ts) under /oauth/interaction/.
+      url: (_ctx: unknown, interaction: { uid: string }) => `${INTERACTION_PREFIX}${interaction.uid}`,
     },
     async findAccount(_ctx: unknown, sub: string) {
       return deps.findAccount ? deps.findAccount(sub) : undefined;

@@ -1,5 +1,6 @@
 // The public surface of the identity capability.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { PlatformSecrets } from '../crypto/platform-secrets.js';
 import type { AuditLog } from '../audit/types.js';
@@ -107,6 +108,8 @@ export interface Identity {
   /** Node request handler of the authorization server; the gateway hands it every request whose path `isOidcPath` accepts. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   isOidcPath(pathname: string): boolean;
+  /** The sign-in, TOTP and consent pages, as routes of the gateway (public policy). */
+  registerPages(app: FastifyInstance): void;
   /**
    * Verifies `Authorization: Bearer <jwt>`; returns the Principal or throws AppError('invalid_token')
    * with a `WWW-Authenticate` header (RFC 6750 §3).

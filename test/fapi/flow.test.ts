@@ -201,6 +201,17 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(noCsrf.status).toBe(403);
     const forged = await browser.request(action, { form: { csrf: 'forged', email: 'ada@acme.example', password: PASSWORD } });
     expect(forged.status).toBe(403);
+    // A form beyond 8 KiB is refused with a page (no problem+json in a browser), nothing read past the limit.
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const huge = await browser.request(action, { form: { csrf, email: 'ada@acme.example', password: 'x'.repeat(9000) } });
+    expect(huge.status).toBe(413);
+    expect(String(huge.headers['content-type'])).toMatch(/^text\/html/);
+    // The pages are gateway routes: request id, security headers, one log line with the route pattern (never the uid).
+    expect(String(page.headers['x-request-id'])).toMatch(/.+/);
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    const lines = s.logs.map((l) => JSON.parse(l) as { msg?: string; route?: string; req_id?: string });
+    const line = lines.find((l) => l.msg === 'request' && l.req_id === page.headers['x-request-id']);
+    expect(line?.route).toBe('/oauth/interaction/:uid');
   });
 
   it('refusals at PAR: no PKCE, plain PKCE, wrong redirect URI, scope beyond registration', async () => {

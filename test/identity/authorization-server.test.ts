@@ -28,6 +28,8 @@ describeEngines('authorization server', (engine) => {
     expect(isOidcPath('/.well-known/openid-configuration')).toBe(true);
     expect(isOidcPath('/oauth/token')).toBe(true);
     expect(isOidcPath('/oauth/anything/below')).toBe(true);
+    // The sign-in pages are the gateway's own routes, not handed over.
+    expect(isOidcPath('/oauth/interaction/abcdefghijkl')).toBe(false);
     expect(isOidcPath('/oauth')).toBe(false);
     expect(isOidcPath('/oauthx/token')).toBe(false);
     expect(isOidcPath('/v1/accounts')).toBe(false);

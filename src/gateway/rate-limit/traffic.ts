@@ -13,6 +13,7 @@ import { sendProblem } from '../problem-handlers.js';
 import { createAdmission, type Admission, type Refusal } from '../throttle/admission.js';
 import { createLoadShedder } from '../throttle/load-shedder.js';
 import { createConcurrencyGate, type ConcurrencyGate } from '../throttle/concurrency.js';
+import { CLIENT_AUTH_PATHS, isOidcPath } from '../../lib/oauth-paths.js';
 import type { Counters } from './counters.js';
 import type { Decision } from './gcra.js';
 import { rateLimitHeaders, retryAfterSeconds, type AppliedPolicy } from './headers.js';
@@ -53,10 +54,9 @@ export interface TrafficDeps {
 
 // Health checks must answer even (especially) when the node is overloaded.
 const EXEMPT = new Set(['/healthz', '/readyz']);
-// The endpoints where a client authenticates (secret, private_key_jwt or certificate): one
-// failure budget for all of them, so switching endpoints buys an attacker nothing. Matched the
-// way the authorization server's router matches: ignoring case and a trailing slash.
-const CLIENT_AUTH_PATHS = new Set(['/oauth/token', '/oauth/par', '/oauth/introspect', '/oauth/revoke']);
+// The client-authentication endpoints share one failure budget, so switching endpoints buys an
+// attacker nothing. Matched the way the authorization server's router matches: ignoring case and
+// a trailing slash.
 const clientAuthPath = (pathname: string) => CLIENT_AUTH_PATHS.has(pathname.toLowerCase().replace(/\/+$/, ''));
 const REDIS_DOWN_RETRY_AFTER = '5';
 
@@ -171,7 +171,7 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
       request.rateLimits = [{ name: 'ip', limit: settings.ip, decision }];
       if (!decision.allowed) return sendProblem(reply, rateLimited(decision.retryAfterMs, 'Too many requests from this address', 'ip'));
       // Requests handed raw to the authorization server skip onSend: their headers go on now.
-      if (pathname.startsWith('/oauth/') || pathname.startsWith('/.well-known/')) {
+      if (isOidcPath(pathname)) {
         for (const [k, v] of Object.entries(rateLimitHeaders(request.rateLimits))) reply.raw.setHeader(k, v);
       }
 
