@@ -26,7 +26,10 @@ export function spawnServer(command: string, args: string[], env: NodeJS.Process
 
 const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
 
-export function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: any }> {
+export function call(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent }, (res) => {
       let text = '';
@@ -47,14 +50,21 @@ export interface Result {
 }
 
 export async function load(name: string, options: autocannon.Options): Promise<Result> {
-  const result = await autocannon({ connections: 16, duration: Number(process.env.BENCH_SECONDS ?? 8), tlsOptions: { rejectUnauthorized: false }, ...options });
+  const result = await autocannon({
+    connections: 16,
+    duration: Number(process.env.BENCH_SECONDS ?? 8),
+    tlsOptions: { rejectUnauthorized: false },
+    ...options,
+  });
   return { name, rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
 }
 
 export function printTable(title: string, results: Result[]): void {
   const base = results[0] as Result;
   process.stdout.write(`\n${title}\n`);
-  process.stdout.write(`${'case'.padEnd(44)} ${'req/s'.padStart(9)} ${'p99 ms'.padStart(8)} ${'ratio'.padStart(7)} ${'non-2xx'.padStart(8)}\n`);
+  process.stdout.write(
+    `${'case'.padEnd(44)} ${'req/s'.padStart(9)} ${'p99 ms'.padStart(8)} ${'ratio'.padStart(7)} ${'non-2xx'.padStart(8)}\n`,
+  );
   for (const r of results) {
     process.stdout.write(
       `${r.name.padEnd(44)} ${r.rps.toFixed(0).padStart(9)} ${r.p99.toFixed(1).padStart(8)} ${(r.rps / base.rps).toFixed(3).padStart(7)} ${String(r.non2xx).padStart(8)}\n`,
@@ -70,6 +80,9 @@ export function unlimitedConfig(dataDir: string, classes: readonly string[]): st
   const file = path.join(dataDir, 'config.yaml');
   const huge = '{ limit: 1000000000, window_seconds: 60 }';
   // The benchmark seeds one account with 10^12 minor units: above the default per-deposit maximum.
-  writeFileSync(file, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default:\n${classes.map((c) => `      ${c}: ${huge}\n`).join('')}money_limits:\n  max_deposit: 1000000000000\n`);
+  writeFileSync(
+    file,
+    `rate_limits:\n  ip: ${huge}\n  tiers:\n    default:\n${classes.map((c) => `      ${c}: ${huge}\n`).join('')}money_limits:\n  max_deposit: 1000000000000\n`,
+  );
   return file;
 }

@@ -3,5 +3,8 @@
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
 
-const server = await startServer(loadConfig(process.env), { handleSignals: true, ...(process.argv[2] === 'none' ? { traffic: false as const } : {}) });
+const server = await startServer(loadConfig(process.env), {
+  handleSignals: true,
+  ...(process.argv[2] === 'none' ? { traffic: false as const } : {}),
+});
 process.stdout.write(`bench node listening on ${server.url}\n`);

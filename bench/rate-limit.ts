@@ -13,11 +13,27 @@ import { call, load, printTable, spawnServer, unlimitedConfig, type Result } fro
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-rl-'));
 const configFile = unlimitedConfig(dataDir, ['read']);
-const env: NodeJS.ProcessEnv = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: configFile };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  VAULTGATE_DATA_DIR: dataDir,
+  VAULTGATE_PORT: '0',
+  VAULTGATE_LOG_LEVEL: 'warn',
+  VAULTGATE_CONFIG: configFile,
+};
 delete env.REDIS_URL;
 // The CLI from source (dist/ may be older than the tree being measured).
 const cli = (args: string[]) =>
-  execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { main } from './src/cli/main.ts'; process.exitCode = (await main(${JSON.stringify(args)})) ?? 0;`], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { main } from './src/cli/main.ts'; process.exitCode = (await main(${JSON.stringify(args)})) ?? 0;`,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'ignore'] },
+  ).toString();
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -29,12 +45,19 @@ async function freePort(): Promise<number> {
 }
 
 const redisPort = await freePort();
-const redis = spawn('/usr/bin/redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+const redis = spawn('/usr/bin/redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  stdio: 'ignore',
+});
 const scopes = 'customers:write accounts:read accounts:write';
 cli(['migrate']);
 const created = JSON.parse(cli(['clients', 'create', '--tenant', 'bench', '--name', 'bench', '--scopes', scopes, '--json']));
 
-async function run(name: string, mode: 'none' | 'limiter', extraEnv: Record<string, string>, accountId?: string): Promise<{ result: Result; accountId: string }> {
+async function run(
+  name: string,
+  mode: 'none' | 'limiter',
+  extraEnv: Record<string, string>,
+  accountId?: string,
+): Promise<{ result: Result; accountId: string }> {
   const node = await spawnServer(process.execPath, ['--import', 'tsx', 'bench/rate-limit-server.ts', mode], { ...env, ...extraEnv });
   try {
     const basic = Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64');
@@ -62,8 +85,13 @@ async function run(name: string, mode: 'none' | 'limiter', extraEnv: Record<stri
 try {
   const none = await run('(1) no limiter', 'none', {});
   const memory = await run('(2) in-memory GCRA limiter', 'limiter', {}, none.accountId);
-  const shared = await run('(3) Redis GCRA limiter (Lua, EVALSHA)', 'limiter', { REDIS_URL: `redis://127.0.0.1:${redisPort}` }, none.accountId);
-  printTable('GET /v1/accounts/{id}, TLS, 16 connections: the limiter\'s cost', [none.result, memory.result, shared.result]);
+  const shared = await run(
+    '(3) Redis GCRA limiter (Lua, EVALSHA)',
+    'limiter',
+    { REDIS_URL: `redis://127.0.0.1:${redisPort}` },
+    none.accountId,
+  );
+  printTable("GET /v1/accounts/{id}, TLS, 16 connections: the limiter's cost", [none.result, memory.result, shared.result]);
 } finally {
   redis.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });

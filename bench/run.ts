@@ -16,11 +16,18 @@ const env = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', 
 const bin = path.resolve('bin/vaultgate.js');
 
 const vaultgate = await spawnServer(process.execPath, [bin, 'start'], env);
-const hello = await spawnServer(process.execPath, ['--import', 'tsx', 'bench/hello-server.ts', path.join(dataDir, 'dev-tls-cert.pem'), path.join(dataDir, 'dev-tls-key.pem')], env);
+const hello = await spawnServer(
+  process.execPath,
+  ['--import', 'tsx', 'bench/hello-server.ts', path.join(dataDir, 'dev-tls-cert.pem'), path.join(dataDir, 'dev-tls-key.pem')],
+  env,
+);
 try {
   const scopes = 'customers:write accounts:read accounts:write transfers:write ledger:fund';
   const created = JSON.parse(
-    execFileSync(process.execPath, [bin, 'clients', 'create', '--tenant', 'bench', '--name', 'bench', '--scopes', scopes, '--json'], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString(),
+    execFileSync(process.execPath, [bin, 'clients', 'create', '--tenant', 'bench', '--name', 'bench', '--scopes', scopes, '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString(),
   );
   const basic = Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64');
   const tokenRes = await call(`${vaultgate.url}/oauth/token`, {
@@ -34,7 +41,11 @@ try {
   const customer = await post('/v1/customers', { full_name: 'Bench Customer', email: 'bench@example.com' });
   const a = (await post('/v1/accounts', { customer_id: customer.body.id, currency: 'EUR' })).body.id;
   const b = (await post('/v1/accounts', { customer_id: customer.body.id, currency: 'EUR' })).body.id;
-  await post('/v1/deposits', { account_id: a, amount: 1_000_000_000_000, currency: 'EUR', reference: 'bench' }, { 'idempotency-key': randomUUID() });
+  await post(
+    '/v1/deposits',
+    { account_id: a, amount: 1_000_000_000_000, currency: 'EUR', reference: 'bench' },
+    { 'idempotency-key': randomUUID() },
+  );
 
   const results = [
     await load('(a) Fastify hello-world', { url: `${hello.url}/` }),

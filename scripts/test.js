@@ -17,7 +17,11 @@ if (!existsSync(vitest)) {
 // The CLI tests run bin/vaultgate.js, which loads the compiled dist/: build it from the current
 // sources first so they never test stale code.
 try {
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')],
+    { cwd: root, stdio: 'inherit' },
+  );
 } catch {
   console.error('vaultgate tests: the TypeScript build failed (see above)');
   process.exit(1);

@@ -68,7 +68,15 @@ function observabilityRoutes(deps: AppDeps) {
   const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
   return [
     ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
-    ...(deps.monitoring ? monitoringRoutes({ alerts: deps.monitoring.alerts, streams: deps.monitoring.streams, metrics: deps.metrics, seesAllTenants, recheck: (p) => deps.identity.recheck(p) }) : []),
+    ...(deps.monitoring
+      ? monitoringRoutes({
+          alerts: deps.monitoring.alerts,
+          streams: deps.monitoring.streams,
+          metrics: deps.metrics,
+          seesAllTenants,
+          recheck: (p) => deps.identity.recheck(p),
+        })
+      : []),
   ];
 }
 
@@ -152,7 +160,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const started = process.hrtime.bigint();
       reply.raw.once('finish', () => {
         request.log.info(
-          { req_id: request.id, method: request.method, route: pathname, status: reply.raw.statusCode, ms: Number((process.hrtime.bigint() - started) / 100_000n) / 10, ip: request.clientIp },
+          {
+            req_id: request.id,
+            method: request.method,
+            route: pathname,
+            status: reply.raw.statusCode,
+            ms: Number((process.hrtime.bigint() - started) / 100_000n) / 10,
+            ip: request.clientIp,
+          },
           'request',
         );
       });
@@ -230,7 +245,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerApiRoutes(
     app,
-    [...customerRoutes(deps.customers), ...ledgerRoutes(deps.ledger, deps.customers), ...observabilityRoutes(deps), ...adminRoutes(deps.identity)],
+    [
+      ...customerRoutes(deps.customers),
+      ...ledgerRoutes(deps.ledger, deps.customers),
+      ...observabilityRoutes(deps),
+      ...adminRoutes(deps.identity),
+    ],
     {
       authenticate: (request) => deps.identity.authenticate(request),
       onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
@@ -239,7 +259,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       audit: deps.audit,
       onAuditFailure: (err, action) => {
         deps.metrics.auditAppendFailures.inc();
-        deps.logger.warn({ event: 'audit.append_failed', action, error: (err as Error | undefined)?.name }, 'audit event could not be written');
+        deps.logger.warn(
+          { event: 'audit.append_failed', action, error: (err as Error | undefined)?.name },
+          'audit event could not be written',
+        );
       },
     },
   );

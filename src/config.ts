@@ -10,9 +10,7 @@ import { parseAlertsConfig, type AlertSettings } from './monitoring/alert-config
 import { parseRateLimits, type RateLimitSettings } from './gateway/rate-limit/settings.js';
 import { parseMoneyLimits, type MoneyLimitSettings } from './ledger/money-limits.js';
 
-export type DatabaseConfig =
-  | { engine: 'sqlite'; path: string }
-  | { engine: 'postgres'; url: string };
+export type DatabaseConfig = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
 
 export interface FileConfig {
   /** Sections that later capabilities (rate limits, alerts, proxied routes) read. */
@@ -50,9 +48,19 @@ export interface Config {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const KNOWN_VARS = new Set([
-  'VAULTGATE_DATA_DIR', 'VAULTGATE_HOST', 'VAULTGATE_PORT', 'VAULTGATE_PUBLIC_URL', 'VAULTGATE_TLS_CERT',
-  'VAULTGATE_TLS_KEY', 'VAULTGATE_TLS_CLIENT_CA', 'VAULTGATE_INSECURE_HTTP', 'VAULTGATE_MASTER_KEY_FILE', 'VAULTGATE_MASTER_KEY',
-  'VAULTGATE_CONFIG', 'VAULTGATE_LOG_LEVEL', ...EXTERNAL_IDP_VARS,
+  'VAULTGATE_DATA_DIR',
+  'VAULTGATE_HOST',
+  'VAULTGATE_PORT',
+  'VAULTGATE_PUBLIC_URL',
+  'VAULTGATE_TLS_CERT',
+  'VAULTGATE_TLS_KEY',
+  'VAULTGATE_TLS_CLIENT_CA',
+  'VAULTGATE_INSECURE_HTTP',
+  'VAULTGATE_MASTER_KEY_FILE',
+  'VAULTGATE_MASTER_KEY',
+  'VAULTGATE_CONFIG',
+  'VAULTGATE_LOG_LEVEL',
+  ...EXTERNAL_IDP_VARS,
 ]);
 
 function fail(variable: string, why: string): never {
@@ -153,7 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   // The master key comes from exactly one place: VAULTGATE_MASTER_KEY when set, else the file.
   const masterKeyValue = env.VAULTGATE_MASTER_KEY || undefined;
   if (masterKeyValue !== undefined) {
-    if (env.VAULTGATE_MASTER_KEY_FILE) fail('VAULTGATE_MASTER_KEY', 'set either VAULTGATE_MASTER_KEY or VAULTGATE_MASTER_KEY_FILE, not both');
+    if (env.VAULTGATE_MASTER_KEY_FILE)
+      fail('VAULTGATE_MASTER_KEY', 'set either VAULTGATE_MASTER_KEY or VAULTGATE_MASTER_KEY_FILE, not both');
     if (Buffer.from(masterKeyValue.trim(), 'base64').length !== 32) fail('VAULTGATE_MASTER_KEY', 'must hold 32 bytes, base64-encoded');
   }
   const file = parseFileConfig(env.VAULTGATE_CONFIG);

@@ -9,12 +9,48 @@
 import pino, { type Logger } from 'pino';
 
 export const REDACT_PATHS = [
-  'authorization', 'cookie', 'dpop', 'password', 'client_secret', 'secret', 'token', 'access_token', 'refresh_token',
-  'id_token', 'code', 'key', 'private_key', 'full_name', 'email', 'phone', 'date_of_birth', 'national_id', 'address',
-  '*.authorization', '*.cookie', '*.dpop', '*.password', '*.client_secret', '*.secret', '*.token', '*.access_token',
-  '*.refresh_token', '*.id_token', '*.private_key', '*.full_name', '*.email', '*.phone', '*.date_of_birth',
-  '*.national_id', '*.address', 'req.headers.authorization', 'req.headers.cookie', 'req.headers.dpop',
-  'res.headers["set-cookie"]', 'body', '*.body',
+  'authorization',
+  'cookie',
+  'dpop',
+  'password',
+  'client_secret',
+  'secret',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'code',
+  'key',
+  'private_key',
+  'full_name',
+  'email',
+  'phone',
+  'date_of_birth',
+  'national_id',
+  'address',
+  '*.authorization',
+  '*.cookie',
+  '*.dpop',
+  '*.password',
+  '*.client_secret',
+  '*.secret',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.id_token',
+  '*.private_key',
+  '*.full_name',
+  '*.email',
+  '*.phone',
+  '*.date_of_birth',
+  '*.national_id',
+  '*.address',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers.dpop',
+  'res.headers["set-cookie"]',
+  'body',
+  '*.body',
 ];
 
 /** Bytes of log lines held while stdout does not take them. */
@@ -57,6 +93,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination ?? stdout?.stream,
   );
-  stdout?.onRecovered((lost) => logger.warn({ event: 'log.lines_dropped', dropped: lost }, 'log lines were dropped while the log consumer was not reading'));
+  stdout?.onRecovered((lost) =>
+    logger.warn({ event: 'log.lines_dropped', dropped: lost }, 'log lines were dropped while the log consumer was not reading'),
+  );
   return logger;
 }

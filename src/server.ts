@@ -66,26 +66,59 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const metrics = createMetrics();
     const monitoring = await createMonitoring({
       metrics,
-      db, audit, settings: config.alerts, redisUrl: config.redisUrl, logger, hsts: tls, streamLimits: config.rateLimits.streams,
+      db,
+      audit,
+      settings: config.alerts,
+      redisUrl: config.redisUrl,
+      logger,
+      hsts: tls,
+      streamLimits: config.rateLimits.streams,
     });
     // One set of (Redis-shared) counters: the sign-in pages and the gateway's limits count in the same ones.
-    const counters = options.traffic === false ? undefined : createCounters({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
+    const counters =
+      options.traffic === false ? undefined : createCounters({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
     const bruteForce = counters?.bruteForce;
     const identity = await createIdentity({
-      db, master, secrets, issuer: publicUrl, logger, trustProxy: config.insecureHttp, audit, redisUrl: config.redisUrl, bruteForce, authFailures: metrics.authenticationFailures,
+      db,
+      master,
+      secrets,
+      issuer: publicUrl,
+      logger,
+      trustProxy: config.insecureHttp,
+      audit,
+      redisUrl: config.redisUrl,
+      bruteForce,
+      authFailures: metrics.authenticationFailures,
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
     // Created after the slow start-up steps, so the load shedder's event-loop monitor does not count them.
-    const traffic = counters && createTrafficProtection({
-      settings: config.rateLimits, counters, rateLimited: metrics.rateLimitedRequests, audit, logger,
-      verifyClientSecret: (id, secret) => identity.clientSecretMatches(id, secret),
-    });
+    const traffic =
+      counters &&
+      createTrafficProtection({
+        settings: config.rateLimits,
+        counters,
+        rateLimited: metrics.rateLimitedRequests,
+        audit,
+        logger,
+        verifyClientSecret: (id, secret) => identity.clientSecretMatches(id, secret),
+      });
     const app = await buildApp({
-      db, audit, identity, customers, ledger, idempotency, logger, publicUrl, tls, trustProxy: config.insecureHttp, traffic,
-      monitoring, metrics,
+      db,
+      audit,
+      identity,
+      customers,
+      ledger,
+      idempotency,
+      logger,
+      publicUrl,
+      tls,
+      trustProxy: config.insecureHttp,
+      traffic,
+      monitoring,
+      metrics,
     });
     await counters?.ready();
     listener.serve((req, res) => app.routing(req, res));
@@ -119,7 +152,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     if (options.handleSignals) {
       const onSignal = (signal: string) => {
         logger.info({ signal }, 'shutting down');
-        close().then(() => process.exit(0), () => process.exit(1));
+        close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);

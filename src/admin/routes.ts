@@ -14,12 +14,18 @@ const idParams = IdParams('cli');
 const strings = Type.Array(Type.String());
 
 const clientSchema = Strict({
-  client_id: Type.String(), tenant_id: Type.String(), tenant: Type.String(), name: Type.String(),
+  client_id: Type.String(),
+  tenant_id: Type.String(),
+  tenant: Type.String(),
+  name: Type.String(),
   scopes: strings,
   default_scopes: strings,
   grant_types: strings,
-  auth_method: Type.String(), fapi: Type.Boolean(), binding: Nullable(Type.String()),
-  status: StringEnum(['active', 'revoked']), created_at: Type.String({ format: 'date-time' }),
+  auth_method: Type.String(),
+  fapi: Type.Boolean(),
+  binding: Nullable(Type.String()),
+  status: StringEnum(['active', 'revoked']),
+  created_at: Type.String({ format: 'date-time' }),
 });
 
 const createdSchema = Strict({
@@ -32,12 +38,19 @@ const createdSchema = Strict({
 const reviewSchema = Strict({
   days: Type.Integer(),
   generated_at: Type.String({ format: 'date-time' }),
-  clients: Type.Array(Strict({
-    client_id: Type.String(), tenant: Type.String(), name: Type.String(), status: StringEnum(['active', 'revoked']),
-    registered: strings, exercised: strings,
-    unused: strings, idle: Type.Boolean(),
-    last_used_at: Nullable(Type.String({ format: 'date-time' })),
-  })),
+  clients: Type.Array(
+    Strict({
+      client_id: Type.String(),
+      tenant: Type.String(),
+      name: Type.String(),
+      status: StringEnum(['active', 'revoked']),
+      registered: strings,
+      exercised: strings,
+      unused: strings,
+      idle: Type.Boolean(),
+      last_used_at: Nullable(Type.String({ format: 'date-time' })),
+    }),
+  ),
 });
 
 export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiRoute[] {
@@ -47,14 +60,20 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
   /** The client, if this principal may manage it; otherwise not_found. */
   async function visible(principal: Principal, id: string): Promise<ClientInfo> {
     const c = await clients.get(id);
-    if (!c || (c.tenant_id !== principal.tenantId && !(await seesAllTenants(principal)))) throw new AppError('not_found', 'Client not found');
+    if (!c || (c.tenant_id !== principal.tenantId && !(await seesAllTenants(principal))))
+      throw new AppError('not_found', 'Client not found');
     return c;
   }
 
   return [
     defineRoute({
-      method: 'POST', url: '/v1/admin/clients', tag: 'admin', summary: 'Register an OAuth client',
-      permission: 'admin:clients', operationId: 'admin.client_create', rateLimit: 'admin',
+      method: 'POST',
+      url: '/v1/admin/clients',
+      tag: 'admin',
+      summary: 'Register an OAuth client',
+      permission: 'admin:clients',
+      operationId: 'admin.client_create',
+      rateLimit: 'admin',
       schema: {
         // The one definition of a new client (identity/client-input.ts): the CLI and the service check the same.
         body: newClientSchema,
@@ -63,13 +82,19 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       async handler({ principal, body }) {
         const own = await clients.get(principal.clientId);
         // Only the platform tenant registers clients for other tenants (and creates tenants).
-        if (!(await seesAllTenants(principal)) && own?.tenant !== body.tenant) throw new AppError('forbidden', 'You can register clients only in your own tenant');
+        if (!(await seesAllTenants(principal)) && own?.tenant !== body.tenant)
+          throw new AppError('forbidden', 'You can register clients only in your own tenant');
         return { status: 201, body: await clients.create(toCreateClientInput(body)) };
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/admin/clients', tag: 'admin', summary: 'List OAuth clients',
-      permission: 'admin:clients', operationId: 'admin.client_list', rateLimit: 'admin',
+      method: 'GET',
+      url: '/v1/admin/clients',
+      tag: 'admin',
+      summary: 'List OAuth clients',
+      permission: 'admin:clients',
+      operationId: 'admin.client_list',
+      rateLimit: 'admin',
       schema: {
         querystring: Strict({}),
         response: { 200: Strict({ data: Type.Array(clientSchema) }), ...problemResponses },
@@ -80,16 +105,26 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/admin/clients/:id', tag: 'admin', summary: 'Read an OAuth client',
-      permission: 'admin:clients', operationId: 'admin.client_read', rateLimit: 'admin',
+      method: 'GET',
+      url: '/v1/admin/clients/:id',
+      tag: 'admin',
+      summary: 'Read an OAuth client',
+      permission: 'admin:clients',
+      operationId: 'admin.client_read',
+      rateLimit: 'admin',
       schema: { params: idParams, response: { 200: clientSchema, ...problemResponses } },
       async handler({ principal, params }) {
         return { status: 200, body: await visible(principal, params.id) };
       },
     }),
     defineRoute({
-      method: 'DELETE', url: '/v1/admin/clients/:id', tag: 'admin', summary: 'Revoke an OAuth client (its tokens stop working at once)',
-      permission: 'admin:clients', operationId: 'admin.client_revoke', rateLimit: 'admin',
+      method: 'DELETE',
+      url: '/v1/admin/clients/:id',
+      tag: 'admin',
+      summary: 'Revoke an OAuth client (its tokens stop working at once)',
+      permission: 'admin:clients',
+      operationId: 'admin.client_revoke',
+      rateLimit: 'admin',
       schema: { params: idParams, response: { 200: clientSchema, ...problemResponses } },
       async handler({ principal, params }) {
         await visible(principal, params.id);
@@ -98,8 +133,13 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       },
     }),
     defineRoute({
-      method: 'PUT', url: '/v1/admin/clients/:id/scopes', tag: 'admin', summary: "Replace a client's registered scopes (applies to issued tokens at once)",
-      permission: 'admin:clients', operationId: 'admin.client_scopes', rateLimit: 'admin',
+      method: 'PUT',
+      url: '/v1/admin/clients/:id/scopes',
+      tag: 'admin',
+      summary: "Replace a client's registered scopes (applies to issued tokens at once)",
+      permission: 'admin:clients',
+      operationId: 'admin.client_scopes',
+      rateLimit: 'admin',
       schema: {
         params: idParams,
         body: Strict({ scopes: scopeListSchema(1) }),
@@ -112,8 +152,13 @@ export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiR
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/admin/access-review', tag: 'admin', summary: 'Least-privilege review: registered versus exercised scopes per client',
-      permission: 'admin:clients', operationId: 'admin.access_review', rateLimit: 'admin',
+      method: 'GET',
+      url: '/v1/admin/access-review',
+      tag: 'admin',
+      summary: 'Least-privilege review: registered versus exercised scopes per client',
+      permission: 'admin:clients',
+      operationId: 'admin.access_review',
+      rateLimit: 'admin',
       schema: {
         querystring: Strict({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 365, default: 30 })) }),
         response: { 200: reviewSchema, ...problemResponses },

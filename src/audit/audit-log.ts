@@ -54,10 +54,20 @@ function detailsText(details: AuditEventInput['details']): string | null {
 
 export function toAuditEvent(f: ChainFields & { hash: string }): AuditEvent {
   return {
-    seq: f.seq, id: f.id, time: f.time, tenantId: f.tenant_id, clientId: f.client_id, userId: f.user_id, ip: f.ip,
-    action: f.action, target: f.target, outcome: f.outcome as AuditEvent['outcome'],
-    details: f.details === null ? null : (JSON.parse(f.details) as AuditEvent['details']), requestId: f.request_id,
-    prevHash: f.prev_hash, hash: f.hash,
+    seq: f.seq,
+    id: f.id,
+    time: f.time,
+    tenantId: f.tenant_id,
+    clientId: f.client_id,
+    userId: f.user_id,
+    ip: f.ip,
+    action: f.action,
+    target: f.target,
+    outcome: f.outcome as AuditEvent['outcome'],
+    details: f.details === null ? null : (JSON.parse(f.details) as AuditEvent['details']),
+    requestId: f.request_id,
+    prevHash: f.prev_hash,
+    hash: f.hash,
   };
 }
 
@@ -96,8 +106,20 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
       `INSERT INTO audit_events (seq, id, time, tenant_id, client_id, user_id, ip, action, target, outcome, details, request_id, prev_hash, hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
-        fields.seq, fields.id, fields.time, fields.tenant_id, fields.client_id, fields.user_id, fields.ip, fields.action,
-        fields.target, fields.outcome, fields.details, fields.request_id, fields.prev_hash, hash,
+        fields.seq,
+        fields.id,
+        fields.time,
+        fields.tenant_id,
+        fields.client_id,
+        fields.user_id,
+        fields.ip,
+        fields.action,
+        fields.target,
+        fields.outcome,
+        fields.details,
+        fields.request_id,
+        fields.prev_hash,
+        hash,
       ],
     );
     await tx.run('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [fields.seq, hash]);

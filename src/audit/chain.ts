@@ -27,15 +27,30 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
 export function eventHash(f: ChainFields): string {
   const encoded = JSON.stringify([
-    'vaultgate-audit-v1', f.seq, f.id, f.time, f.tenant_id, f.client_id, f.user_id, f.ip, f.action, f.target, f.outcome,
-    f.details, f.request_id, f.prev_hash,
+    'vaultgate-audit-v1',
+    f.seq,
+    f.id,
+    f.time,
+    f.tenant_id,
+    f.client_id,
+    f.user_id,
+    f.ip,
+    f.action,
+    f.target,
+    f.outcome,
+    f.details,
+    f.request_id,
+    f.prev_hash,
   ]);
   return createHash('sha256').update(encoded).digest('hex');
 }

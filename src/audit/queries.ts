@@ -60,7 +60,6 @@ export function createAuditQueries(db: Database) {
         afterSeq = Number(rows[rows.length - 1]?.seq ?? 0n);
       }
     },
-
   };
 }
 

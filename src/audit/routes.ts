@@ -33,7 +33,9 @@ const filterProperties = {
   from: Type.Optional(Type.String({ format: 'date-time', description: 'Events at or after this time' })),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'Events before this time' })),
   client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only for the platform tenant; others always see their own' })),
+  tenant_id: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 100, description: 'Only for the platform tenant; others always see their own' }),
+  ),
   action: Type.Optional(StringEnum(Object.values(AUDIT_ACTIONS))),
   outcome: Type.Optional(StringEnum(['success', 'failure', 'denied'])),
 };
@@ -63,14 +65,21 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
       tenantId: all ? q.tenant_id : principal.tenantId,
       from: instant(q.from, 'from'),
       to: instant(q.to, 'to'),
-      clientId: q.client_id, action: q.action, outcome: q.outcome,
+      clientId: q.client_id,
+      action: q.action,
+      outcome: q.outcome,
     };
   }
 
   return [
     defineRoute({
-      method: 'GET', url: '/v1/audit-events', tag: 'audit', summary: 'List audit events (oldest first), filtered by time, actor, action, outcome',
-      permission: 'audit:read', operationId: 'audit.list', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/audit-events',
+      tag: 'audit',
+      summary: 'List audit events (oldest first), filtered by time, actor, action, outcome',
+      permission: 'audit:read',
+      operationId: 'audit.list',
+      rateLimit: 'read',
       schema: {
         querystring: Strict({ ...ListQuery, ...filterProperties }),
         response: { 200: ListOf(eventSchema), ...problemResponses },
@@ -81,8 +90,13 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/audit-events/export', tag: 'audit', summary: 'Export audit events as JSON lines (application/x-ndjson), oldest first',
-      permission: 'audit:read', operationId: 'audit.export', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/audit-events/export',
+      tag: 'audit',
+      summary: 'Export audit events as JSON lines (application/x-ndjson), oldest first',
+      permission: 'audit:read',
+      operationId: 'audit.export',
+      rateLimit: 'read',
       schema: {
         querystring: filterQuery,
         // Streamed, not serialized: the body is a stream of JSON lines.
@@ -97,16 +111,31 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
         return {
           status: 200,
           body: Readable.from(lines()),
-          headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'content-disposition': 'attachment; filename="audit-events.ndjson"' },
+          headers: {
+            'content-type': 'application/x-ndjson; charset=utf-8',
+            'content-disposition': 'attachment; filename="audit-events.ndjson"',
+          },
         };
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/audit-events/signing-key', tag: 'audit', summary: 'The public Ed25519 key (JWK) that signs audit checkpoints',
-      permission: 'audit:read', operationId: 'audit.key', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/audit-events/signing-key',
+      tag: 'audit',
+      summary: 'The public Ed25519 key (JWK) that signs audit checkpoints',
+      permission: 'audit:read',
+      operationId: 'audit.key',
+      rateLimit: 'read',
       schema: {
         response: {
-          200: Strict({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() }),
+          200: Strict({
+            kty: Type.String(),
+            crv: Type.String(),
+            x: Type.String(),
+            kid: Type.String(),
+            alg: Type.String(),
+            use: Type.String(),
+          }),
           ...problemResponses,
         },
       },

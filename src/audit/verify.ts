@@ -8,8 +8,7 @@ import type { AuditKey } from './audit-key.js';
 import { GENESIS_HASH, checkpointMessage, eventHash, type ChainFields } from './chain.js';
 
 export type VerifyReason =
-  | 'deleted' | 'chain_broken' | 'modified' | 'inserted' | 'truncated' | 'head_mismatch' | 'checkpoint_mismatch'
-  | 'checkpoint_signature';
+  'deleted' | 'chain_broken' | 'modified' | 'inserted' | 'truncated' | 'head_mismatch' | 'checkpoint_mismatch' | 'checkpoint_signature';
 
 export type VerifyResult =
   | { ok: true; events: number; checkpoints: number; head: { seq: number; hash: string } }

@@ -20,11 +20,17 @@ function parseTime(flag: string, value: string | undefined): number | undefined 
 
 function parseExport(args: string[]): AuditFilter {
   const { values } = parseOptions(SPECS.auditExport, args);
-  if (values.action !== undefined && !(Object.values(AUDIT_ACTIONS) as string[]).includes(values.action)) throw new CliError(`unknown action ${values.action}`);
-  if (values.outcome !== undefined && !['success', 'failure', 'denied'].includes(values.outcome)) throw new CliError('--outcome must be success, failure or denied');
+  if (values.action !== undefined && !(Object.values(AUDIT_ACTIONS) as string[]).includes(values.action))
+    throw new CliError(`unknown action ${values.action}`);
+  if (values.outcome !== undefined && !['success', 'failure', 'denied'].includes(values.outcome))
+    throw new CliError('--outcome must be success, failure or denied');
   return {
-    from: parseTime('from', values.from), to: parseTime('to', values.to), tenantId: values.tenant, clientId: values.client,
-    action: values.action, outcome: values.outcome,
+    from: parseTime('from', values.from),
+    to: parseTime('to', values.to),
+    tenantId: values.tenant,
+    clientId: values.client,
+    action: values.action,
+    outcome: values.outcome,
   };
 }
 
@@ -45,14 +51,31 @@ export async function auditCommand(args: string[], ctx: CommandContext): Promise
     const result = await audit.verify();
     const ms = Math.round(performance.now() - started);
     if (result.ok) {
-      print(ctx, { ...result, ms }, `audit chain intact: ${result.events} events, ${result.checkpoints} signed checkpoints, head ${result.head.seq} (${ms} ms)`);
+      print(
+        ctx,
+        { ...result, ms },
+        `audit chain intact: ${result.events} events, ${result.checkpoints} signed checkpoints, head ${result.head.seq} (${ms} ms)`,
+      );
       return 0;
     }
     if (ctx.json) print(ctx, { ...result, ms }, '');
     const noop = { warn: () => undefined };
-    const alerts = createAlertService({ db: env.db, fanout: createLocalFanout(), dedupWindowMs: 3600_000, onNew: () => undefined, logger: noop });
+    const alerts = createAlertService({
+      db: env.db,
+      fanout: createLocalFanout(),
+      dedupWindowMs: 3600_000,
+      onNew: () => undefined,
+      logger: noop,
+    });
     await alerts
-      .raise({ rule: 'audit_chain_broken', subject: 'audit-chain', tenantId: null, severity: 'critical', summary: `audit chain verification failed at seq ${result.firstBadSeq} (${result.reason})`, evidence: {} })
+      .raise({
+        rule: 'audit_chain_broken',
+        subject: 'audit-chain',
+        tenantId: null,
+        severity: 'critical',
+        summary: `audit chain verification failed at seq ${result.firstBadSeq} (${result.reason})`,
+        evidence: {},
+      })
       .catch(() => undefined);
     await alerts.close();
     process.stderr.write(`vaultgate: audit chain broken: first bad sequence number ${result.firstBadSeq} (${result.reason})\n`);

@@ -22,7 +22,9 @@ function parseCreate(args: string[]): CreateClientInput {
   if (!scopes?.length) throw new CliError('--scopes "s1 s2" is required: grant only what the client needs');
   const defaults = scopeSet(values['default-scopes']);
   const body = {
-    tenant: values.tenant, name: values.name, scopes,
+    tenant: values.tenant,
+    name: values.name,
+    scopes,
     ...(values.grant ? { grant: values.grant } : {}),
     ...(values['redirect-uri'] ? { redirect_uris: values['redirect-uri'] } : {}),
     ...(values.auth ? { auth_method: values.auth } : {}),
@@ -40,7 +42,8 @@ function parseCreate(args: string[]): CreateClientInput {
 }
 
 /** "s1 s2" as a list; a scope named twice counts once (as the service always did). */
-const scopeSet = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : [...new Set(v.split(/\s+/).filter(Boolean))]);
+const scopeSet = (v: string | undefined): string[] | undefined =>
+  v === undefined ? undefined : [...new Set(v.split(/\s+/).filter(Boolean))];
 
 function readJwks(file: string): unknown {
   try {
@@ -68,8 +71,12 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
   try {
     const secrets = createPlatformSecrets(env.db, env.master);
     const identity = await createIdentity({
-      db: env.db, master: env.master, secrets, issuer: env.issuer,
-      logger: createLogger('silent'), trustProxy: false,
+      db: env.db,
+      master: env.master,
+      secrets,
+      issuer: env.issuer,
+      logger: createLogger('silent'),
+      trustProxy: false,
       // Client changes made at the terminal are audited like those made through the API (issue 3).
       audit: createAuditLog({ db: env.db, secrets, checkpointIntervalMs: 0 }),
     });
@@ -79,28 +86,44 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
         if (err instanceof AppError && err.code === 'validation_failed') throw new CliError(err.detail ?? err.code);
         throw err;
       });
-      print(ctx, created, [
-        `client_id:     ${created.client_id}`,
-        ...(created.client_secret ? [`client_secret: ${created.client_secret}   (shown once: store it now)`] : []),
-        `tenant_id:     ${created.tenant_id}`,
-        `scopes:        ${created.scopes.join(' ')}`,
-      ].join('\n'));
+      print(
+        ctx,
+        created,
+        [
+          `client_id:     ${created.client_id}`,
+          ...(created.client_secret ? [`client_secret: ${created.client_secret}   (shown once: store it now)`] : []),
+          `tenant_id:     ${created.tenant_id}`,
+          `scopes:        ${created.scopes.join(' ')}`,
+        ].join('\n'),
+      );
       return 0;
     }
     if (reviewDays !== undefined) {
       // Least privilege: what each client holds versus what it used in the window.
       const review = await identity.usage.review(reviewDays);
-      print(ctx, review, [
-        `access review, last ${review.days} day(s):`,
-        ...review.clients.map((c) => `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}${c.idle ? '  IDLE' : ''}\n`
-          + `    registered: ${c.registered.join(' ')}\n    exercised:  ${c.exercised.join(' ') || '-'}\n`
-          + `    unused:     ${c.unused.join(' ') || '-'}${c.unused.length ? '   (remove them)' : ''}`),
-      ].join('\n'));
+      print(
+        ctx,
+        review,
+        [
+          `access review, last ${review.days} day(s):`,
+          ...review.clients.map(
+            (c) =>
+              `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}${c.idle ? '  IDLE' : ''}\n` +
+              `    registered: ${c.registered.join(' ')}\n    exercised:  ${c.exercised.join(' ') || '-'}\n` +
+              `    unused:     ${c.unused.join(' ') || '-'}${c.unused.length ? '   (remove them)' : ''}`,
+          ),
+        ].join('\n'),
+      );
       return 0;
     }
     if (sub === 'list') {
       const clients = await identity.clients.list();
-      print(ctx, clients, clients.map((c) => `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}  ${c.scopes.join(' ')}`).join('\n') || '(no clients)');
+      print(
+        ctx,
+        clients,
+        clients.map((c) => `${c.client_id}  ${c.status.padEnd(7)}  ${c.tenant}/${c.name}  ${c.scopes.join(' ')}`).join('\n') ||
+          '(no clients)',
+      );
       return 0;
     }
     const [clientId, ...extra] = revokeArgs;

@@ -8,19 +8,25 @@ const email = { type: 'string', value: 'E', help: "the user's e-mail address" } 
 
 export const SPECS = {
   start: {
-    name: 'start', summary: 'Run the platform. Configuration is by environment (VAULTGATE_PORT, DATABASE_URL, …; see the README).',
+    name: 'start',
+    summary: 'Run the platform. Configuration is by environment (VAULTGATE_PORT, DATABASE_URL, …; see the README).',
     options: {},
   },
   migrate: { name: 'migrate', summary: 'Apply pending schema migrations (start does it too).', options: {} },
   clientsCreate: {
-    name: 'clients create', summary: 'Register an OAuth client. Its secret, if it has one, is printed once.',
+    name: 'clients create',
+    summary: 'Register an OAuth client. Its secret, if it has one, is printed once.',
     options: {
       tenant,
       name: { type: 'string', value: 'NAME', help: 'a name for people (at most 100 characters)' },
       scopes: { type: 'string', value: '"s1 s2"', help: 'the scopes it may ask for: only what it needs' },
       grant: { type: 'string', value: 'client_credentials|authorization_code', help: 'default client_credentials' },
       'redirect-uri': { type: 'string', value: 'URI', help: 'authorization_code: where the code is sent', multiple: true },
-      auth: { type: 'string', value: 'client_secret_basic|private_key_jwt|tls_client_auth', help: 'how it authenticates (default client_secret_basic)' },
+      auth: {
+        type: 'string',
+        value: 'client_secret_basic|private_key_jwt|tls_client_auth',
+        help: 'how it authenticates (default client_secret_basic)',
+      },
       'jwks-file': { type: 'string', value: 'FILE', help: 'private_key_jwt: its public JWK Set' },
       'tls-subject': { type: 'string', value: 'DN', help: "tls_client_auth: its certificate's subject DN" },
       binding: { type: 'string', value: 'dpop|mtls', help: 'sender-constrained tokens: DPoP proofs or the TLS client certificate' },
@@ -30,41 +36,55 @@ export const SPECS = {
   clientsList: { name: 'clients list', summary: 'List the registered clients.', options: {} },
   clientsRevoke: { name: 'clients revoke', summary: 'Revoke a client: its tokens stop working at once.', args: 'CLIENT_ID', options: {} },
   clientsReview: {
-    name: 'clients review', summary: 'Least privilege: registered versus exercised scopes per client, unused ones, idle clients.',
+    name: 'clients review',
+    summary: 'Least privilege: registered versus exercised scopes per client, unused ones, idle clients.',
     options: { days: { type: 'string', value: 'N', help: 'the window, 1..365 days (default 30)' } },
   },
   usersCreate: {
     name: 'users create',
     summary: 'An end user who signs in through the authorization-code flow. operator/admin: prints a one-time TOTP enrolment code (72 h).',
     options: {
-      tenant, email,
+      tenant,
+      email,
       'password-stdin': { type: 'boolean', help: 'read the password from stdin (required; never from arguments)' },
       role: { type: 'string', value: 'customer|operator|auditor|admin', help: 'default customer' },
       'customer-id': { type: 'string', value: 'ID', help: 'customer: the customer record it may see' },
     },
   },
   usersSetRole: {
-    name: 'users set-role', summary: "Change a user's role (applies to its tokens at once).",
+    name: 'users set-role',
+    summary: "Change a user's role (applies to its tokens at once).",
     options: { tenant, email, role: { type: 'string', value: 'customer|operator|auditor|admin', help: 'the new role' } },
   },
   usersDisable: { name: 'users disable', summary: 'The user can no longer sign in; its tokens stop working.', options: { tenant, email } },
   usersResetMfa: { name: 'users reset-mfa', summary: "Remove the user's TOTP; prints a new enrolment code.", options: { tenant, email } },
   keysStatus: { name: 'keys status', summary: 'Data keys per key-encryption-key version.', options: {} },
   keysRotate: {
-    name: 'keys rotate', summary: 'New KEK version; re-wraps every data key online, then retires the old one.',
+    name: 'keys rotate',
+    summary: 'New KEK version; re-wraps every data key online, then retires the old one.',
     options: { 'batch-size': { type: 'string', value: 'N', help: 'data keys per transaction, 1..10000 (default 200)' } },
   },
   backup: {
-    name: 'backup', summary: 'Encrypted online snapshot of the embedded (SQLite) database.',
+    name: 'backup',
+    summary: 'Encrypted online snapshot of the embedded (SQLite) database.',
     options: { out: { type: 'string', value: 'FILE', help: 'where to write it (mode 0600)' } },
   },
   restore: {
-    name: 'restore', summary: "Restore a backup into DATABASE_URL's path.",
-    options: { in: { type: 'string', value: 'FILE', help: 'the backup' }, force: { type: 'boolean', help: 'replace an existing database' } },
+    name: 'restore',
+    summary: "Restore a backup into DATABASE_URL's path.",
+    options: {
+      in: { type: 'string', value: 'FILE', help: 'the backup' },
+      force: { type: 'boolean', help: 'replace an existing database' },
+    },
   },
-  auditVerify: { name: 'audit verify', summary: 'Check the audit hash chain and signed checkpoints (exit 1 and the first bad sequence number).', options: {} },
+  auditVerify: {
+    name: 'audit verify',
+    summary: 'Check the audit hash chain and signed checkpoints (exit 1 and the first bad sequence number).',
+    options: {},
+  },
   auditExport: {
-    name: 'audit export', summary: 'Audit events as JSON lines on stdout.',
+    name: 'audit export',
+    summary: 'Audit events as JSON lines on stdout.',
     options: {
       from: { type: 'string', value: 'T', help: 'ISO 8601 date-time' },
       to: { type: 'string', value: 'T', help: 'ISO 8601 date-time' },
@@ -83,5 +103,7 @@ export function subcommands(word: string): CommandSpec[] {
 
 /** `vaultgate clients` with no or an unknown sub-command: the sub-commands there are. */
 export function subcommandUsage(word: string): string {
-  return `usage: ${subcommands(word).map((s) => `vaultgate ${s.name}`).join(' | ')} (see vaultgate ${word} SUBCOMMAND --help)`;
+  return `usage: ${subcommands(word)
+    .map((s) => `vaultgate ${s.name}`)
+    .join(' | ')} (see vaultgate ${word} SUBCOMMAND --help)`;
 }

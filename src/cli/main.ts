@@ -21,9 +21,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** The whole CLI at a glance, from the same table every command parses with. */
 function usage(): string {
   const lines = Object.values(SPECS).map((spec: CommandSpec) => `  ${usageLine(spec).replace(/^vaultgate /, '')}\n      ${spec.summary}`);
-  return ['usage: vaultgate <command> [options]', '', 'commands:', ...lines, '', 'every command accepts --json and --help (vaultgate COMMAND --help)'].join('\n');
+  return [
+    'usage: vaultgate <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'every command accepts --json and --help (vaultgate COMMAND --help)',
+  ].join('\n');
 }
-
 
 /**
  * oidc-provider 9 prints an "unsupported runtime" warning on import under Node.js 20 (it targets
@@ -53,7 +59,9 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${subcommandUsage(command as string)}\n`);
         return first === undefined ? 2 : 0;
       }
-      return await (await load())(args, ctx);
+      return await (
+        await load()
+      )(args, ctx);
     }
     switch (command) {
       case undefined:
@@ -74,7 +82,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Never a stack or a library message on the terminal of an operator's script.
-    process.stderr.write(`vaultgate: ${command} failed unexpectedly (${(err as Error)?.name ?? 'error'}); VAULTGATE_LOG_LEVEL=debug prints the stack\n`);
+    process.stderr.write(
+      `vaultgate: ${command} failed unexpectedly (${(err as Error)?.name ?? 'error'}); VAULTGATE_LOG_LEVEL=debug prints the stack\n`,
+    );
     if (process.env.VAULTGATE_LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     return 1;
   }

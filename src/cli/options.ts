@@ -53,7 +53,10 @@ export function helpText(spec: CommandSpec): string {
   ].join('\n');
 }
 
-interface ParseError { code?: string; message: string }
+interface ParseError {
+  code?: string;
+  message: string;
+}
 
 /** One line that names the mistake (node:util's own messages are long and speak of `--`). */
 function explain(spec: CommandSpec, err: ParseError): string {
@@ -74,16 +77,23 @@ function explain(spec: CommandSpec, err: ParseError): string {
 }
 
 export type Values<S extends CommandSpec> = {
-  [K in keyof S['options']]?: S['options'][K] extends { type: 'boolean' } ? boolean
-    : S['options'][K] extends { multiple: true } ? string[] : string;
+  [K in keyof S['options']]?: S['options'][K] extends { type: 'boolean' }
+    ? boolean
+    : S['options'][K] extends { multiple: true }
+      ? string[]
+      : string;
 };
 
 export function parseOptions<S extends CommandSpec>(spec: S, args: string[]): { values: Values<S>; positionals: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args, allowPositionals: spec.args !== undefined, strict: true,
-      options: Object.fromEntries(Object.entries({ ...spec.options, ...COMMON }).map(([n, o]) => [n, { type: o.type, ...(o.multiple ? { multiple: true } : {}) }])),
+      args,
+      allowPositionals: spec.args !== undefined,
+      strict: true,
+      options: Object.fromEntries(
+        Object.entries({ ...spec.options, ...COMMON }).map(([n, o]) => [n, { type: o.type, ...(o.multiple ? { multiple: true } : {}) }]),
+      ),
     });
   } catch (err) {
     if (args.includes('--help')) throw new HelpRequested(spec);

@@ -29,7 +29,9 @@ export async function startCommand(args: string[], _ctx: CommandContext): Promis
   process.stdout.write(`vaultgate: listening on ${server.url}\n`);
   const lts = process.release.lts;
   if (!lts || lts < 'Jod') {
-    process.stderr.write(`vaultgate: note: oidc-provider 9 targets Node.js 22+; it works on ${process.version}, but prefer an LTS release from 22 on\n`);
+    process.stderr.write(
+      `vaultgate: note: oidc-provider 9 targets Node.js 22+; it works on ${process.version}, but prefer an LTS release from 22 on\n`,
+    );
   }
   return new Promise<number>(() => undefined); // runs until a signal stops it
 }

@@ -14,7 +14,12 @@ import { SPECS, subcommandUsage } from './commands.js';
 import { CliError, openEnvironment, print, type CommandContext } from './context.js';
 import { parseOptions } from './options.js';
 
-const SUB_SPECS = { create: SPECS.usersCreate, 'set-role': SPECS.usersSetRole, disable: SPECS.usersDisable, 'reset-mfa': SPECS.usersResetMfa } as const;
+const SUB_SPECS = {
+  create: SPECS.usersCreate,
+  'set-role': SPECS.usersSetRole,
+  disable: SPECS.usersDisable,
+  'reset-mfa': SPECS.usersResetMfa,
+} as const;
 
 /** An input rule's refusal (./users/user-input.ts) as the one line the operator sees. */
 function judged<T>(check: () => T): T {
@@ -35,7 +40,9 @@ async function readStdin(): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   // One trailing newline (echo, heredoc) is not part of the password.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Runs fn with a users service on the configured database, audited; input mistakes become one line. */
@@ -60,15 +67,27 @@ const codeLines = (c: { enrolment_code?: string | undefined; enrolment_code_expi
     : [];
 
 function printChange(ctx: CommandContext, change: UserChange): void {
-  print(ctx, change, [`user_id:   ${change.user_id}`, `tenant_id: ${change.tenant_id}`, `role:      ${change.role}`, `status:    ${change.status}`, ...codeLines(change)].join('\n'));
+  print(
+    ctx,
+    change,
+    [
+      `user_id:   ${change.user_id}`,
+      `tenant_id: ${change.tenant_id}`,
+      `role:      ${change.role}`,
+      `status:    ${change.status}`,
+      ...codeLines(change),
+    ].join('\n'),
+  );
 }
 
 export async function usersCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'create' && sub !== 'set-role' && sub !== 'disable' && sub !== 'reset-mfa') throw new CliError(subcommandUsage('users'));
   // Each sub-command parses only its own options: another's is refused by name.
-  const values: { tenant?: string; email?: string; 'password-stdin'?: boolean; role?: string; 'customer-id'?: string } =
-    parseOptions(SUB_SPECS[sub], rest).values;
+  const values: { tenant?: string; email?: string; 'password-stdin'?: boolean; role?: string; 'customer-id'?: string } = parseOptions(
+    SUB_SPECS[sub],
+    rest,
+  ).values;
   if (!values.tenant) throw new CliError('--tenant NAME is required');
   if (!values.email) throw new CliError('--email E is required');
   const ref = { tenant: values.tenant, email: values.email };
@@ -90,18 +109,28 @@ export async function usersCommand(args: string[], ctx: CommandContext): Promise
 
   if (!values['password-stdin']) throw new CliError('--password-stdin is required (the password is read from stdin, never from arguments)');
   // The whole new user is judged before the password is read (the service judges it again, with the password).
-  const user = judged(() => validateNewUser({
-    ...ref, ...(values.role ? { role: values.role } : {}), ...(values['customer-id'] ? { customerId: values['customer-id'] } : {}),
-  }));
+  const user = judged(() =>
+    validateNewUser({
+      ...ref,
+      ...(values.role ? { role: values.role } : {}),
+      ...(values['customer-id'] ? { customerId: values['customer-id'] } : {}),
+    }),
+  );
   const { role } = user;
   const password = await readStdin();
   const created = await withUsers((u) => u.create({ ...user, password }));
-  print(ctx, created, [
-    `user_id:     ${created.user_id}`,
-    `tenant_id:   ${created.tenant_id}`,
-    `role:        ${created.role}`,
-    ...(created.customer_id ? [`customer_id: ${created.customer_id}`] : []),
-    ...(MFA_ROLES.has(role) ? ['second factor: TOTP enrolment is required at the first sign-in, with this code:', ...codeLines(created)] : []),
-  ].join('\n'));
+  print(
+    ctx,
+    created,
+    [
+      `user_id:     ${created.user_id}`,
+      `tenant_id:   ${created.tenant_id}`,
+      `role:        ${created.role}`,
+      ...(created.customer_id ? [`customer_id: ${created.customer_id}`] : []),
+      ...(MFA_ROLES.has(role)
+        ? ['second factor: TOTP enrolment is required at the first sign-in, with this code:', ...codeLines(created)]
+        : []),
+    ].join('\n'),
+  );
   return 0;
 }

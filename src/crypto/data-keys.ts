@@ -50,7 +50,10 @@ export function createDataKeys(master: MasterKey, options: { engine?: Engine; ri
       const key = randomBytes(32);
       const kek = await ring.active(tx);
       await tx.run('INSERT INTO data_keys (id, kek_version, wrapped, created_at) VALUES ($1, $2, $3, $4)', [
-        id, kek.version, seal(kek.key, key, aad(id, kek.version)), Date.now(),
+        id,
+        kek.version,
+        seal(kek.key, key, aad(id, kek.version)),
+        Date.now(),
       ]);
       return { id, key: Buffer.from(key) };
     },
@@ -87,7 +90,10 @@ export function createDataKeys(master: MasterKey, options: { engine?: Engine; ri
       const key = open(kek, row.wrapped, aad(id, from));
       try {
         await tx.run('UPDATE data_keys SET wrapped = $2, kek_version = $3 WHERE id = $1 AND kek_version = $4', [
-          id, seal(target.key, key, aad(id, target.version)), target.version, from,
+          id,
+          seal(target.key, key, aad(id, target.version)),
+          target.version,
+          from,
         ]);
       } finally {
         key.fill(0);

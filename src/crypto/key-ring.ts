@@ -80,7 +80,9 @@ export function createKeyRing(provider: KekProvider, engine: Engine): KeyRing {
     async active(tx) {
       // A rotation committing between our snapshot and our lock shows no active row: read again.
       for (let attempt = 0; attempt < 5; attempt++) {
-        const rows = await tx.query<Pick<Row, 'version' | 'status'>>(`SELECT version, status FROM kek_versions ORDER BY version ${shareLock}`);
+        const rows = await tx.query<Pick<Row, 'version' | 'status'>>(
+          `SELECT version, status FROM kek_versions ORDER BY version ${shareLock}`,
+        );
         for (const r of rows) if (r.status === 'retired') forget(Number(r.version));
         const active = rows.filter((r) => r.status === 'active').map((r) => Number(r.version));
         const version = active.length ? Math.max(...active) : undefined;

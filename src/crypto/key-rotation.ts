@@ -78,9 +78,9 @@ export async function rotateKek(
     for (const version of retiring) {
       if (retired.includes(version)) continue;
       const done = await db.transaction(async (tx) => {
-        const left = await tx.one<{ n: bigint }>(
-          `SELECT COUNT(*) AS n FROM data_keys WHERE kek_version = $1 AND wrapped IS NOT NULL`, [version],
-        );
+        const left = await tx.one<{ n: bigint }>(`SELECT COUNT(*) AS n FROM data_keys WHERE kek_version = $1 AND wrapped IS NOT NULL`, [
+          version,
+        ]);
         if (Number(left?.n ?? 0n) > 0) return false;
         await ring.retire(tx, version);
         return true;

@@ -62,7 +62,10 @@ export function masterKeyFromEnv(value: string): MasterKey {
 }
 
 /** The one rule: VAULTGATE_MASTER_KEY when set (config refuses it together with the file), else the file. */
-export function openMasterKey(config: { masterKeyFile: string; masterKeyFromEnv?: (() => string) | undefined }, options: { create: boolean }): MasterKey {
+export function openMasterKey(
+  config: { masterKeyFile: string; masterKeyFromEnv?: (() => string) | undefined },
+  options: { create: boolean },
+): MasterKey {
   return config.masterKeyFromEnv ? masterKeyFromEnv(config.masterKeyFromEnv()) : loadMasterKey(config.masterKeyFile, options);
 }
 

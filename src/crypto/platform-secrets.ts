@@ -18,10 +18,11 @@ export function createPlatformSecrets(db: Database, master: MasterKey): Platform
       let row = await read();
       if (!row) {
         const value = sealText(key, await generate(), aad(name));
-        await db.run(
-          'INSERT INTO platform_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
-          [name, value, Date.now()],
-        );
+        await db.run('INSERT INTO platform_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+          name,
+          value,
+          Date.now(),
+        ]);
         row = await read();
       }
       if (!row) throw new Error(`platform secret ${name} could not be stored`);

@@ -67,7 +67,17 @@ const COLUMNS = `id, tenant_id, data_key_id, status, created_at, erased_at, ${PE
 
 const aad = (customerId: string, field: PersonalField) => `customers:${customerId}:${field}`;
 
-export function createCustomers({ db, dataKeys, master, audit }: { db: Database; dataKeys: DataKeys; master: MasterKey; audit?: AuditLog | undefined }) {
+export function createCustomers({
+  db,
+  dataKeys,
+  master,
+  audit,
+}: {
+  db: Database;
+  dataKeys: DataKeys;
+  master: MasterKey;
+  audit?: AuditLog | undefined;
+}) {
   const indexKey = master.derive('blind-index');
 
   async function decrypt(row: CustomerRow): Promise<CustomerView> {
@@ -79,7 +89,16 @@ export function createCustomers({ db, dataKeys, master, audit }: { db: Database;
     };
     const key = row.status === 'active' ? await dataKeys.get(db, row.data_key_id) : undefined;
     if (!key) {
-      return { ...base, status: 'erased', full_name: null, email: null, phone: null, date_of_birth: null, national_id_last4: null, address: null };
+      return {
+        ...base,
+        status: 'erased',
+        full_name: null,
+        email: null,
+        phone: null,
+        date_of_birth: null,
+        national_id_last4: null,
+        address: null,
+      };
     }
     const field = (name: PersonalField) => {
       const sealed = row[name];
@@ -124,9 +143,16 @@ export function createCustomers({ db, dataKeys, master, audit }: { db: Database;
         await audit?.record({ action: AUDIT_ACTIONS.customerCreated, outcome: 'success', tenantId, ...context, target: id }, tx);
       });
       return {
-        id, status: 'active', full_name: plain.full_name, email: plain.email, phone: plain.phone,
-        date_of_birth: plain.date_of_birth, national_id_last4: plain.national_id_last4,
-        address: input.address ?? null, created_at: new Date(now).toISOString(), erased_at: null,
+        id,
+        status: 'active',
+        full_name: plain.full_name,
+        email: plain.email,
+        phone: plain.phone,
+        date_of_birth: plain.date_of_birth,
+        national_id_last4: plain.national_id_last4,
+        address: input.address ?? null,
+        created_at: new Date(now).toISOString(),
+        erased_at: null,
       };
     },
 
@@ -137,11 +163,19 @@ export function createCustomers({ db, dataKeys, master, audit }: { db: Database;
     },
 
     async exists(tenantId: string, id: string): Promise<'active' | 'erased' | undefined> {
-      const row = await db.one<{ status: 'active' | 'erased' }>('SELECT status FROM customers WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+      const row = await db.one<{ status: 'active' | 'erased' }>('SELECT status FROM customers WHERE id = $1 AND tenant_id = $2', [
+        id,
+        tenantId,
+      ]);
       return row?.status;
     },
 
-    async list(tenantId: string, filter: { email?: string; onlyId?: string }, limit: number, after: string | undefined): Promise<CustomerView[]> {
+    async list(
+      tenantId: string,
+      filter: { email?: string; onlyId?: string },
+      limit: number,
+      after: string | undefined,
+    ): Promise<CustomerView[]> {
       const emailIndex = filter.email === undefined ? null : emailBlindIndex(indexKey, tenantId, filter.email);
       const rows = await db.query<CustomerRow>(
         `SELECT ${COLUMNS} FROM customers

@@ -50,8 +50,13 @@ function auditContext(principal: Principal, request: { ip: string; id: unknown }
 export function customerRoutes(customers: Customers): ApiRoute[] {
   return [
     defineRoute({
-      method: 'POST', url: '/v1/customers', tag: 'customers', summary: 'Create a customer (personal data encrypted at rest)',
-      permission: 'customers:write', operationId: 'customer.create', rateLimit: 'write',
+      method: 'POST',
+      url: '/v1/customers',
+      tag: 'customers',
+      summary: 'Create a customer (personal data encrypted at rest)',
+      permission: 'customers:write',
+      operationId: 'customer.create',
+      rateLimit: 'write',
       schema: { body: newCustomerSchema, response: { 201: customerSchema, ...problemResponses } },
       async handler({ principal, body, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
@@ -59,8 +64,13 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/customers/:id', tag: 'customers', summary: 'Read a customer',
-      permission: 'customers:read', operationId: 'customer.read', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/customers/:id',
+      tag: 'customers',
+      summary: 'Read a customer',
+      permission: 'customers:read',
+      operationId: 'customer.read',
+      rateLimit: 'read',
       schema: { params: idParams, response: { 200: customerSchema, ...problemResponses } },
       async handler({ principal, params }) {
         const confined = confinedCustomer(principal);
@@ -70,8 +80,13 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/customers', tag: 'customers', summary: 'List customers, or find them by exact e-mail',
-      permission: 'customers:read', operationId: 'customer.list', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/customers',
+      tag: 'customers',
+      summary: 'List customers, or find them by exact e-mail',
+      permission: 'customers:read',
+      operationId: 'customer.list',
+      rateLimit: 'read',
       schema: {
         querystring: Strict({ ...ListQuery, email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })) }),
         response: { 200: ListOf(customerSchema), ...problemResponses },
@@ -81,14 +96,20 @@ export function customerRoutes(customers: Customers): ApiRoute[] {
         const rows = await customers.list(
           principal.tenantId,
           { ...(query.email !== undefined ? { email: query.email } : {}), ...(onlyId !== undefined ? { onlyId } : {}) },
-          pageSize(query), query.starting_after,
+          pageSize(query),
+          query.starting_after,
         );
         return { status: 200, body: toPage(rows, pageSize(query)) };
       },
     }),
     defineRoute({
-      method: 'DELETE', url: '/v1/customers/:id', tag: 'customers', summary: 'Erase a customer (crypto-shredding; ledger history stays)',
-      permission: 'customers:write', operationId: 'customer.erase', rateLimit: 'write',
+      method: 'DELETE',
+      url: '/v1/customers/:id',
+      tag: 'customers',
+      summary: 'Erase a customer (crypto-shredding; ledger history stays)',
+      permission: 'customers:write',
+      operationId: 'customer.erase',
+      rateLimit: 'write',
       schema: { params: idParams, response: { 200: customerSchema, ...problemResponses } },
       async handler({ principal, params, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');

@@ -24,8 +24,13 @@ export function denialAuditor(audit: AuditLog, permission: string, onFailure: (e
     void audit
       .record({
         action: status === 401 ? AUDIT_ACTIONS.tokenRejected : AUDIT_ACTIONS.authzDenied,
-        outcome: 'denied', tenantId: p?.tenantId, clientId: p?.clientId, userId: p?.userId, ip: request.clientIp,
-        requestId: String(request.id), target: targetOf(request),
+        outcome: 'denied',
+        tenantId: p?.tenantId,
+        clientId: p?.clientId,
+        userId: p?.userId,
+        ip: request.clientIp,
+        requestId: String(request.id),
+        target: targetOf(request),
         details: status === 401 ? { route, method: request.method } : { route, method: request.method, permission },
       })
       .catch(onFailure);

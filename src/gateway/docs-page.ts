@@ -16,7 +16,13 @@ function esc(s: unknown): string {
 
 interface OpenApiDoc {
   info?: { title?: string; version?: string; description?: string };
-  paths?: Record<string, Record<string, { summary?: string; security?: Array<Record<string, string[]>>; requestBody?: { content?: Record<string, { schema?: unknown }> } }>>;
+  paths?: Record<
+    string,
+    Record<
+      string,
+      { summary?: string; security?: Array<Record<string, string[]>>; requestBody?: { content?: Record<string, { schema?: unknown }> } }
+    >
+  >;
 }
 
 export function renderDocsPage(doc: OpenApiDoc): string {

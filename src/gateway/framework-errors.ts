@@ -16,7 +16,10 @@ export function frameworkErrorHandler(options: { hsts: boolean }) {
     for (const [k, v] of securityHeaderList(options)) reply.header(k, v);
     reply.header('X-Request-Id', request.id);
     // No object has an ID longer than the router's limit: the same answer as an unknown ID.
-    const err = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError('not_found') : new AppError('invalid_request', 'The request URL is malformed');
+    const err =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new AppError('not_found')
+        : new AppError('invalid_request', 'The request URL is malformed');
     sendProblem(reply, err);
   };
 }
@@ -45,7 +48,9 @@ export function clientErrorHandler(options: { hsts: boolean }) {
       ['X-Request-Id', requestId],
       ...securityHeaderList(options),
     ];
-    socket.end(`HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? 'Error'}\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`,
+    );
     // end() only half-closes: a peer that never reads nor closes would keep the descriptor for
     // good. The answer gets a moment to reach the peer, then the socket goes.
     const destroy = setTimeout(() => socket.destroy(), ERROR_FLUSH_MS);

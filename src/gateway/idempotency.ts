@@ -27,14 +27,18 @@ interface KeyRow {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
 export function requestHash(method: string, route: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${route}\n${canonical(body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${method} ${route}\n${canonical(body)}`)
+    .digest('hex');
 }
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/; // 1–255 printable ASCII, no spaces
@@ -116,7 +120,10 @@ export function createIdempotency(db: Database) {
         }
         await db
           .run('DELETE FROM idempotency_keys WHERE client_id = $1 AND key = $2 AND lease_id = $3 AND state = $4', [
-            input.clientId, input.key, lease, 'running',
+            input.clientId,
+            input.key,
+            lease,
+            'running',
           ])
           .catch(() => undefined);
         throw err;

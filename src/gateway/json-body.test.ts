@@ -16,8 +16,14 @@ function refusal(text: string): { code: string; detail: string | undefined } | u
 }
 
 it('refuses a key repeated in one object, at any depth, naming it', () => {
-  expect(refusal('{"amount":1,"currency":"EUR","amount":77}')).toEqual({ code: 'validation_failed', detail: 'Duplicate key "amount" in the JSON body' });
-  expect(refusal('{"metadata":{"a":"1","b":"2","a":"3"}}')).toEqual({ code: 'validation_failed', detail: 'Duplicate key "a" in the JSON body' });
+  expect(refusal('{"amount":1,"currency":"EUR","amount":77}')).toEqual({
+    code: 'validation_failed',
+    detail: 'Duplicate key "amount" in the JSON body',
+  });
+  expect(refusal('{"metadata":{"a":"1","b":"2","a":"3"}}')).toEqual({
+    code: 'validation_failed',
+    detail: 'Duplicate key "a" in the JSON body',
+  });
   expect(refusal('[{"x":[{"k":1,"k":2}]}]')?.detail).toBe('Duplicate key "k" in the JSON body');
 });
 
@@ -28,7 +34,11 @@ it('compares keys after unescaping: "amount" and "\\u0061mount" are one key', ()
 
 it('accepts the same key in sibling objects, in arrays of objects, and as a value', () => {
   expect(parseJsonBody('{"a":{"id":1},"b":{"id":2},"list":[{"id":1},{"id":2}],"c":"a","d":["a","a"]}')).toEqual({
-    a: { id: 1 }, b: { id: 2 }, list: [{ id: 1 }, { id: 2 }], c: 'a', d: ['a', 'a'],
+    a: { id: 1 },
+    b: { id: 2 },
+    list: [{ id: 1 }, { id: 2 }],
+    c: 'a',
+    d: ['a', 'a'],
   });
   // A key equal to a string value elsewhere, and an escaped quote inside a value, do not confuse it.
   expect(scanJsonText('{"x":"y\\"","y":"x","z":{"x":1}}')).toEqual({ nonInteger: false, duplicateKey: undefined });
@@ -52,13 +62,22 @@ it('tracks each object on its own: a key repeated after a nested object closes i
 it('agrees with a parse-and-compare reference on generated JSON (one duplicate injected or none)', () => {
   const key = fc.constantFrom('a', 'b', 'amount', 'é', 'a"b', 'a\\b', '\u0000x');
   const value = fc.letrec((tie) => ({
-    v: fc.oneof({ maxDepth: 3 }, fc.integer(), fc.string({ maxLength: 4 }), fc.constant(null), fc.array(tie('v'), { maxLength: 3 }), tie('o')),
+    v: fc.oneof(
+      { maxDepth: 3 },
+      fc.integer(),
+      fc.string({ maxLength: 4 }),
+      fc.constant(null),
+      fc.array(tie('v'), { maxLength: 3 }),
+      tie('o'),
+    ),
     o: fc.dictionary(key, tie('v'), { maxKeys: 4 }),
   })).o;
-  fc.assert(fc.property(value, fc.boolean(), (obj, inject) => {
-    let text = JSON.stringify(obj);
-    const first = Object.keys(obj)[0];
-    if (inject && first !== undefined) text = `${text.slice(0, -1)},${JSON.stringify(first)}:0}`;
-    expect(scanJsonText(text).duplicateKey).toBe(inject ? first : undefined);
-  }));
+  fc.assert(
+    fc.property(value, fc.boolean(), (obj, inject) => {
+      let text = JSON.stringify(obj);
+      const first = Object.keys(obj)[0];
+      if (inject && first !== undefined) text = `${text.slice(0, -1)},${JSON.stringify(first)}:0}`;
+      expect(scanJsonText(text).duplicateKey).toBe(inject ? first : undefined);
+    }),
+  );
 });

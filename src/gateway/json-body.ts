@@ -15,8 +15,20 @@ export interface JsonTextFacts {
 }
 
 // Character codes the scanner branches on (charCodeAt: no one-character strings, no regex per byte).
-const QUOTE = 0x22, BACKSLASH = 0x5c, OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  OPEN_OBJECT = 0x7b,
+  CLOSE_OBJECT = 0x7d,
+  OPEN_ARRAY = 0x5b,
+  CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c,
+  MINUS = 0x2d,
+  PLUS = 0x2b,
+  DOT = 0x2e,
+  ZERO = 0x30,
+  NINE = 0x39,
+  LOWER_E = 0x65,
+  UPPER_E = 0x45;
 
 /**
  * One pass over JSON text that JSON.parse accepted: number literals that are not integers, and

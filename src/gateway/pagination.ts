@@ -24,7 +24,10 @@ export const pageSize = (query: { limit?: number | undefined }): number => query
 
 /** A page of `item`s, typed. */
 export function ListOf<T extends TSchema>(item: T) {
-  return Type.Object({ data: Type.Array(item), has_more: Type.Boolean(), next_cursor: Nullable(Type.String()) }, { additionalProperties: false });
+  return Type.Object(
+    { data: Type.Array(item), has_more: Type.Boolean(), next_cursor: Nullable(Type.String()) },
+    { additionalProperties: false },
+  );
 }
 
 export function listResponse(item: object): object {

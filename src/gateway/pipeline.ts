@@ -90,7 +90,13 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         tags: [route.tag],
         security: [{ bearer: [route.permission] }],
         ...(route.idempotent
-          ? { headers: { type: 'object', required: ['idempotency-key'], properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } } }
+          ? {
+              headers: {
+                type: 'object',
+                required: ['idempotency-key'],
+                properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } },
+              },
+            }
           : {}),
       },
       config: { operationId: route.operationId, rateLimit: route.rateLimit, permission: route.permission },
@@ -104,7 +110,12 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const principal = request.principal as Principal;
         const ctx: HandlerContext = {
-          principal, body: request.body, params: request.params, query: request.query, request, reply,
+          principal,
+          body: request.body,
+          params: request.params,
+          query: request.query,
+          request,
+          reply,
         };
         if (!route.idempotent) {
           const result = await route.handler(ctx);

@@ -48,13 +48,19 @@ export function installProblemHandlers(app: FastifyInstance, allowed?: AllowedMe
       return sendProblem(reply, new AppError('invalid_request', 'The request was aborted'));
     }
     // Unexpected: log the error class and request id only; the client gets a generic 500.
-    request.log.error({ err_name: (err as Error)?.name, err_code: (err as { code?: string })?.code, stack: (err as Error)?.stack }, 'unhandled error');
+    request.log.error(
+      { err_name: (err as Error)?.name, err_code: (err as { code?: string })?.code, stack: (err as Error)?.stack },
+      'unhandled error',
+    );
     return sendProblem(reply, new AppError('internal_error'));
   });
   app.setNotFoundHandler((request, reply) => {
     const methods = allowed?.of(request.url.split('?')[0] ?? '') ?? [];
     if (methods.length > 0 && !methods.includes(request.method)) {
-      return sendProblem(reply, new AppError('method_not_allowed', `This path answers ${methods.join(', ')}`, { Allow: methods.join(', ') }));
+      return sendProblem(
+        reply,
+        new AppError('method_not_allowed', `This path answers ${methods.join(', ')}`, { Allow: methods.join(', ') }),
+      );
     }
     return sendProblem(reply, new AppError('not_found'));
   });

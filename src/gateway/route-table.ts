@@ -77,7 +77,9 @@ export interface TypedSchemas {
 type Input<S extends TypedSchemas, K extends 'params' | 'querystring' | 'body'> = S[K] extends TSchema ? Static<S[K]> : undefined;
 
 /** The bodies the route may answer with: the static types of its TypeBox response schemas. */
-type Output<S extends TypedSchemas> = { [K in keyof S['response']]: S['response'][K] extends TSchema ? Static<S['response'][K]> : never }[keyof S['response']];
+type Output<S extends TypedSchemas> = {
+  [K in keyof S['response']]: S['response'][K] extends TSchema ? Static<S['response'][K]> : never;
+}[keyof S['response']];
 
 export interface TypedContext<S extends TypedSchemas> {
   principal: Principal;
@@ -102,9 +104,9 @@ export interface TypedResult<S extends TypedSchemas> {
 type RouteFields = Omit<ApiRoute, 'schema' | 'handler' | 'idempotent'>;
 
 export type RouteDefinition<S extends TypedSchemas> = RouteFields & { schema: S } & (
-  | { idempotent?: false; handler(ctx: TypedContext<S>): Promise<TypedResult<S>> }
-  | { idempotent: true; handler(ctx: MoneyContext<S>): Promise<TypedResult<S>> }
-);
+    | { idempotent?: false; handler(ctx: TypedContext<S>): Promise<TypedResult<S>> }
+    | { idempotent: true; handler(ctx: MoneyContext<S>): Promise<TypedResult<S>> }
+  );
 
 /**
  * A route of the table, typed from its own schemas. The pipeline validates params, query and body

@@ -28,6 +28,10 @@ export function registerSystemRoutes(app: FastifyInstance, deps: { ping(): Promi
   });
   app.get('/docs', { ...publicRoute, schema: hidden }, async (_request, reply) => {
     docs ??= renderDocsPage(app.swagger() as never);
-    return reply.type('text/html; charset=utf-8').header('Content-Security-Policy', DOCS_CSP).header('Cache-Control', 'no-cache').send(docs);
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('Content-Security-Policy', DOCS_CSP)
+      .header('Cache-Control', 'no-cache')
+      .send(docs);
   });
 }

@@ -56,7 +56,9 @@ export function attachAuditEvents(
   provider.on('grant.success', (ctx: Ctx) => {
     const body = ctx.body as { scope?: unknown; token_type?: unknown } | undefined;
     record({
-      ...base(ctx), action: AUDIT_ACTIONS.tokenIssued, outcome: 'success',
+      ...base(ctx),
+      action: AUDIT_ACTIONS.tokenIssued,
+      outcome: 'success',
       details: {
         grant_type: (typeof ctx.oidc?.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : 'unknown').slice(0, 40),
         scope: typeof body?.scope === 'string' ? body.scope : null,

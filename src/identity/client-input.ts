@@ -29,7 +29,9 @@ export const newClientSchema = Strict({
   grant: Type.Optional(StringEnum(GRANTS)),
   redirect_uris: Type.Optional(Type.Array(Type.String({ maxLength: 2000 }), { minItems: 1, maxItems: 10 })),
   auth_method: Type.Optional(StringEnum(AUTH_METHODS)),
-  jwks: Type.Optional(Strict({ keys: Type.Array(Type.Unsafe<Record<string, unknown>>({ type: 'object' }), { minItems: 1, maxItems: 10 }) })),
+  jwks: Type.Optional(
+    Strict({ keys: Type.Array(Type.Unsafe<Record<string, unknown>>({ type: 'object' }), { minItems: 1, maxItems: 10 }) }),
+  ),
   tls_subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   binding: Type.Optional(StringEnum(BINDINGS)),
   default_scopes: Type.Optional(scopeListSchema(0)),
@@ -101,7 +103,8 @@ export function validateNewClient(value: unknown): NewClient {
   if (fapi && authMethod === 'client_secret_basic') {
     invalid('auth_method: an authorization_code (FAPI 2.0) client authenticates with private_key_jwt or tls_client_auth');
   }
-  if (binding === 'mtls' && authMethod !== 'tls_client_auth') invalid('binding: mtls-bound tokens need tls_client_auth (the client presents its certificate)');
+  if (binding === 'mtls' && authMethod !== 'tls_client_auth')
+    invalid('binding: mtls-bound tokens need tls_client_auth (the client presents its certificate)');
   const defaultScopes = body.default_scopes ?? defaultScopesFor(body.scopes);
   if (defaultScopes.some((s) => !body.scopes.includes(s))) invalid('default_scopes: must be among the registered scopes');
 
@@ -109,7 +112,8 @@ export function validateNewClient(value: unknown): NewClient {
   if (!fapi && body.redirect_uris !== undefined) invalid('redirect_uris: only for authorization_code clients');
   body.redirect_uris?.forEach((u, i) => checkRedirectUri(u, `redirect_uris.${i}`));
 
-  if (authMethod === 'private_key_jwt' && body.jwks === undefined) invalid('jwks: private_key_jwt needs a JWK set with at least one public key');
+  if (authMethod === 'private_key_jwt' && body.jwks === undefined)
+    invalid('jwks: private_key_jwt needs a JWK set with at least one public key');
   if (authMethod !== 'private_key_jwt' && body.jwks !== undefined) invalid('jwks: only for private_key_jwt clients');
   body.jwks?.keys.forEach((k, i) => {
     if (PRIVATE_MEMBERS.some((p) => p in k)) invalid(`jwks.keys.${i}: must be a public key (the client keeps its private key)`);
@@ -120,8 +124,13 @@ export function validateNewClient(value: unknown): NewClient {
   if (authMethod !== 'tls_client_auth' && body.tls_subject !== undefined) invalid('tls_subject: only for tls_client_auth clients');
 
   return {
-    ...body, name, grant, auth_method: authMethod, default_scopes: defaultScopes,
-    ...(binding ? { binding } : {}), ...(tlsSubject ? { tls_subject: tlsSubject } : {}),
+    ...body,
+    name,
+    grant,
+    auth_method: authMethod,
+    default_scopes: defaultScopes,
+    ...(binding ? { binding } : {}),
+    ...(tlsSubject ? { tls_subject: tlsSubject } : {}),
   };
 }
 
@@ -153,7 +162,9 @@ export function toNewClientBody(input: CreateClientInput): unknown {
 /** The service's input for a body (validated by the route's schema, or by validateNewClient). */
 export function toCreateClientInput(body: NewClientBody): CreateClientInput {
   return {
-    tenant: body.tenant, name: body.name, scopes: body.scopes,
+    tenant: body.tenant,
+    name: body.name,
+    scopes: body.scopes,
     ...(body.grant ? { grant: body.grant } : {}),
     ...(body.redirect_uris ? { redirectUris: body.redirect_uris } : {}),
     ...(body.auth_method ? { authMethod: body.auth_method } : {}),

@@ -139,7 +139,10 @@ export function createClientStore(deps: {
     try {
       await validateMetadata(toOidcMetadata({ ...row, tenant_id: 'ten_validation' })!);
     } catch {
-      throw new AppError('validation_failed', 'the client registration is not valid (check the redirect URIs, the JWK set and the TLS subject)');
+      throw new AppError(
+        'validation_failed',
+        'the client registration is not valid (check the redirect URIs, the JWK set and the TLS subject)',
+      );
     }
 
     const tenantId = await db.transaction(async (tx) => {
@@ -147,13 +150,33 @@ export function createClientStore(deps: {
       await tx.run(
         `INSERT INTO clients (id, tenant_id, name, secret_hash, scopes, grant_types, redirect_uris, auth_method, jwks,
            tls_subject, status, created_at, fapi, binding, default_scopes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $14)`,
-        [id, tenant, name, row.secret_hash, row.scopes, row.grant_types, row.redirect_uris, authMethod, jwks, tlsSubject, Number(row.created_at),
-          fapi ? 1 : 0, binding, row.default_scopes],
+        [
+          id,
+          tenant,
+          name,
+          row.secret_hash,
+          row.scopes,
+          row.grant_types,
+          row.redirect_uris,
+          authMethod,
+          jwks,
+          tlsSubject,
+          Number(row.created_at),
+          fapi ? 1 : 0,
+          binding,
+          row.default_scopes,
+        ],
       );
-      await audit?.record({
-        action: AUDIT_ACTIONS.clientCreated, outcome: 'success', tenantId: tenant, target: id,
-        details: { scopes: row.scopes, grant, auth: authMethod },
-      }, tx);
+      await audit?.record(
+        {
+          action: AUDIT_ACTIONS.clientCreated,
+          outcome: 'success',
+          tenantId: tenant,
+          target: id,
+          details: { scopes: row.scopes, grant, auth: authMethod },
+        },
+        tx,
+      );
       return tenant;
     });
 
@@ -165,9 +188,10 @@ export function createClientStore(deps: {
   const service: ClientService = {
     create,
     async list(tenantId) {
-      const rows = tenantId === undefined
-        ? await db.query<ClientRow>(`${SELECT_CLIENT} ORDER BY c.id`)
-        : await db.query<ClientRow>(`${SELECT_CLIENT} WHERE c.tenant_id = $1 ORDER BY c.id`, [tenantId]);
+      const rows =
+        tenantId === undefined
+          ? await db.query<ClientRow>(`${SELECT_CLIENT} ORDER BY c.id`)
+          : await db.query<ClientRow>(`${SELECT_CLIENT} WHERE c.tenant_id = $1 ORDER BY c.id`, [tenantId]);
       return rows.map(toInfo);
     },
     async get(clientId) {
@@ -178,7 +202,10 @@ export function createClientStore(deps: {
     async revoke(clientId) {
       if (typeof clientId !== 'string') return false;
       return db.transaction(async (tx) => {
-        const current = await tx.one<{ tenant_id: string; status: string }>(`SELECT tenant_id, status FROM clients WHERE id = $1 ${db.forUpdate}`, [clientId]);
+        const current = await tx.one<{ tenant_id: string; status: string }>(
+          `SELECT tenant_id, status FROM clients WHERE id = $1 ${db.forUpdate}`,
+          [clientId],
+        );
         // An unknown id is a failure; already revoked is still a success (and changes nothing, so no event).
         if (!current) return false;
         if (current.status !== 'active') return true;
@@ -193,16 +220,26 @@ export function createClientStore(deps: {
       return db.transaction(async (tx) => {
         // Defaults shrink with the registration (never wider than what is registered).
         const current = await tx.one<{ tenant_id: string; default_scopes: string | null }>(
-          `SELECT tenant_id, default_scopes FROM clients WHERE id = $1 ${db.forUpdate}`, [clientId],
+          `SELECT tenant_id, default_scopes FROM clients WHERE id = $1 ${db.forUpdate}`,
+          [clientId],
         );
         if (!current) return false;
         const defaults = split(current.default_scopes ?? '').filter((s) => checked.includes(s));
         await tx.run('UPDATE clients SET scopes = $2, default_scopes = $3 WHERE id = $1', [
-          clientId, checked.join(' '), (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
+          clientId,
+          checked.join(' '),
+          (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
         ]);
-        await audit?.record({
-          action: AUDIT_ACTIONS.clientScopesChanged, outcome: 'success', tenantId: current.tenant_id, target: clientId, details: { scopes: checked.join(' ') },
-        }, tx);
+        await audit?.record(
+          {
+            action: AUDIT_ACTIONS.clientScopesChanged,
+            outcome: 'success',
+            tenantId: current.tenant_id,
+            target: clientId,
+            details: { scopes: checked.join(' ') },
+          },
+          tx,
+        );
         return true;
       });
     },

@@ -6,7 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 
-export const EXTERNAL_IDP_VARS = ['VAULTGATE_EXTERNAL_ISSUER', 'VAULTGATE_EXTERNAL_AUDIENCE', 'VAULTGATE_EXTERNAL_CLAIMS', 'VAULTGATE_EXTERNAL_CA'] as const;
+export const EXTERNAL_IDP_VARS = [
+  'VAULTGATE_EXTERNAL_ISSUER',
+  'VAULTGATE_EXTERNAL_AUDIENCE',
+  'VAULTGATE_EXTERNAL_CLAIMS',
+  'VAULTGATE_EXTERNAL_CA',
+] as const;
 
 export interface ExternalIdpSettings {
   issuer: string;

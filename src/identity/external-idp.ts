@@ -44,20 +44,28 @@ const FETCH_LIMIT = 512 * 1024;
 function fetchWith(ca: Buffer | undefined): typeof fetch {
   return ((url: string | URL, init?: { headers?: Record<string, string>; signal?: AbortSignal }) =>
     new Promise<Response>((resolve, reject) => {
-      const req = request(url, { method: 'GET', headers: init?.headers, ...(ca ? { ca } : {}), signal: init?.signal, timeout: 5000 }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > FETCH_LIMIT) req.destroy(new Error('response too large'));
-          else chunks.push(c);
-        });
-        res.on('end', () => resolve(new Response(Buffer.concat(chunks), {
-          status: res.statusCode ?? 500,
-          headers: { 'content-type': String(res.headers['content-type'] ?? '') },
-        })));
-        res.on('error', reject);
-      });
+      const req = request(
+        url,
+        { method: 'GET', headers: init?.headers, ...(ca ? { ca } : {}), signal: init?.signal, timeout: 5000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > FETCH_LIMIT) req.destroy(new Error('response too large'));
+            else chunks.push(c);
+          });
+          res.on('end', () =>
+            resolve(
+              new Response(Buffer.concat(chunks), {
+                status: res.statusCode ?? 500,
+                headers: { 'content-type': String(res.headers['content-type'] ?? '') },
+              }),
+            ),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', reject);
       req.end();
@@ -102,7 +110,11 @@ export function createExternalVerifier(config: ExternalIdpConfig, db: Database):
         throw err;
       });
       const { payload } = await jwtVerify(token, await keys, {
-        issuer: config.issuer, audience: config.audience, algorithms: [...SIGNING_ALGS], requiredClaims: ['exp', 'sub'], clockTolerance: 5,
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: [...SIGNING_ALGS],
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: 5,
       });
       const claim = (name: string) => (payload as Record<string, unknown>)[name];
       const tenantName = claim(config.claims.tenant);

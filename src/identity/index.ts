@@ -22,8 +22,16 @@ import { createUsageTracker } from './usage.js';
 import type { Identity, IdentityDeps } from './types.js';
 
 export type {
-  ClientAuthMethod, ClientInfo, ClientService, CreateClientInput, CreatedClient, GrantType, Identity, IdentityDeps,
-  IdentityLogger, OidcAccount,
+  ClientAuthMethod,
+  ClientInfo,
+  ClientService,
+  CreateClientInput,
+  CreatedClient,
+  GrantType,
+  Identity,
+  IdentityDeps,
+  IdentityLogger,
+  OidcAccount,
 } from './types.js';
 export { ACCESS_TOKEN_TTL_S } from './provider.js';
 export { OIDC_ROUTES } from '../lib/oauth-paths.js';
@@ -53,9 +61,16 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   // The client store needs the provider's metadata validation, and the provider needs the client
   // store's lookup: the lookup is bound late through this closure.
   let findMetadata: (id: string) => Promise<Record<string, unknown> | undefined> = async () => undefined;
-  const adapter = createAdapterFactory(db, (id) => findMetadata(id), (err) => {
-    logger.warn({ event: 'oidc.purge_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'purging expired OAuth artifacts failed');
-  });
+  const adapter = createAdapterFactory(
+    db,
+    (id) => findMetadata(id),
+    (err) => {
+      logger.warn(
+        { event: 'oidc.purge_failed', error: (err as Error | undefined)?.name ?? 'Error' },
+        'purging expired OAuth artifacts failed',
+      );
+    },
+  );
   const provider = buildProvider({
     issuer,
     adapter,
@@ -72,26 +87,40 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       // (otherwise a sign-in right after a change would be asked again until the second ends).
       return user.sessionsValidAfter === undefined || (login.loginTs ?? 0) >= user.sessionsValidAfter;
     },
-    findAccount: deps.findAccount ?? (async (sub) => {
-      const user = await users.authz(sub);
-      return user?.active ? { accountId: sub, claims: () => ({ sub }) } : undefined;
-    }),
+    findAccount:
+      deps.findAccount ??
+      (async (sub) => {
+        const user = await users.authz(sub);
+        return user?.active ? { accountId: sub, claims: () => ({ sub }) } : undefined;
+      }),
   });
   const store = createClientStore({ db, secrets: clientSecrets, validateMetadata: (m) => provider.Client.validate(m), audit: deps.audit });
   findMetadata = (clientId) => store.findMetadata(clientId);
 
   const audit = deps.audit;
   // Token issuance and client-authentication failures (src/identity/audit-events.ts, issue 3).
-  if (audit) attachAuditEvents(provider, audit, deps.authFailures, (err) => logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'));
-  provider.use(structuredTokenMiddleware({
-    db, issuer, publicJwks: keys.publicJwks,
-    audit, users: (id) => users.authz(id),
-  }));
+  if (audit)
+    attachAuditEvents(provider, audit, deps.authFailures, (err) =>
+      logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'),
+    );
+  provider.use(
+    structuredTokenMiddleware({
+      db,
+      issuer,
+      publicJwks: keys.publicJwks,
+      audit,
+      users: (id) => users.authz(id),
+    }),
+  );
 
   const interactions: InteractionDeps = {
-    provider, users, issuer, audit,
+    provider,
+    users,
+    issuer,
+    audit,
     key: Buffer.from(keys.cookieKeys[0] as string, 'utf8'),
-    onError: (err: unknown) => logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error'),
+    onError: (err: unknown) =>
+      logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error'),
     async client(clientId) {
       const m = await store.findMetadata(clientId);
       return m ? { tenantId: String(m.tenant_id), name: typeof m.client_name === 'string' ? m.client_name : clientId } : undefined;
@@ -106,7 +135,11 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
 
   const callback = provider.callback();
   const verifier = createTokenVerifier({
-    db, issuer, publicJwks: keys.publicJwks, replay, users: (id) => users.authz(id),
+    db,
+    issuer,
+    publicJwks: keys.publicJwks,
+    replay,
+    users: (id) => users.authz(id),
     ...(external ? { external } : {}),
     onReplay: ({ clientId, ip }) => {
       logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');

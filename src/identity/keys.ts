@@ -45,7 +45,9 @@ export interface SigningKeys {
 
 function isJwkSet(value: unknown): value is { keys: JWK[] } {
   const keys = (value as { keys?: unknown } | null)?.keys;
-  return Array.isArray(keys) && keys.length > 0 && keys.every((k) => typeof k === 'object' && k !== null && typeof (k as JWK).kid === 'string');
+  return (
+    Array.isArray(keys) && keys.length > 0 && keys.every((k) => typeof k === 'object' && k !== null && typeof (k as JWK).kid === 'string')
+  );
 }
 
 export function toPublicJwk(jwk: JWK): JWK {

@@ -46,8 +46,17 @@ class PayloadAdapter implements OidcAdapter {
        ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
          user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = excluded.consumed_at,
          account_id = excluded.account_id`,
-      [this.model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresAt,
-        typeof payload.consumed === 'number' ? payload.consumed * 1000 : null, typeof payload.accountId === 'string' ? payload.accountId : null],
+      [
+        this.model,
+        id,
+        JSON.stringify(payload),
+        payload.grantId ?? null,
+        payload.userCode ?? null,
+        payload.uid ?? null,
+        expiresAt,
+        typeof payload.consumed === 'number' ? payload.consumed * 1000 : null,
+        typeof payload.accountId === 'string' ? payload.accountId : null,
+      ],
     );
     this.purge();
   }

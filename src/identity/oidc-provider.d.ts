@@ -94,7 +94,12 @@ declare module 'oidc-provider' {
     readonly ClientCredentials: TokenModelStatic;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     /** Stores the interaction's result and returns where to send the browser (the authorization endpoint, to resume). */
-    interactionResult(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
+    interactionResult(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<string>;
     /** Koa middleware; it declares the part of Koa's context it reads (hence `never` here). */
     use(fn: (ctx: never, next: () => Promise<void>) => Promise<void>): this;
   }

@@ -25,7 +25,6 @@ export function refusalReason(err: { error_description?: string; error_detail?: 
 
 export const ACCESS_TOKEN_TTL_S = 600;
 
-
 const ASYMMETRIC_ENCRYPTION = ['ECDH-ES', 'RSA-OAEP-256'];
 
 interface TokenLike {
@@ -50,12 +49,14 @@ function escapeHtml(s: unknown): string {
 function signInPolicy(sessionStillValid: Parameters<typeof buildProvider>[0]['sessionStillValid']) {
   const policy = interactionPolicy.base();
   if (!sessionStillValid) return policy;
-  policy.get('login')!.checks.add(new interactionPolicy.Check('account_changed', 'The account requires a new sign-in', async (ctx: unknown) => {
-    const session = (ctx as { oidc: { session: { accountId?: string; loginTs?: number; amr?: string[] } } }).oidc.session;
-    if (!session.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session prompts already
-    const ok = await sessionStillValid(session.accountId, { loginTs: session.loginTs, amr: session.amr });
-    return ok ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
-  }));
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('account_changed', 'The account requires a new sign-in', async (ctx: unknown) => {
+      const session = (ctx as { oidc: { session: { accountId?: string; loginTs?: number; amr?: string[] } } }).oidc.session;
+      if (!session.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT; // no_session prompts already
+      const ok = await sessionStillValid(session.accountId, { loginTs: session.loginTs, amr: session.amr });
+      return ok ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
   return policy;
 }
 
@@ -100,8 +101,10 @@ export function buildProvider(deps: {
         if (key === 'tenant_id' && (typeof value !== 'string' || value === '')) {
           throw new errors.InvalidClientMetadata('tenant_id must be a non-empty string');
         }
-        if (key === 'fapi' && value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata('fapi must be a boolean');
-        if (key === 'default_scope' && value !== undefined && typeof value !== 'string') throw new errors.InvalidClientMetadata('default_scope must be a string');
+        if (key === 'fapi' && value !== undefined && typeof value !== 'boolean')
+          throw new errors.InvalidClientMetadata('fapi must be a boolean');
+        if (key === 'default_scope' && value !== undefined && typeof value !== 'string')
+          throw new errors.InvalidClientMetadata('default_scope must be a string');
       },
     },
     async extraTokenClaims(ctx: CtxLike, token: TokenLike) {
@@ -228,9 +231,11 @@ export function buildProvider(deps: {
     async renderError(ctx: { type: string; body: string; set(name: string, value: string): void }, out: Record<string, unknown>) {
       ctx.type = 'html';
       ctx.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
-      ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Error</title></head><body><h1>Sign-in failed</h1>${
-        Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`).join('')
-      }</body></html>`;
+      ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Error</title></head><body><h1>Sign-in failed</h1>${Object.entries(
+        out,
+      )
+        .map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`)
+        .join('')}</body></html>`;
     },
   };
 
@@ -273,7 +278,16 @@ export function buildProvider(deps: {
   provider.on('error', (err: unknown) => {
     logger.error({ event: 'oidc.error', error: (err as Error | undefined)?.name ?? 'Error' }, 'authorization server error');
   });
-  for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'pushed_authorization_request.error', 'authorization.error', 'jwks.error', 'discovery.error']) {
+  for (const event of [
+    'grant.error',
+    'introspection.error',
+    'revocation.error',
+    'userinfo.error',
+    'pushed_authorization_request.error',
+    'authorization.error',
+    'jwks.error',
+    'discovery.error',
+  ]) {
     provider.on(event, (_ctx: unknown, err: unknown) => {
       const e = err as { error?: string; error_description?: string; error_detail?: unknown } | undefined;
       logger.info({ event: `oidc.${event}`, error: e?.error ?? 'unknown', reason: refusalReason(e) }, 'OAuth request refused');

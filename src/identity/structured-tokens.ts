@@ -30,7 +30,13 @@ export function structuredTokenMiddleware(deps: {
 
   async function ours(token: string): Promise<JWTPayload | undefined> {
     try {
-      const { payload } = await jwtVerify(token, jwks, { issuer, audience: issuer, algorithms: [...SIGNING_ALGS], typ: 'at+jwt', clockTolerance: 5 });
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer,
+        audience: issuer,
+        algorithms: [...SIGNING_ALGS],
+        typ: 'at+jwt',
+        clockTolerance: 5,
+      });
       return typeof payload.jti === 'string' && typeof payload.exp === 'number' ? payload : undefined;
     } catch {
       return undefined; // expired, foreign or forged: inactive, and nothing to revoke
@@ -55,12 +61,19 @@ export function structuredTokenMiddleware(deps: {
       if (own) {
         // The revocation and its audit event commit together (issue 3).
         await db.transaction(async (tx) => {
-          const added = await tx.run('INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING', [
-            payload.jti as string, client.clientId, (payload.exp as number) * 1000,
-          ]);
+          const added = await tx.run(
+            'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING',
+            [payload.jti as string, client.clientId, (payload.exp as number) * 1000],
+          );
           if (added === 1) {
             await deps.audit?.record(
-              { action: AUDIT_ACTIONS.tokenRevoked, outcome: 'success', clientId: client.clientId, tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined, target: payload.jti },
+              {
+                action: AUDIT_ACTIONS.tokenRevoked,
+                outcome: 'success',
+                clientId: client.clientId,
+                tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined,
+                target: payload.jti,
+              },
               tx,
             );
           }
@@ -80,14 +93,17 @@ export function structuredTokenMiddleware(deps: {
     }
     // The same question the API asks of every request (token-standing.ts). A service client's
     // token names the client itself as its subject (RFC 9068 §2.2); any other subject is an end user.
-    const standing = typeof payload.tenant_id === 'string'
-      ? await tokenStanding(db, deps.users, {
-        clientId: client.clientId, tenantId: payload.tenant_id, jti: payload.jti as string,
-        grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined,
-        userId: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : undefined,
-        scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter((sc) => sc !== '') : [],
-      })
-      : undefined;
+    const standing =
+      typeof payload.tenant_id === 'string'
+        ? await tokenStanding(db, deps.users, {
+            clientId: client.clientId,
+            tenantId: payload.tenant_id,
+            jti: payload.jti as string,
+            grantId: typeof payload.grant_id === 'string' ? payload.grant_id : undefined,
+            userId: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : undefined,
+            scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter((sc) => sc !== '') : [],
+          })
+        : undefined;
     if (!standing) {
       ctx.body = { active: false };
       return;
@@ -97,9 +113,17 @@ export function structuredTokenMiddleware(deps: {
     const cnf = payload.cnf as Record<string, unknown> | undefined;
     ctx.body = {
       active: true,
-      iss: payload.iss, sub: payload.sub, aud: payload.aud, client_id: payload.client_id, scope,
-      exp: payload.exp, iat: payload.iat, jti: payload.jti, token_type: cnf?.jkt ? 'DPoP' : 'Bearer',
-      ...(cnf ? { cnf } : {}), tenant_id: payload.tenant_id,
+      iss: payload.iss,
+      sub: payload.sub,
+      aud: payload.aud,
+      client_id: payload.client_id,
+      scope,
+      exp: payload.exp,
+      iat: payload.iat,
+      jti: payload.jti,
+      token_type: cnf?.jkt ? 'DPoP' : 'Bearer',
+      ...(cnf ? { cnf } : {}),
+      tenant_id: payload.tenant_id,
     };
   };
 }

@@ -37,7 +37,8 @@ export async function tokenStanding(db: Database, users: UserAuthzLookup | undef
      FROM clients WHERE id = $1`,
     [t.clientId, t.jti, t.grantId ?? null],
   );
-  if (!row || row.status !== 'active' || row.tenant_id !== t.tenantId || (row.revoked !== null && row.revoked !== undefined)) return undefined;
+  if (!row || row.status !== 'active' || row.tenant_id !== t.tenantId || (row.revoked !== null && row.revoked !== undefined))
+    return undefined;
   if (t.grantId !== undefined) {
     const expires = row.grant_expires_at === null ? undefined : Number(row.grant_expires_at);
     if (expires === undefined || (expires !== 0 && expires <= Date.now())) return undefined;

@@ -34,9 +34,13 @@ function refused(dpop = false): AppError {
 }
 
 function dpopRequired(): AppError {
-  return new AppError('invalid_token', 'This access token is bound to a DPoP key: send it as "Authorization: DPoP <token>" with a DPoP proof', {
-    'WWW-Authenticate': `DPoP ${DPOP_ALGS}, error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"`,
-  });
+  return new AppError(
+    'invalid_token',
+    'This access token is bound to a DPoP key: send it as "Authorization: DPoP <token>" with a DPoP proof',
+    {
+      'WWW-Authenticate': `DPoP ${DPOP_ALGS}, error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"`,
+    },
+  );
 }
 
 function badProof(): AppError {
@@ -118,9 +122,18 @@ export function createTokenVerifier(deps: {
     } catch {
       throw refused();
     }
-    const { client_id: clientId, tenant_id: tenantId, scope, sub, cnf, jti, grant_id: grantId } = payload as JWTPayload & Record<string, unknown>;
+    const {
+      client_id: clientId,
+      tenant_id: tenantId,
+      scope,
+      sub,
+      cnf,
+      jti,
+      grant_id: grantId,
+    } = payload as JWTPayload & Record<string, unknown>;
     if (grantId !== undefined && typeof grantId !== 'string') throw refused();
-    if (typeof clientId !== 'string' || typeof tenantId !== 'string' || typeof payload.exp !== 'number' || typeof jti !== 'string') throw refused();
+    if (typeof clientId !== 'string' || typeof tenantId !== 'string' || typeof payload.exp !== 'number' || typeof jti !== 'string')
+      throw refused();
     if (scope !== undefined && typeof scope !== 'string') throw refused();
     const confirmation = confirmationOf(cnf);
     if (!confirmation) throw refused();
@@ -140,19 +153,35 @@ export function createTokenVerifier(deps: {
   async function standingPrincipal(verified: VerifiedToken, hash: string): Promise<Principal | undefined> {
     if (verified.external) {
       return {
-        tenantId: verified.tenantId, clientId: verified.clientId, userId: verified.sub, role: verified.external.role,
-        customerId: verified.external.customerId, scopes: new Set(verified.scopes), tokenHash: hash, expiresAtMs: verified.expMs,
+        tenantId: verified.tenantId,
+        clientId: verified.clientId,
+        userId: verified.sub,
+        role: verified.external.role,
+        customerId: verified.external.customerId,
+        scopes: new Set(verified.scopes),
+        tokenHash: hash,
+        expiresAtMs: verified.expMs,
       };
     }
     // Every request: the client, the revocation list, the grant and the user (token-standing.ts).
     const standing = await tokenStanding(db, deps.users, {
-      clientId: verified.clientId, tenantId: verified.tenantId, jti: verified.jti, grantId: verified.grantId,
-      userId: verified.sub, scopes: verified.scopes,
+      clientId: verified.clientId,
+      tenantId: verified.tenantId,
+      jti: verified.jti,
+      grantId: verified.grantId,
+      userId: verified.sub,
+      scopes: verified.scopes,
     });
     if (!standing) return undefined;
     return {
-      tenantId: verified.tenantId, clientId: verified.clientId, userId: verified.sub, role: standing.role,
-      customerId: standing.customerId, scopes: new Set(standing.scopes), tokenHash: hash, expiresAtMs: verified.expMs,
+      tenantId: verified.tenantId,
+      clientId: verified.clientId,
+      userId: verified.sub,
+      role: standing.role,
+      customerId: standing.customerId,
+      scopes: new Set(standing.scopes),
+      tokenHash: hash,
+      expiresAtMs: verified.expMs,
     };
   }
 
@@ -163,9 +192,10 @@ export function createTokenVerifier(deps: {
   }
 
   async function authenticate(input: AuthRequest | string | undefined): Promise<Principal> {
-    const req: AuthRequest = typeof input === 'object' && input !== null
-      ? input
-      : { authorization: input, dpop: undefined, method: 'GET', url: '/', certificate: () => undefined };
+    const req: AuthRequest =
+      typeof input === 'object' && input !== null
+        ? input
+        : { authorization: input, dpop: undefined, method: 'GET', url: '/', certificate: () => undefined };
     const { authorization } = req;
     if (authorization === undefined || authorization === '') {
       throw new AppError('invalid_token', 'An access token is required', { 'WWW-Authenticate': REALM });
@@ -184,7 +214,11 @@ export function createTokenVerifier(deps: {
       verified = undefined;
     }
     if (verified === undefined) {
-      verified = deps.external?.accepts(token) ? await deps.external.verify(token).catch(() => { throw refused(dpopScheme); }) : await verify(token);
+      verified = deps.external?.accepts(token)
+        ? await deps.external.verify(token).catch(() => {
+            throw refused(dpopScheme);
+          })
+        : await verify(token);
       cache.set(hash, verified);
     }
 
@@ -195,7 +229,12 @@ export function createTokenVerifier(deps: {
       if (!dpopScheme) throw dpopRequired();
       if (typeof req.dpop !== 'string' || req.dpop.length > MAX_TOKEN_LENGTH) throw badProof();
       const outcome = await checkDpopProof({
-        proof: req.dpop, method: req.method, url: htuOf(`${issuer}${req.url}`), accessToken: token, jkt: verified.jkt, replay: deps.replay,
+        proof: req.dpop,
+        method: req.method,
+        url: htuOf(`${issuer}${req.url}`),
+        accessToken: token,
+        jkt: verified.jkt,
+        replay: deps.replay,
       }).catch(() => 'invalid' as const);
       if (outcome === 'replayed') deps.onReplay?.({ clientId: verified.clientId, ip: req.ip });
       if (outcome !== 'ok') throw badProof();

@@ -99,8 +99,14 @@ export function createUsageTracker(db: Database, onError: (err: unknown) => void
           const u = byClient.get(c.id);
           const exercised = registered.filter((s) => u?.scopes.has(s));
           return {
-            client_id: c.id, tenant: c.tenant, name: c.name, status: c.status === 'active' ? 'active' : 'revoked',
-            registered, exercised, unused: registered.filter((s) => !u?.scopes.has(s)), idle: exercised.length === 0,
+            client_id: c.id,
+            tenant: c.tenant,
+            name: c.name,
+            status: c.status === 'active' ? 'active' : 'revoked',
+            registered,
+            exercised,
+            unused: registered.filter((s) => !u?.scopes.has(s)),
+            idle: exercised.length === 0,
             last_used_at: u ? new Date(u.last).toISOString() : null,
           };
         }),

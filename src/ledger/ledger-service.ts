@@ -116,18 +116,26 @@ export interface PostingInput {
   context?: AuditContext | undefined;
 }
 
-export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_LIMIT_SETTINGS }: {
-  db: Database; velocity?: Velocity | undefined; audit?: AuditLog | undefined; moneyLimits?: MoneyLimitSettings | undefined;
+export function createLedger({
+  db,
+  velocity,
+  audit,
+  moneyLimits = DEFAULT_MONEY_LIMIT_SETTINGS,
+}: {
+  db: Database;
+  velocity?: Velocity | undefined;
+  audit?: AuditLog | undefined;
+  moneyLimits?: MoneyLimitSettings | undefined;
 }) {
   async function lockAccounts(tx: Sql, tenantId: string, ids: string[]): Promise<Map<string, AccountRow>> {
     // Lock in id order on every path, so two opposite transfers cannot deadlock.
     const sorted = [...new Set(ids)].sort();
     const found = new Map<string, AccountRow>();
     for (const id of sorted) {
-      const row = await tx.one<AccountRow>(
-        `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2 ${db.forUpdate}`,
-        [id, tenantId],
-      );
+      const row = await tx.one<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2 ${db.forUpdate}`, [
+        id,
+        tenantId,
+      ]);
       if (row) found.set(id, row);
     }
     return found;
@@ -144,10 +152,10 @@ export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_
        VALUES ($1, $2, NULL, 'settlement', $3, 0, 0, 'open', $4) ON CONFLICT DO NOTHING`,
       [newId('acc'), tenantId, currency, Date.now()],
     );
-    const row = await tx.one<{ id: string }>(
-      "SELECT id FROM accounts WHERE tenant_id = $1 AND currency = $2 AND kind = 'settlement'",
-      [tenantId, currency],
-    );
+    const row = await tx.one<{ id: string }>("SELECT id FROM accounts WHERE tenant_id = $1 AND currency = $2 AND kind = 'settlement'", [
+      tenantId,
+      currency,
+    ]);
     if (!row) throw new Error('settlement account missing after insert');
     return row.id;
   }
@@ -158,7 +166,8 @@ export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_
     if (input.amount <= 0n || input.amount > MAX_AMOUNT) throw new AppError('validation_failed', 'amount out of range');
     const limits = limitsFor(moneyLimits, input.tenantId, input.currency);
     const maximum = input.kind === 'deposit' ? limits.maxDeposit : limits.maxTransfer;
-    if (input.amount > maximum) throw new AppError('amount_above_maximum', `One ${input.kind} may move at most ${maximum} (minor units of ${input.currency})`);
+    if (input.amount > maximum)
+      throw new AppError('amount_above_maximum', `One ${input.kind} may move at most ${maximum} (minor units of ${input.currency})`);
     const accounts = await lockAccounts(tx, input.tenantId, [input.sourceId, input.destinationId]);
     const source = accounts.get(input.sourceId);
     const destination = accounts.get(input.destinationId);
@@ -173,7 +182,10 @@ export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_
     // Under the source's row lock, before any balance changes: a settlement account goes negative
     // (it mirrors money held outside), but never below its floor.
     if (source.kind === 'settlement' && source.available - input.amount < limits.settlementFloor) {
-      throw new AppError('settlement_floor_reached', `The ${input.currency} settlement account would go below its floor of ${limits.settlementFloor}`);
+      throw new AppError(
+        'settlement_floor_reached',
+        `The ${input.currency} settlement account would go below its floor of ${limits.settlementFloor}`,
+      );
     }
     if (destination.available + input.amount > MAX_AMOUNT || source.available - input.amount < -MAX_AMOUNT) {
       throw new AppError('validation_failed', 'The resulting balance would exceed the supported range');
@@ -214,25 +226,63 @@ export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_
       client_id: input.clientId,
       created_at: BigInt(now),
     };
-    await tx.run(
-      `INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-      [
-        transfer.id, transfer.tenant_id, transfer.kind, transfer.source_account_id, transfer.destination_account_id,
-        transfer.amount, transfer.currency, transfer.description, transfer.reference, transfer.metadata,
-        transfer.status, transfer.client_id, now,
-      ],
-    );
+    await tx.run(`INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
+      transfer.id,
+      transfer.tenant_id,
+      transfer.kind,
+      transfer.source_account_id,
+      transfer.destination_account_id,
+      transfer.amount,
+      transfer.currency,
+      transfer.description,
+      transfer.reference,
+      transfer.metadata,
+      transfer.status,
+      transfer.client_id,
+      now,
+    ]);
     const insertEntry = `INSERT INTO entries (id, tenant_id, transfer_id, account_id, amount, currency, balance_after, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
-    await tx.run(insertEntry, [newId('ent'), input.tenantId, transfer.id, source.id, -input.amount, input.currency, debited.available, now]);
-    await tx.run(insertEntry, [newId('ent'), input.tenantId, transfer.id, destination.id, input.amount, input.currency, credited.available, now]);
+    await tx.run(insertEntry, [
+      newId('ent'),
+      input.tenantId,
+      transfer.id,
+      source.id,
+      -input.amount,
+      input.currency,
+      debited.available,
+      now,
+    ]);
+    await tx.run(insertEntry, [
+      newId('ent'),
+      input.tenantId,
+      transfer.id,
+      destination.id,
+      input.amount,
+      input.currency,
+      credited.available,
+      now,
+    ]);
     // Same transaction as the posting: if the audit event cannot be written, no money moves.
-    await audit?.record({
-      action: input.kind === 'deposit' ? AUDIT_ACTIONS.depositCreated : AUDIT_ACTIONS.transferCreated,
-      outcome: 'success', tenantId: input.tenantId, clientId: input.clientId, userId: input.context?.userId,
-      ip: input.context?.ip, requestId: input.context?.requestId, target: transfer.id,
-      details: { amount: Number(input.amount), currency: input.currency, source_account_id: source.id, destination_account_id: destination.id },
-    }, tx);
+    await audit?.record(
+      {
+        action: input.kind === 'deposit' ? AUDIT_ACTIONS.depositCreated : AUDIT_ACTIONS.transferCreated,
+        outcome: 'success',
+        tenantId: input.tenantId,
+        clientId: input.clientId,
+        userId: input.context?.userId,
+        ip: input.context?.ip,
+        requestId: input.context?.requestId,
+        target: transfer.id,
+        details: {
+          amount: Number(input.amount),
+          currency: input.currency,
+          source_account_id: source.id,
+          destination_account_id: destination.id,
+        },
+      },
+      tx,
+    );
     return transfer;
   }
 
@@ -240,29 +290,58 @@ export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_
     post,
     ensureSettlementAccount,
 
-    async createAccount(tenantId: string, customerId: string, currency: string, context?: AuditContext & { clientId?: string }): Promise<AccountRow> {
+    async createAccount(
+      tenantId: string,
+      customerId: string,
+      currency: string,
+      context?: AuditContext & { clientId?: string },
+    ): Promise<AccountRow> {
       const row: AccountRow = {
-        id: newId('acc'), tenant_id: tenantId, customer_id: customerId, kind: 'customer', currency,
-        available: 0n, pending: 0n, status: 'open', created_at: BigInt(Date.now()),
+        id: newId('acc'),
+        tenant_id: tenantId,
+        customer_id: customerId,
+        kind: 'customer',
+        currency,
+        available: 0n,
+        pending: 0n,
+        status: 'open',
+        created_at: BigInt(Date.now()),
       };
       await db.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [row.id, row.tenant_id, row.customer_id, row.kind, row.currency, row.available, row.pending, row.status, row.created_at],
+        await tx.run(`INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+          row.id,
+          row.tenant_id,
+          row.customer_id,
+          row.kind,
+          row.currency,
+          row.available,
+          row.pending,
+          row.status,
+          row.created_at,
+        ]);
+        await audit?.record(
+          {
+            action: AUDIT_ACTIONS.accountCreated,
+            outcome: 'success',
+            tenantId,
+            clientId: context?.clientId,
+            userId: context?.userId,
+            ip: context?.ip,
+            requestId: context?.requestId,
+            target: row.id,
+            details: { customer_id: customerId, currency },
+          },
+          tx,
         );
-        await audit?.record({
-          action: AUDIT_ACTIONS.accountCreated, outcome: 'success', tenantId, clientId: context?.clientId, userId: context?.userId,
-          ip: context?.ip, requestId: context?.requestId, target: row.id, details: { customer_id: customerId, currency },
-        }, tx);
       });
       return row;
     },
 
     async deposit(tx: Sql, input: Omit<PostingInput, 'kind' | 'sourceId'>): Promise<TransferRow> {
-      const destination = await tx.one<AccountRow>(
-        `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2`,
-        [input.destinationId, input.tenantId],
-      );
+      const destination = await tx.one<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2`, [
+        input.destinationId,
+        input.tenantId,
+      ]);
       if (!destination || destination.kind !== 'customer') throw new AppError('not_found', 'Account not found');
       if (destination.currency !== input.currency) throw new AppError('currency_mismatch');
       const settlement = await ensureSettlementAccount(tx, input.tenantId, input.currency);
@@ -287,7 +366,12 @@ export function createLedger({ db, velocity, audit, moneyLimits = DEFAULT_MONEY_
       return db.one<TransferRow>(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1 AND tenant_id = $2`, [id, tenantId]);
     },
 
-    async listTransfers(tenantId: string, accountIds: string[] | undefined, limit: number, after: string | undefined): Promise<TransferRow[]> {
+    async listTransfers(
+      tenantId: string,
+      accountIds: string[] | undefined,
+      limit: number,
+      after: string | undefined,
+    ): Promise<TransferRow[]> {
       if (accountIds === undefined) {
         return db.query<TransferRow>(
           `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id > $2) ORDER BY id LIMIT $3`,

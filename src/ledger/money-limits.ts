@@ -33,7 +33,10 @@ export const DEFAULT_MONEY_LIMITS: Readonly<MoneyLimits> = Object.freeze({
 });
 
 /** The settings when the config file has no `money_limits` section. */
-export const DEFAULT_MONEY_LIMIT_SETTINGS: MoneyLimitSettings = Object.freeze({ defaults: DEFAULT_MONEY_LIMITS, overrides: Object.freeze([]) });
+export const DEFAULT_MONEY_LIMIT_SETTINGS: MoneyLimitSettings = Object.freeze({
+  defaults: DEFAULT_MONEY_LIMITS,
+  overrides: Object.freeze([]),
+});
 
 const KEYS = ['max_deposit', 'max_transfer', 'settlement_floor'] as const;
 
@@ -43,7 +46,8 @@ function fail(where: string, why: string): never {
 
 function mapping(value: unknown, where: string, allowed: readonly string[]): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where, 'must be a mapping');
-  for (const k of Object.keys(value)) if (!allowed.includes(k)) fail(where === '' ? k : `${where}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
+  for (const k of Object.keys(value))
+    if (!allowed.includes(k)) fail(where === '' ? k : `${where}.${k}`, `unknown key (allowed: ${allowed.join(', ')})`);
   return value as Record<string, unknown>;
 }
 
@@ -58,7 +62,8 @@ function limits(m: Record<string, unknown>, where: string): Partial<MoneyLimits>
   if (m.max_transfer !== undefined) out.maxTransfer = amount('max_transfer');
   if (m.settlement_floor !== undefined) {
     const v = m.settlement_floor;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v > 0) fail(`${where}settlement_floor`, `must be an integer -${MAX_AMOUNT}..0`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v > 0)
+      fail(`${where}settlement_floor`, `must be an integer -${MAX_AMOUNT}..0`);
     out.settlementFloor = BigInt(v);
   }
   return out;
@@ -74,8 +79,10 @@ export function parseMoneyLimits(raw: unknown): MoneyLimitSettings {
     overrides = m.overrides.map((item: unknown, i) => {
       const where = `overrides[${i}]`;
       const o = mapping(item, where, ['tenant', 'currency', ...KEYS]);
-      if (o.tenant !== undefined && (typeof o.tenant !== 'string' || !/^ten_[0-9a-z]{26}$/.test(o.tenant))) fail(`${where}.tenant`, 'must be a tenant id (ten_…)');
-      if (o.currency !== undefined && (typeof o.currency !== 'string' || !/^[A-Z]{3}$/.test(o.currency))) fail(`${where}.currency`, 'must be an upper-case ISO 4217 code');
+      if (o.tenant !== undefined && (typeof o.tenant !== 'string' || !/^ten_[0-9a-z]{26}$/.test(o.tenant)))
+        fail(`${where}.tenant`, 'must be a tenant id (ten_…)');
+      if (o.currency !== undefined && (typeof o.currency !== 'string' || !/^[A-Z]{3}$/.test(o.currency)))
+        fail(`${where}.currency`, 'must be an upper-case ISO 4217 code');
       if (o.tenant === undefined && o.currency === undefined) fail(where, 'needs tenant, currency or both');
       const own = limits(o, `${where}.`);
       if (Object.keys(own).length === 0) fail(where, `needs at least one of ${KEYS.join(', ')}`);

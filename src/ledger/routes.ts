@@ -21,7 +21,8 @@ const accountSchema = Strict({
 
 /** Free-form string pairs a caller attaches to a transfer; bounded so it cannot be a storage lever. */
 const metadataSchema = Type.Unsafe<Record<string, string>>({
-  type: 'object', maxProperties: 20,
+  type: 'object',
+  maxProperties: 20,
   propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,40}$' },
   additionalProperties: { type: 'string', maxLength: 500 },
 });
@@ -36,7 +37,9 @@ const transferSchema = Strict({
   currency: Type.String(),
   description: Nullable(Type.String()),
   reference: Nullable(Type.String()),
-  metadata: Type.Unsafe<Record<string, string> | null>({ anyOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'null' }] }),
+  metadata: Type.Unsafe<Record<string, string> | null>({
+    anyOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'null' }],
+  }),
   created_at: Type.String({ format: 'date-time' }),
 });
 
@@ -70,8 +73,13 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
 
   return [
     defineRoute({
-      method: 'POST', url: '/v1/accounts', tag: 'accounts', summary: 'Open an account for a customer',
-      permission: 'accounts:write', operationId: 'account.create', rateLimit: 'write',
+      method: 'POST',
+      url: '/v1/accounts',
+      tag: 'accounts',
+      summary: 'Open an account for a customer',
+      permission: 'accounts:write',
+      operationId: 'account.create',
+      rateLimit: 'write',
       schema: {
         body: Strict({ customer_id: Id('cus'), currency: currencySchema }),
         response: { 201: accountSchema, ...problemResponses },
@@ -86,16 +94,26 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/accounts/:id', tag: 'accounts', summary: 'Read an account and its balance',
-      permission: 'accounts:read', operationId: 'account.read', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/accounts/:id',
+      tag: 'accounts',
+      summary: 'Read an account and its balance',
+      permission: 'accounts:read',
+      operationId: 'account.read',
+      rateLimit: 'read',
       schema: { params: IdParams('acc'), response: { 200: accountSchema, ...problemResponses } },
       async handler({ principal, params }) {
         return { status: 200, body: accountView(await visibleAccount(principal, params.id)) };
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/accounts', tag: 'accounts', summary: "List a tenant's (or one customer's) accounts",
-      permission: 'accounts:read', operationId: 'account.list', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/accounts',
+      tag: 'accounts',
+      summary: "List a tenant's (or one customer's) accounts",
+      permission: 'accounts:read',
+      operationId: 'account.list',
+      rateLimit: 'read',
       schema: {
         querystring: Strict({ ...ListQuery, customer_id: Type.Optional(Id('cus')) }),
         response: { 200: ListOf(accountSchema), ...problemResponses },
@@ -111,8 +129,13 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/accounts/:id/entries', tag: 'accounts', summary: "An account's ledger lines, oldest first",
-      permission: 'accounts:read', operationId: 'account.entries', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/accounts/:id/entries',
+      tag: 'accounts',
+      summary: "An account's ledger lines, oldest first",
+      permission: 'accounts:read',
+      operationId: 'account.entries',
+      rateLimit: 'read',
       schema: {
         params: IdParams('acc'),
         querystring: Strict(ListQuery),
@@ -126,11 +149,19 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
       },
     }),
     defineRoute({
-      method: 'POST', url: '/v1/deposits', tag: 'transfers', summary: "Money in, from the tenant's settlement account",
-      permission: 'ledger:fund', operationId: 'deposit.create', rateLimit: 'money', idempotent: true,
+      method: 'POST',
+      url: '/v1/deposits',
+      tag: 'transfers',
+      summary: "Money in, from the tenant's settlement account",
+      permission: 'ledger:fund',
+      operationId: 'deposit.create',
+      rateLimit: 'money',
+      idempotent: true,
       schema: {
         body: Strict({
-          account_id: Id('acc'), amount: amountSchema, currency: currencySchema,
+          account_id: Id('acc'),
+          amount: amountSchema,
+          currency: currencySchema,
           reference: Type.String({ minLength: 1, maxLength: 140 }),
         }),
         response: { 201: transferSchema, ...problemResponses },
@@ -138,19 +169,32 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
       async handler({ principal, body, tx, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
         const transfer = await ledger.deposit(tx, {
-          tenantId: principal.tenantId, clientId: principal.clientId, destinationId: body.account_id,
-          amount: BigInt(body.amount), currency: body.currency, reference: body.reference, context: auditContext(principal, request),
+          tenantId: principal.tenantId,
+          clientId: principal.clientId,
+          destinationId: body.account_id,
+          amount: BigInt(body.amount),
+          currency: body.currency,
+          reference: body.reference,
+          context: auditContext(principal, request),
         });
         return { status: 201, body: transferView(transfer) };
       },
     }),
     defineRoute({
-      method: 'POST', url: '/v1/transfers', tag: 'transfers', summary: 'Move money between two accounts of the same currency',
-      permission: 'transfers:write', operationId: 'transfer.create', rateLimit: 'money', idempotent: true,
+      method: 'POST',
+      url: '/v1/transfers',
+      tag: 'transfers',
+      summary: 'Move money between two accounts of the same currency',
+      permission: 'transfers:write',
+      operationId: 'transfer.create',
+      rateLimit: 'money',
+      idempotent: true,
       schema: {
         body: Strict({
-          source_account_id: Id('acc'), destination_account_id: Id('acc'),
-          amount: amountSchema, currency: currencySchema,
+          source_account_id: Id('acc'),
+          destination_account_id: Id('acc'),
+          amount: amountSchema,
+          currency: currencySchema,
           description: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
           metadata: Type.Optional(metadataSchema),
         }),
@@ -164,32 +208,50 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
           if (!source || source.customer_id !== confined) throw new AppError('not_found', 'Account not found');
         }
         const transfer = await ledger.post(tx, {
-          tenantId: principal.tenantId, clientId: principal.clientId, kind: 'transfer',
-          sourceId: body.source_account_id, destinationId: body.destination_account_id,
-          amount: BigInt(body.amount), currency: body.currency, description: body.description, metadata: body.metadata,
+          tenantId: principal.tenantId,
+          clientId: principal.clientId,
+          kind: 'transfer',
+          sourceId: body.source_account_id,
+          destinationId: body.destination_account_id,
+          amount: BigInt(body.amount),
+          currency: body.currency,
+          description: body.description,
+          metadata: body.metadata,
           context: auditContext(principal, request),
         });
         return { status: 201, body: transferView(transfer) };
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/transfers/:id', tag: 'transfers', summary: 'Read a transfer',
-      permission: 'transfers:read', operationId: 'transfer.read', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/transfers/:id',
+      tag: 'transfers',
+      summary: 'Read a transfer',
+      permission: 'transfers:read',
+      operationId: 'transfer.read',
+      rateLimit: 'read',
       schema: { params: IdParams('tr'), response: { 200: transferSchema, ...problemResponses } },
       async handler({ principal, params }) {
         const transfer = await ledger.getTransfer(principal.tenantId, params.id);
         if (!transfer) throw new AppError('not_found', 'Transfer not found');
         const confined = confinedCustomer(principal);
         if (confined !== undefined) {
-          const own = await Promise.all([transfer.source_account_id, transfer.destination_account_id].map((id) => ledger.getAccount(principal.tenantId, id)));
+          const own = await Promise.all(
+            [transfer.source_account_id, transfer.destination_account_id].map((id) => ledger.getAccount(principal.tenantId, id)),
+          );
           if (!own.some((a) => a?.customer_id === confined)) throw new AppError('not_found', 'Transfer not found');
         }
         return { status: 200, body: transferView(transfer) };
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/transfers', tag: 'transfers', summary: 'List transfers (of one account with account_id)',
-      permission: 'transfers:read', operationId: 'transfer.list', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/transfers',
+      tag: 'transfers',
+      summary: 'List transfers (of one account with account_id)',
+      permission: 'transfers:read',
+      operationId: 'transfer.list',
+      rateLimit: 'read',
       schema: {
         querystring: Strict({ ...ListQuery, account_id: Type.Optional(Id('acc')) }),
         response: { 200: ListOf(transferSchema), ...problemResponses },
@@ -201,7 +263,12 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
         }
         if (query.account_id !== undefined) await visibleAccount(principal, query.account_id);
         const limit = pageSize(query);
-        const rows = await ledger.listTransfers(principal.tenantId, query.account_id === undefined ? undefined : [query.account_id], limit, query.starting_after);
+        const rows = await ledger.listTransfers(
+          principal.tenantId,
+          query.account_id === undefined ? undefined : [query.account_id],
+          limit,
+          query.starting_after,
+        );
         return { status: 200, body: toPage(rows.map(transferView), limit) };
       },
     }),

@@ -43,16 +43,31 @@ interface Limit {
 
 function limitsOf(rule: VelocityRule, currency: string): Limit[] {
   const out: Limit[] = [];
-  if (rule.maxAmountPerHour !== undefined) out.push({ window: HOUR, measure: 'amount', max: rule.maxAmountPerHour, label: `${rule.maxAmountPerHour} ${currency} per hour` });
-  if (rule.maxAmountPerDay !== undefined) out.push({ window: DAY, measure: 'amount', max: rule.maxAmountPerDay, label: `${rule.maxAmountPerDay} ${currency} per day` });
-  if (rule.maxTransfersPerMinute !== undefined) out.push({ window: MINUTE, measure: 'count', max: BigInt(rule.maxTransfersPerMinute), label: `${rule.maxTransfersPerMinute} transfers per minute` });
+  if (rule.maxAmountPerHour !== undefined)
+    out.push({ window: HOUR, measure: 'amount', max: rule.maxAmountPerHour, label: `${rule.maxAmountPerHour} ${currency} per hour` });
+  if (rule.maxAmountPerDay !== undefined)
+    out.push({ window: DAY, measure: 'amount', max: rule.maxAmountPerDay, label: `${rule.maxAmountPerDay} ${currency} per day` });
+  if (rule.maxTransfersPerMinute !== undefined)
+    out.push({
+      window: MINUTE,
+      measure: 'count',
+      max: BigInt(rule.maxTransfersPerMinute),
+      label: `${rule.maxTransfersPerMinute} transfers per minute`,
+    });
   return out;
 }
 
 export function createVelocity(rules: readonly VelocityRule[], clock: () => number = Date.now): Velocity | undefined {
   if (rules.length === 0) return undefined;
 
-  async function checkScope(tx: Sql, scope: 'account' | 'tenant', id: string, input: VelocityInput, limits: Limit[], now: number): Promise<void> {
+  async function checkScope(
+    tx: Sql,
+    scope: 'account' | 'tenant',
+    id: string,
+    input: VelocityInput,
+    limits: Limit[],
+    now: number,
+  ): Promise<void> {
     if (scope === 'tenant') {
       await tx.run(
         'INSERT INTO velocity_locks (scope, touched_at) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET touched_at = excluded.touched_at',
@@ -91,7 +106,10 @@ export function createVelocity(rules: readonly VelocityRule[], clock: () => numb
       // Account scope first, then tenant: the lock order the header comment relies on.
       for (const scope of ['account', 'tenant'] as const) {
         const applicable = rules.filter(
-          (r) => r.scope === scope && (r.currency === undefined || r.currency === input.currency) && (r.tenant === undefined || r.tenant === input.tenantId),
+          (r) =>
+            r.scope === scope &&
+            (r.currency === undefined || r.currency === input.currency) &&
+            (r.tenant === undefined || r.tenant === input.tenantId),
         );
         if (applicable.length === 0) continue;
         const limits = applicable.flatMap((r) => limitsOf(r, input.currency));

@@ -6,4 +6,8 @@ import { PLATFORM_TENANT } from './platform-scope.js';
 
 export const BOOTSTRAP_SCOPES = ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read'] as const;
 
-export const BOOTSTRAP_CLIENT: Readonly<CreateClientInput> = { tenant: PLATFORM_TENANT, name: 'bootstrap-admin', scopes: [...BOOTSTRAP_SCOPES] };
+export const BOOTSTRAP_CLIENT: Readonly<CreateClientInput> = {
+  tenant: PLATFORM_TENANT,
+  name: 'bootstrap-admin',
+  scopes: [...BOOTSTRAP_SCOPES],
+};

@@ -19,13 +19,21 @@ export const OIDC_ROUTES = {
   credential: '/oauth/credential',
 } as const;
 
-export const DISCOVERY_PATHS: ReadonlySet<string> = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
+export const DISCOVERY_PATHS: ReadonlySet<string> = new Set([
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+]);
 
 /** The sign-in, TOTP and consent pages: ordinary gateway routes (identity/interactions/routes.ts), not the provider's. */
 export const INTERACTION_PREFIX = '/oauth/interaction/';
 
 /** The endpoints where a client authenticates (secret, private_key_jwt or certificate). */
-export const CLIENT_AUTH_PATHS: ReadonlySet<string> = new Set([OIDC_ROUTES.token, OIDC_ROUTES.pushed_authorization_request, OIDC_ROUTES.introspection, OIDC_ROUTES.revocation]);
+export const CLIENT_AUTH_PATHS: ReadonlySet<string> = new Set([
+  OIDC_ROUTES.token,
+  OIDC_ROUTES.pushed_authorization_request,
+  OIDC_ROUTES.introspection,
+  OIDC_ROUTES.revocation,
+]);
 
 /**
  * True for the paths the authorization server answers itself: discovery and everything under

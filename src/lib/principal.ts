@@ -18,8 +18,19 @@ export interface Principal {
 }
 
 export const ALL_SCOPES = [
-  'customers:read', 'customers:write', 'accounts:read', 'accounts:write', 'transfers:read', 'transfers:write',
-  'ledger:fund', 'webhooks:manage', 'audit:read', 'alerts:read', 'admin:clients', 'admin:keys', 'metrics:read',
+  'customers:read',
+  'customers:write',
+  'accounts:read',
+  'accounts:write',
+  'transfers:read',
+  'transfers:write',
+  'ledger:fund',
+  'webhooks:manage',
+  'audit:read',
+  'alerts:read',
+  'admin:clients',
+  'admin:keys',
+  'metrics:read',
 ] as const;
 
 export type Scope = (typeof ALL_SCOPES)[number];

@@ -10,7 +10,9 @@ import type { Logger } from 'pino';
 /** The soft limit of open file descriptors (Linux /proc), or undefined where it cannot be read. */
 export function openFileLimit(read: (file: string) => string = (f) => readFileSync(f, 'utf8')): number | undefined {
   try {
-    const line = read('/proc/self/limits').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = read('/proc/self/limits')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
     return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : undefined;
   } catch {
@@ -32,7 +34,10 @@ export function limitConnections(server: Server, limits: { max: number; perAddre
   let max = limits.max;
   if (fdLimit !== undefined && fdLimit - RESERVED_FDS < max) {
     max = Math.max(1, fdLimit - RESERVED_FDS);
-    logger.warn({ configured: limits.max, open_file_limit: fdLimit, max_connections: max }, 'connections: the open-file limit is below rate_limits.connections.max; capped (raise it with ulimit -n)');
+    logger.warn(
+      { configured: limits.max, open_file_limit: fdLimit, max_connections: max },
+      'connections: the open-file limit is below rate_limits.connections.max; capped (raise it with ulimit -n)',
+    );
   }
   server.maxConnections = max;
   const perAddress = limits.perAddress;
@@ -65,23 +70,26 @@ export function resetStalledStreams(server: Server, stallMs: number): () => void
     watched.set(stream, { buffered: 0, since: Date.now() });
     stream.once('close', () => watched.delete(stream));
   });
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [stream, seen] of watched) {
-      if (stream.destroyed) {
-        watched.delete(stream);
-        continue;
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [stream, seen] of watched) {
+        if (stream.destroyed) {
+          watched.delete(stream);
+          continue;
+        }
+        const buffered = stream.bufferSize;
+        if (buffered === 0 || buffered < seen.buffered) {
+          seen.since = now; // progress, or nothing to write: the peer is not holding us up
+        } else if (now - seen.since >= stallMs) {
+          watched.delete(stream);
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
+        seen.buffered = buffered;
       }
-      const buffered = stream.bufferSize;
-      if (buffered === 0 || buffered < seen.buffered) {
-        seen.since = now; // progress, or nothing to write: the peer is not holding us up
-      } else if (now - seen.since >= stallMs) {
-        watched.delete(stream);
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-      }
-      seen.buffered = buffered;
-    }
-  }, Math.max(100, Math.min(1000, Math.floor(stallMs / 2))));
+    },
+    Math.max(100, Math.min(1000, Math.floor(stallMs / 2))),
+  );
   sweep.unref();
   return () => clearInterval(sweep);
 }

@@ -65,7 +65,9 @@ function notReady(server: Server): (handler: http.RequestListener) => void {
     const headers: Record<string, string> = { 'retry-after': '1', 'content-type': 'application/problem+json' };
     if (req.httpVersionMajor < 2) headers.connection = 'close';
     res.writeHead(503, headers);
-    res.end('{"type":"https://vaultgate.dev/problems/service-unavailable","title":"Service unavailable","status":503,"code":"service_unavailable"}');
+    res.end(
+      '{"type":"https://vaultgate.dev/problems/service-unavailable","title":"Service unavailable","status":503,"code":"service_unavailable"}',
+    );
   };
   server.on('request', early);
   return (handler) => {
@@ -77,7 +79,11 @@ function notReady(server: Server): (handler: http.RequestListener) => void {
 /** HTTP/1.1 slowloris limits; Node enforces them on HTTP/1.1 connections of the http2 server too. */
 function applyHttp1Timeouts(server: Server, timeouts: Timeouts): void {
   const s = server as Server & {
-    headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number; requireHostHeader: boolean;
+    headersTimeout: number;
+    requestTimeout: number;
+    keepAliveTimeout: number;
+    connectionsCheckingInterval: number;
+    requireHostHeader: boolean;
   };
   // A request must deliver its headers within headersTimeout and complete within requestTimeout,
   // and an idle keep-alive socket is closed after keepAliveTimeout. Node enforces the first two on
@@ -117,7 +123,8 @@ function guardSession(session: http2.ServerHttp2Session, timeouts: Timeouts): vo
     clearTimeout(idle);
     const request = setTimeout(() => {
       const state = stream.destroyed ? undefined : stream.state.state;
-      const received = state === http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE || state === http2.constants.NGHTTP2_STREAM_STATE_CLOSED;
+      const received =
+        state === http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE || state === http2.constants.NGHTTP2_STREAM_STATE_CLOSED;
       if (state !== undefined && !received) stream.close(http2.constants.NGHTTP2_CANCEL);
     }, timeouts.requestMs);
     request.unref();
@@ -168,7 +175,11 @@ async function secureContextOptions(files: { certFile: string; keyFile: string }
   return { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
 }
 
-export async function createListener(config: Readonly<Config>, logger: Logger, options: { handleSignals?: boolean } = {}): Promise<Listener> {
+export async function createListener(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: { handleSignals?: boolean } = {},
+): Promise<Listener> {
   const timeouts = config.rateLimits.timeouts;
   if (config.insecureHttp) {
     logger.warn('VAULTGATE_INSECURE_HTTP=1: serving plain HTTP; run this only behind a TLS-terminating proxy');
@@ -186,8 +197,13 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   const clientCa = config.tls.clientCaFile ? await readFile(config.tls.clientCaFile) : undefined;
   // One definition for the first context and every reloaded one.
   const policy = {
-    minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: true,
-    secureOptions: SECURE_OPTIONS, ecdhCurve: 'X25519:P-256:P-384', ...(clientCa ? { ca: clientCa } : {}),
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.3',
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
+    secureOptions: SECURE_OPTIONS,
+    ecdhCurve: 'X25519:P-256:P-384',
+    ...(clientCa ? { ca: clientCa } : {}),
   } as const;
   const server = http2.createSecureServer({
     ...(await secureContextOptions(files)),
@@ -216,7 +232,9 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   // Node tracks HTTP/1.1 connections of an allowHTTP1 server (header/request timeouts, idle close)
   // since 20.12; before that it sets none of these properties and would ignore ours.
   if (!('headersTimeout' in server)) {
-    logger.warn('tls: this Node version does not enforce headersTimeout/requestTimeout on HTTP/1.1 connections of the HTTP/2 listener; use Node >= 20.12');
+    logger.warn(
+      'tls: this Node version does not enforce headersTimeout/requestTimeout on HTTP/1.1 connections of the HTTP/2 listener; use Node >= 20.12',
+    );
   }
   applyHttp1Timeouts(server, timeouts);
   server.on('clientError', clientErrorHandler({ hsts: true }));
@@ -228,7 +246,10 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   if (clientCa) {
     server.on('secureConnection', (socket: TLSSocket) => {
       if (!socket.authorized && socket.getPeerCertificate() && Object.keys(socket.getPeerCertificate()).length > 0) {
-        logger.warn({ reason: socket.authorizationError ? String(socket.authorizationError) : 'unverified' }, 'tls: client certificate refused');
+        logger.warn(
+          { reason: socket.authorizationError ? String(socket.authorizationError) : 'unverified' },
+          'tls: client certificate refused',
+        );
         socket.destroy();
       }
     });
@@ -276,7 +297,11 @@ export async function createListener(config: Readonly<Config>, logger: Logger, o
   const onHup = () => void reload();
   if (options.handleSignals) process.on('SIGHUP', onHup);
   return {
-    server, tls: true, reload, serve: notReady(server), close: tracker(server),
+    server,
+    tls: true,
+    reload,
+    serve: notReady(server),
+    close: tracker(server),
     stop() {
       clearTimeout(timer);
       stopStallGuard();

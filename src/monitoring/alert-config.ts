@@ -49,8 +49,7 @@ export interface AlertRules {
 }
 
 export type NotifierSettings =
-  | { type: 'webhook'; url: string; secret: string; maxAttempts: number }
-  | { type: 'slack'; url: string; maxAttempts: number };
+  { type: 'webhook'; url: string; secret: string; maxAttempts: number } | { type: 'slack'; url: string; maxAttempts: number };
 
 export interface AlertSettings {
   dedupWindowSeconds: number;
@@ -61,7 +60,12 @@ export interface AlertSettings {
   notifiers: NotifierSettings[];
 }
 
-const rule = (threshold: number, windowSeconds: number, severity: Severity): RuleSettings => ({ enabled: true, threshold, windowSeconds, severity });
+const rule = (threshold: number, windowSeconds: number, severity: Severity): RuleSettings => ({
+  enabled: true,
+  threshold,
+  windowSeconds,
+  severity,
+});
 
 export function defaultAlertRules(): AlertRules {
   return {
@@ -111,14 +115,30 @@ function httpUrl(value: unknown, path: string): string {
 
 export function parseAlertsConfig(raw: unknown): AlertSettings {
   const rules = defaultAlertRules();
-  const out: AlertSettings = { dedupWindowSeconds: 300, heartbeatSeconds: 15, verifyIntervalSeconds: 3600, redisChannel: 'vaultgate:alerts', rules, notifiers: [] };
+  const out: AlertSettings = {
+    dedupWindowSeconds: 300,
+    heartbeatSeconds: 15,
+    verifyIntervalSeconds: 3600,
+    redisChannel: 'vaultgate:alerts',
+    rules,
+    notifiers: [],
+  };
   if (raw === undefined || raw === null) return out;
-  const doc = mapping(raw, '', ['dedup_window_seconds', 'heartbeat_seconds', 'verify_interval_seconds', 'redis_channel', 'rules', 'notifiers']);
+  const doc = mapping(raw, '', [
+    'dedup_window_seconds',
+    'heartbeat_seconds',
+    'verify_interval_seconds',
+    'redis_channel',
+    'rules',
+    'notifiers',
+  ]);
   if (doc.dedup_window_seconds !== undefined) out.dedupWindowSeconds = int(doc.dedup_window_seconds, '.dedup_window_seconds', 1, 86_400);
   if (doc.heartbeat_seconds !== undefined) out.heartbeatSeconds = int(doc.heartbeat_seconds, '.heartbeat_seconds', 1, 300);
-  if (doc.verify_interval_seconds !== undefined) out.verifyIntervalSeconds = int(doc.verify_interval_seconds, '.verify_interval_seconds', 0, 604_800);
+  if (doc.verify_interval_seconds !== undefined)
+    out.verifyIntervalSeconds = int(doc.verify_interval_seconds, '.verify_interval_seconds', 0, 604_800);
   if (doc.redis_channel !== undefined) {
-    if (typeof doc.redis_channel !== 'string' || !/^[A-Za-z0-9:_.-]{1,100}$/.test(doc.redis_channel)) fail('.redis_channel', 'must be 1-100 of A-Z a-z 0-9 : _ . -');
+    if (typeof doc.redis_channel !== 'string' || !/^[A-Za-z0-9:_.-]{1,100}$/.test(doc.redis_channel))
+      fail('.redis_channel', 'must be 1-100 of A-Z a-z 0-9 : _ . -');
     out.redisChannel = doc.redis_channel;
   }
   if (doc.rules !== undefined) {
@@ -142,8 +162,14 @@ export function parseAlertsConfig(raw: unknown): AlertSettings {
       }
       if (r.factor !== undefined) target.factor = int(r.factor, `${path}.factor`, 1, 1000);
       if (r.per_currency !== undefined) {
-        const pc = mapping(r.per_currency, `${path}.per_currency`, Object.keys(r.per_currency as object).filter((c) => /^[A-Z]{3}$/.test(c)));
-        target.perCurrency = Object.fromEntries(Object.entries(pc).map(([c, v]) => [c, int(v, `${path}.per_currency.${c}`, 1, Number.MAX_SAFE_INTEGER)]));
+        const pc = mapping(
+          r.per_currency,
+          `${path}.per_currency`,
+          Object.keys(r.per_currency as object).filter((c) => /^[A-Z]{3}$/.test(c)),
+        );
+        target.perCurrency = Object.fromEntries(
+          Object.entries(pc).map(([c, v]) => [c, int(v, `${path}.per_currency.${c}`, 1, Number.MAX_SAFE_INTEGER)]),
+        );
       }
     }
   }
@@ -155,11 +181,20 @@ export function parseAlertsConfig(raw: unknown): AlertSettings {
       if (type === 'webhook') {
         const m = mapping(n, path, ['type', 'url', 'secret', 'max_attempts']);
         if (typeof m.secret !== 'string' || m.secret.length < 32) fail(`${path}.secret`, 'must be a string of at least 32 characters');
-        return { type, url: httpUrl(m.url, `${path}.url`), secret: m.secret, maxAttempts: m.max_attempts === undefined ? 5 : int(m.max_attempts, `${path}.max_attempts`, 1, 10) };
+        return {
+          type,
+          url: httpUrl(m.url, `${path}.url`),
+          secret: m.secret,
+          maxAttempts: m.max_attempts === undefined ? 5 : int(m.max_attempts, `${path}.max_attempts`, 1, 10),
+        };
       }
       if (type === 'slack') {
         const m = mapping(n, path, ['type', 'url', 'max_attempts']);
-        return { type, url: httpUrl(m.url, `${path}.url`), maxAttempts: m.max_attempts === undefined ? 5 : int(m.max_attempts, `${path}.max_attempts`, 1, 10) };
+        return {
+          type,
+          url: httpUrl(m.url, `${path}.url`),
+          maxAttempts: m.max_attempts === undefined ? 5 : int(m.max_attempts, `${path}.max_attempts`, 1, 10),
+        };
       }
       return fail(`${path}.type`, 'must be webhook or slack');
     });

@@ -23,8 +23,17 @@ export interface Alert {
 }
 
 interface AlertRow {
-  id: string; rule: string; subject: string; tenant_id: string | null; severity: Severity; status: 'open' | 'closed';
-  summary: string; count: bigint; evidence: string; first_seen: bigint; last_seen: bigint;
+  id: string;
+  rule: string;
+  subject: string;
+  tenant_id: string | null;
+  severity: Severity;
+  status: 'open' | 'closed';
+  summary: string;
+  count: bigint;
+  evidence: string;
+  first_seen: bigint;
+  last_seen: bigint;
 }
 
 const EVIDENCE_CAP = 20;
@@ -32,9 +41,17 @@ const COLUMNS = 'id, rule, subject, tenant_id, severity, status, summary, count,
 
 function view(r: AlertRow): Alert {
   return {
-    id: r.id, rule: r.rule, subject: r.subject, tenant_id: r.tenant_id, severity: r.severity, status: r.status, summary: r.summary,
-    count: Number(r.count), evidence: JSON.parse(r.evidence) as Alert['evidence'],
-    first_seen: new Date(Number(r.first_seen)).toISOString(), last_seen: new Date(Number(r.last_seen)).toISOString(),
+    id: r.id,
+    rule: r.rule,
+    subject: r.subject,
+    tenant_id: r.tenant_id,
+    severity: r.severity,
+    status: r.status,
+    summary: r.summary,
+    count: Number(r.count),
+    evidence: JSON.parse(r.evidence) as Alert['evidence'],
+    first_seen: new Date(Number(r.first_seen)).toISOString(),
+    last_seen: new Date(Number(r.last_seen)).toISOString(),
   };
 }
 
@@ -102,18 +119,40 @@ export function createAlertService(deps: AlertServiceDeps) {
       return view(r);
     }
     const row: AlertRow = {
-      id: newId('alr'), rule: input.rule, subject: input.subject, tenant_id: input.tenantId, severity: input.severity, status: 'open',
-      summary: input.summary, count: 1n,
-      evidence: JSON.stringify({ request_ids: merge([], input.evidence.request_ids), audit_event_ids: merge([], input.evidence.audit_event_ids) }),
-      first_seen: BigInt(now), last_seen: BigInt(now),
+      id: newId('alr'),
+      rule: input.rule,
+      subject: input.subject,
+      tenant_id: input.tenantId,
+      severity: input.severity,
+      status: 'open',
+      summary: input.summary,
+      count: 1n,
+      evidence: JSON.stringify({
+        request_ids: merge([], input.evidence.request_ids),
+        audit_event_ids: merge([], input.evidence.audit_event_ids),
+      }),
+      first_seen: BigInt(now),
+      last_seen: BigInt(now),
     };
     await db.run(`INSERT INTO alerts (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
-      row.id, row.rule, row.subject, row.tenant_id, row.severity, row.status, row.summary, row.count, row.evidence, row.first_seen, row.last_seen,
+      row.id,
+      row.rule,
+      row.subject,
+      row.tenant_id,
+      row.severity,
+      row.status,
+      row.summary,
+      row.count,
+      row.evidence,
+      row.first_seen,
+      row.last_seen,
     ]);
     open.set(key, { row, dirty: false });
     const alert = view(row);
     deps.raised?.inc({ rule: row.rule, severity: row.severity });
-    await fanout.publish(JSON.stringify(alert)).catch((err: unknown) => deps.logger.warn({ event: 'alert.fanout_failed', error: (err as Error)?.name }, 'alert fan-out failed'));
+    await fanout
+      .publish(JSON.stringify(alert))
+      .catch((err: unknown) => deps.logger.warn({ event: 'alert.fanout_failed', error: (err as Error)?.name }, 'alert fan-out failed'));
     deps.onNew(alert);
     return alert;
   }

@@ -30,7 +30,15 @@ export type Observation =
       /** The object ID the request named (path or query), for object-level scanning. */
       targetId: string | undefined;
     }
-  | { kind: 'posted'; transferKind: 'transfer' | 'deposit'; tenantId: string; clientId: string; amount: bigint; currency: string; requestId: string }
+  | {
+      kind: 'posted';
+      transferKind: 'transfer' | 'deposit';
+      tenantId: string;
+      clientId: string;
+      amount: bigint;
+      currency: string;
+      requestId: string;
+    }
   | { kind: 'audit'; event: AuditEvent }
   | { kind: 'chain_broken'; firstBadSeq: number; reason: string };
 
@@ -41,19 +49,37 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
   const distinct = new DistinctCounter();
   const windowMs = (r: { windowSeconds: number }) => r.windowSeconds * 1000;
 
-  function fire(name: keyof AlertRules, subject: string, tenantId: string | null | undefined, summary: string, evidence: AlertInput['evidence']) {
+  function fire(
+    name: keyof AlertRules,
+    subject: string,
+    tenantId: string | null | undefined,
+    summary: string,
+    evidence: AlertInput['evidence'],
+  ) {
     const r = rules[name];
     raise({ rule: name, subject, tenantId: tenantId ?? null, severity: r.severity, summary, evidence });
   }
 
-  function authFailure(ip: string | undefined, clientId: string | undefined, tenantId: string | undefined, evidence: AlertInput['evidence']) {
+  function authFailure(
+    ip: string | undefined,
+    clientId: string | undefined,
+    tenantId: string | undefined,
+    evidence: AlertInput['evidence'],
+  ) {
     const r = rules.auth_failure_burst;
     if (!r.enabled) return;
     const t = now();
     for (const subject of [ip ? `ip:${ip}` : undefined, clientId ? `client:${clientId}` : undefined]) {
       if (!subject) continue;
       const n = counts.hit(`auth_failure_burst|${subject}`, t, windowMs(r));
-      if (n >= r.threshold) fire('auth_failure_burst', subject, subject.startsWith('client:') ? tenantId : null, `${n} authentication failures in ${r.windowSeconds} s from ${subject}`, evidence);
+      if (n >= r.threshold)
+        fire(
+          'auth_failure_burst',
+          subject,
+          subject.startsWith('client:') ? tenantId : null,
+          `${n} authentication failures in ${r.windowSeconds} s from ${subject}`,
+          evidence,
+        );
     }
   }
 
@@ -66,13 +92,21 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
       const r = rules.object_scanning;
       const subject = o.clientId ? `client:${o.clientId}` : `ip:${o.ip}`;
       const n = distinct.hit(`object_scanning|${subject}`, o.targetId, t, windowMs(r));
-      if (n >= r.threshold) fire('object_scanning', subject, o.tenantId, `${subject} was refused ${n} distinct object IDs in ${r.windowSeconds} s (object-level authorization scanning)`, evidence);
+      if (n >= r.threshold)
+        fire(
+          'object_scanning',
+          subject,
+          o.tenantId,
+          `${subject} was refused ${n} distinct object IDs in ${r.windowSeconds} s (object-level authorization scanning)`,
+          evidence,
+        );
     }
     if (o.status === 429 && rules.rate_limit_storm.enabled) {
       const r = rules.rate_limit_storm;
       const subject = o.clientId ? `client:${o.clientId}` : `ip:${o.ip}`;
       const n = counts.hit(`rate_limit_storm|${subject}`, t, windowMs(r));
-      if (n >= r.threshold) fire('rate_limit_storm', subject, o.tenantId, `${n} requests rate-limited in ${r.windowSeconds} s for ${subject}`, evidence);
+      if (n >= r.threshold)
+        fire('rate_limit_storm', subject, o.tenantId, `${n} requests rate-limited in ${r.windowSeconds} s for ${subject}`, evidence);
     }
   }
 
@@ -81,7 +115,13 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
     const large = rules.large_transfer;
     const limit = BigInt(large.perCurrency[o.currency] ?? large.threshold);
     if (large.enabled && o.amount >= limit) {
-      fire('large_transfer', `client:${o.clientId}`, o.tenantId, `${o.transferKind} of ${o.amount} (minor units) ${o.currency} at or above ${limit}`, evidence);
+      fire(
+        'large_transfer',
+        `client:${o.clientId}`,
+        o.tenantId,
+        `${o.transferKind} of ${o.amount} (minor units) ${o.currency} at or above ${limit}`,
+        evidence,
+      );
     }
     const v = rules.transfer_velocity;
     if (v.enabled && o.transferKind === 'transfer') {
@@ -93,7 +133,13 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
       const before = counts.count(key, t, HOUR) - recent;
       const baseline = before / Math.max(1, HOUR / windowMs(v) - 1);
       if (recent >= v.threshold && recent >= v.factor * Math.max(baseline, 1)) {
-        fire('transfer_velocity', `client:${o.clientId}`, o.tenantId, `${recent} transfers in ${v.windowSeconds} s (hourly baseline ${baseline.toFixed(1)} per window)`, evidence);
+        fire(
+          'transfer_velocity',
+          `client:${o.clientId}`,
+          o.tenantId,
+          `${recent} transfers in ${v.windowSeconds} s (hourly baseline ${baseline.toFixed(1)} per window)`,
+          evidence,
+        );
       }
     }
   }
@@ -113,24 +159,50 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
         const r = rules.sign_in_failures;
         if (account && r.enabled) {
           const n = counts.hit(`sign_in_failures|${account}`, t, windowMs(r));
-          if (n >= r.threshold) fire('sign_in_failures', `account:${account}`, e.tenantId, `${n} failed sign-ins for one account in ${r.windowSeconds} s`, evidence);
+          if (n >= r.threshold)
+            fire(
+              'sign_in_failures',
+              `account:${account}`,
+              e.tenantId,
+              `${n} failed sign-ins for one account in ${r.windowSeconds} s`,
+              evidence,
+            );
         }
         const s = rules.credential_stuffing;
         if (account && !account.startsWith('ip:') && e.ip && s.enabled) {
           const n = distinct.hit(`credential_stuffing|${e.ip}`, account, t, windowMs(s));
-          if (n >= s.threshold) fire('credential_stuffing', `ip:${e.ip}`, null, `failed sign-ins for ${n} distinct accounts from one IP in ${s.windowSeconds} s`, evidence);
+          if (n >= s.threshold)
+            fire(
+              'credential_stuffing',
+              `ip:${e.ip}`,
+              null,
+              `failed sign-ins for ${n} distinct accounts from one IP in ${s.windowSeconds} s`,
+              evidence,
+            );
         }
         return;
       }
       case AUDIT_ACTIONS.replayDetected:
         if (rules.replay_detected.enabled) {
           const subject = e.clientId ? `client:${e.clientId}` : `ip:${e.ip ?? 'unknown'}`;
-          fire('replay_detected', subject, e.tenantId, `a replayed ${typeof e.details?.kind === 'string' ? e.details.kind : 'token or proof'} was presented`, evidence);
+          fire(
+            'replay_detected',
+            subject,
+            e.tenantId,
+            `a replayed ${typeof e.details?.kind === 'string' ? e.details.kind : 'token or proof'} was presented`,
+            evidence,
+          );
         }
         return;
       case AUDIT_ACTIONS.rateLimitRedisUnavailable:
         if (rules.shared_store_unavailable.enabled) {
-          fire('shared_store_unavailable', 'redis', null, 'Redis is unreachable: money routes answer 503, other limits run per node', evidence);
+          fire(
+            'shared_store_unavailable',
+            'redis',
+            null,
+            'Redis is unreachable: money routes answer 503, other limits run per node',
+            evidence,
+          );
         }
         return;
       default:

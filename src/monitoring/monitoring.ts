@@ -50,22 +50,41 @@ export async function createMonitoring(deps: {
     : createLocalFanout();
   const notifiers = createNotifiers(settings.notifiers, logger);
   const alerts = createAlertService({
-    db: deps.db, fanout, dedupWindowMs: settings.dedupWindowSeconds * 1000, logger, raised: deps.metrics.alertsRaised,
+    db: deps.db,
+    fanout,
+    dedupWindowMs: settings.dedupWindowSeconds * 1000,
+    logger,
+    raised: deps.metrics.alertsRaised,
     onNew: (alert) => {
-      logger.warn({ event: 'alert.raised', alert_id: alert.id, rule: alert.rule, severity: alert.severity, subject: alert.subject }, 'alert raised');
+      logger.warn(
+        { event: 'alert.raised', alert_id: alert.id, rule: alert.rule, severity: alert.severity, subject: alert.subject },
+        'alert raised',
+      );
       notifiers.notify(alert);
     },
   });
   const detector = createDetector(settings.rules, (input) => {
-    alerts.raise(input).catch((err: unknown) => logger.error({ event: 'alert.raise_failed', rule: input.rule, error: (err as Error)?.name }, 'alert could not be raised'));
+    alerts
+      .raise(input)
+      .catch((err: unknown) =>
+        logger.error({ event: 'alert.raise_failed', rule: input.rule, error: (err as Error)?.name }, 'alert could not be raised'),
+      );
   });
   deps.audit.onAppended((event) => detector.observe({ kind: 'audit', event }));
-  const streams = createStreamHub({ subscribe: (l) => fanout.subscribe(l), heartbeatMs: settings.heartbeatSeconds * 1000, hsts: deps.hsts, limits: deps.streamLimits });
+  const streams = createStreamHub({
+    subscribe: (l) => fanout.subscribe(l),
+    heartbeatMs: settings.heartbeatSeconds * 1000,
+    hsts: deps.hsts,
+    limits: deps.streamLimits,
+  });
 
   async function verifyAudit() {
     const result = await deps.audit.verify();
     if (!result.ok) {
-      logger.error({ event: 'audit.verify_failed', first_bad_seq: result.firstBadSeq, reason: result.reason }, 'audit chain verification failed');
+      logger.error(
+        { event: 'audit.verify_failed', first_bad_seq: result.firstBadSeq, reason: result.reason },
+        'audit chain verification failed',
+      );
       detector.observe({ kind: 'chain_broken', firstBadSeq: result.firstBadSeq, reason: result.reason });
     }
     return result;
@@ -77,7 +96,9 @@ export async function createMonitoring(deps: {
   verifier?.unref();
 
   return {
-    alerts, detector, streams,
+    alerts,
+    detector,
+    streams,
     observeResponse: createResponseObserver({ detector, metrics: deps.metrics }),
     verifyAudit,
     async close() {

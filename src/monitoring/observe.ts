@@ -22,14 +22,31 @@ export function createResponseObserver(deps: { detector: Detector; metrics: Metr
     const targetId = targetOf(request);
     if (status === 401) authenticationFailures.inc({ kind: 'api_token' });
     else if (status === 403) authorizationDenials.inc({ route });
-    deps.detector.observe({ kind: 'response', status, route, ip: request.clientIp, tenantId: p?.tenantId, clientId: p?.clientId, requestId, targetId });
+    deps.detector.observe({
+      kind: 'response',
+      status,
+      route,
+      ip: request.clientIp,
+      tenantId: p?.tenantId,
+      clientId: p?.clientId,
+      requestId,
+      targetId,
+    });
 
     const kind = config.operationId ? MONEY_ROUTES[config.operationId] : undefined;
     if (kind && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {
       const body = request.body as { amount: number; currency: string };
       transfersPosted.inc({ kind, currency: body.currency });
       transferAmount.inc({ kind, currency: body.currency }, body.amount);
-      deps.detector.observe({ kind: 'posted', transferKind: kind, tenantId: p.tenantId, clientId: p.clientId, amount: BigInt(body.amount), currency: body.currency, requestId });
+      deps.detector.observe({
+        kind: 'posted',
+        transferKind: kind,
+        tenantId: p.tenantId,
+        clientId: p.clientId,
+        amount: BigInt(body.amount),
+        currency: body.currency,
+        requestId,
+      });
     }
   };
 }

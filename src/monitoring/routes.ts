@@ -42,8 +42,13 @@ export interface MonitoringRouteDeps {
 export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
   return [
     defineRoute({
-      method: 'GET', url: '/v1/alerts', tag: 'alerts', summary: 'List alerts, newest first',
-      permission: 'alerts:read', operationId: 'alert.list', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/alerts',
+      tag: 'alerts',
+      summary: 'List alerts, newest first',
+      permission: 'alerts:read',
+      operationId: 'alert.list',
+      rateLimit: 'read',
       schema: {
         querystring: Strict(ListQuery),
         response: { 200: ListOf(alertSchema), ...problemResponses },
@@ -56,11 +61,18 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/v1/alerts/stream', tag: 'alerts', summary: 'Alerts as they are raised (Server-Sent Events, `event: alert`)',
-      permission: 'alerts:read', operationId: 'alert.stream', rateLimit: 'read',
+      method: 'GET',
+      url: '/v1/alerts/stream',
+      tag: 'alerts',
+      summary: 'Alerts as they are raised (Server-Sent Events, `event: alert`)',
+      permission: 'alerts:read',
+      operationId: 'alert.stream',
+      rateLimit: 'read',
       schema: {
         headers: Type.Object({
-          'last-event-id': Type.Optional(Type.String({ pattern: '^alr_[0-9a-z]{26}$', description: 'Resume: the alerts raised after this one are sent first' })),
+          'last-event-id': Type.Optional(
+            Type.String({ pattern: '^alr_[0-9a-z]{26}$', description: 'Resume: the alerts raised after this one are sent first' }),
+          ),
         }),
         response: { 200: eventStream, ...problemResponses },
       },
@@ -92,13 +104,19 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
       },
     }),
     defineRoute({
-      method: 'GET', url: '/metrics', tag: 'monitoring', summary: 'Prometheus metrics (text exposition format)',
-      permission: 'metrics:read', operationId: 'metrics.read', rateLimit: 'read',
+      method: 'GET',
+      url: '/metrics',
+      tag: 'monitoring',
+      summary: 'Prometheus metrics (text exposition format)',
+      permission: 'metrics:read',
+      operationId: 'metrics.read',
+      rateLimit: 'read',
       schema: { response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }), ...problemResponses } },
       async handler({ principal }) {
         // The counters are the whole platform's (every tenant's transfers and amounts): a tenant's
         // principal would learn the others' activity from them.
-        if (!(await deps.seesAllTenants(principal))) throw new AppError('forbidden', 'Metrics are platform-wide: only principals of the platform tenant read them');
+        if (!(await deps.seesAllTenants(principal)))
+          throw new AppError('forbidden', 'Metrics are platform-wide: only principals of the platform tenant read them');
         return { status: 200, body: await deps.metrics.registry.metrics(), headers: { 'content-type': deps.metrics.registry.contentType } };
       },
     }),

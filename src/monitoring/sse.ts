@@ -81,11 +81,17 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
  */
 function createStandingChecks() {
   let clock = 0;
-  const tokens = new Map<string, { streams: number; pending?: { seq: number; verdict: Promise<Verdict> }; last?: { seq: number; verdict: Verdict } }>();
+  const tokens = new Map<
+    string,
+    { streams: number; pending?: { seq: number; verdict: Promise<Verdict> }; last?: { seq: number; verdict: Verdict } }
+  >();
 
   function run(hash: string, stands: () => Promise<boolean>): Promise<Verdict> {
     const seq = ++clock;
-    const verdict = withTimeout(stands(), CHECK_TIMEOUT_MS).then((ok): Verdict => (ok ? 'stands' : 'ended'), (): Verdict => 'unverified');
+    const verdict = withTimeout(stands(), CHECK_TIMEOUT_MS).then(
+      (ok): Verdict => (ok ? 'stands' : 'ended'),
+      (): Verdict => 'unverified',
+    );
     const entry = tokens.get(hash);
     if (entry) entry.pending = { seq, verdict };
     return verdict.then((v) => {
@@ -216,11 +222,13 @@ export function createStreamHub(deps: {
     const after = checks.mark();
     const beat = Date.now() - lastHeartbeat >= deps.heartbeatMs;
     if (beat) lastHeartbeat = Date.now();
-    await Promise.all([...open].map(async (stream) => {
-      const verdict = await verdictOf(stream, after);
-      if (verdict !== 'stands') stream.end(endFor[verdict]);
-      else if (beat) stream.heartbeat();
-    }));
+    await Promise.all(
+      [...open].map(async (stream) => {
+        const verdict = await verdictOf(stream, after);
+        if (verdict !== 'stands') stream.end(endFor[verdict]);
+        else if (beat) stream.heartbeat();
+      }),
+    );
   }
   let ticker: NodeJS.Timeout | undefined;
   function tick(): void {
@@ -323,7 +331,18 @@ export function createStreamHub(deps: {
           // stream ended; never the token) is written here.
           const p = request.principal;
           request.log.info(
-            { req_id: request.id, method: request.method, route: request.routeOptions.url, status: 200, ms: Date.now() - started, tenant: p?.tenantId, client: p?.clientId, ip: request.clientIp, stream: true, ended: reason },
+            {
+              req_id: request.id,
+              method: request.method,
+              route: request.routeOptions.url,
+              status: 200,
+              ms: Date.now() - started,
+              tenant: p?.tenantId,
+              client: p?.clientId,
+              ip: request.clientIp,
+              stream: true,
+              ended: reason,
+            },
             'request',
           );
         },

@@ -5,7 +5,10 @@
 
 export class SlidingCounter {
   private readonly keys = new Map<string, number[]>();
-  constructor(private readonly maxKeys = 50_000, private readonly cap = 10_000) {}
+  constructor(
+    private readonly maxKeys = 50_000,
+    private readonly cap = 10_000,
+  ) {}
 
   /** Records one hit at `now` and returns the hits inside the window, this one included. */
   hit(key: string, now: number, windowMs: number): number {
@@ -41,7 +44,10 @@ export class SlidingCounter {
 
 export class DistinctCounter {
   private readonly keys = new Map<string, Map<string, number>>();
-  constructor(private readonly maxKeys = 50_000, private readonly cap = 10_000) {}
+  constructor(
+    private readonly maxKeys = 50_000,
+    private readonly cap = 10_000,
+  ) {}
 
   /** Records `value` for `key` at `now`; returns how many distinct values the window holds. */
   hit(key: string, value: string, now: number, windowMs: number): number {

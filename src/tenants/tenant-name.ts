@@ -15,4 +15,7 @@ export function isTenantName(value: unknown): value is string {
 }
 
 /** The schema of a tenant name field, for the input schemas that name a tenant. */
-export const tenantNameSchema = Type.String({ pattern: TENANT_NAME_PATTERN, description: `Tenant name (${TENANT_NAME_RULE}); created if new` });
+export const tenantNameSchema = Type.String({
+  pattern: TENANT_NAME_PATTERN,
+  description: `Tenant name (${TENANT_NAME_RULE}); created if new`,
+});

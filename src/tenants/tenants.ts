@@ -14,7 +14,11 @@ import { isTenantName, TENANT_NAME_RULE } from './tenant-name.js';
 export async function ensureTenant(tx: Sql, name: string): Promise<string> {
   // The callers' validators apply the rule already; this keeps a bad name out of the table for good.
   if (!isTenantName(name)) throw new AppError('validation_failed', `tenant: must be a tenant name (${TENANT_NAME_RULE})`);
-  await tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [newId('ten'), name, Date.now()]);
+  await tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+    newId('ten'),
+    name,
+    Date.now(),
+  ]);
   const row = await tx.one<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [name]);
   if (!row) throw new Error('tenant row missing after insert');
   return row.id;

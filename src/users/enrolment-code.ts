@@ -22,9 +22,15 @@ export function enrolmentCodeHash(key: Buffer, userId: string, code: string): st
 
 /** Stores a fresh code for the user (replacing any earlier one) in the caller's transaction. */
 export async function issueEnrolmentCode(tx: Sql, key: Buffer, userId: string, now = Date.now()): Promise<IssuedEnrolmentCode> {
-  const code = randomBytes(12).toString('hex').replace(/(.{4})(?!$)/g, '$1-');
+  const code = randomBytes(12)
+    .toString('hex')
+    .replace(/(.{4})(?!$)/g, '$1-');
   const expiresAt = now + ENROLMENT_CODE_TTL_MS;
-  await tx.run('UPDATE users SET enrol_code_hash = $2, enrol_code_expires_at = $3 WHERE id = $1', [userId, enrolmentCodeHash(key, userId, code), expiresAt]);
+  await tx.run('UPDATE users SET enrol_code_hash = $2, enrol_code_expires_at = $3 WHERE id = $1', [
+    userId,
+    enrolmentCodeHash(key, userId, code),
+    expiresAt,
+  ]);
   return { code, expiresAt };
 }
 

@@ -60,9 +60,9 @@ export function createUserAdmin(deps: {
     const email = normalizeEmail(ref.email).slice(0, 320);
     const user = tenantId
       ? await tx.one<Row>(
-        `SELECT id, tenant_id, role, status, customer_id, totp_secret FROM users WHERE tenant_id = $1 AND email_index = $2 ${db.forUpdate}`,
-        [tenantId, emailBlindIndex(indexKey, tenantId, email)],
-      )
+          `SELECT id, tenant_id, role, status, customer_id, totp_secret FROM users WHERE tenant_id = $1 AND email_index = $2 ${db.forUpdate}`,
+          [tenantId, emailBlindIndex(indexKey, tenantId, email)],
+        )
       : undefined;
     if (!user || !isRole(user.role)) throw new AppError('not_found', 'no user with this e-mail in this tenant');
     return user;
@@ -71,10 +71,14 @@ export function createUserAdmin(deps: {
   // Every change below ends the user's sign-in sessions: their rows go, and any older session
   // (from before sessions were filed by account) is refused at the next authorization.
   const nowSeconds = () => Math.floor(Date.now() / 1000);
-  const endSessions = (tx: Sql, userId: string) => tx.run("DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1", [userId]);
+  const endSessions = (tx: Sql, userId: string) =>
+    tx.run("DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = $1", [userId]);
 
   const out = (u: Row, role: Role, status: string): UserChange => ({
-    user_id: u.id, tenant_id: u.tenant_id, role, status: status === 'active' ? 'active' : 'disabled',
+    user_id: u.id,
+    tenant_id: u.tenant_id,
+    role,
+    status: status === 'active' ? 'active' : 'disabled',
   });
 
   async function withCode(tx: Sql, change: UserChange): Promise<UserChange> {
@@ -91,11 +95,24 @@ export function createUserAdmin(deps: {
         if (role === 'customer' && u.customer_id === null) {
           throw new AppError('validation_failed', 'role: a customer user needs a customer; create a new user with --customer-id');
         }
-        await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [u.id, role, role === 'customer' ? u.customer_id : null, nowSeconds()]);
+        await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [
+          u.id,
+          role,
+          role === 'customer' ? u.customer_id : null,
+          nowSeconds(),
+        ]);
         await endSessions(tx, u.id);
-        await deps.audit?.record({
-          action: AUDIT_ACTIONS.userRoleChanged, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id, details: { from: u.role, to: role },
-        }, tx);
+        await deps.audit?.record(
+          {
+            action: AUDIT_ACTIONS.userRoleChanged,
+            outcome: 'success',
+            tenantId: u.tenant_id,
+            userId: u.id,
+            target: u.id,
+            details: { from: u.role, to: role },
+          },
+          tx,
+        );
         const change = out(u, role, u.status);
         // Promoted into a role that needs TOTP without having one: the enrolment needs a code.
         return deps.requireMfa(role) && u.totp_secret === null ? withCode(tx, change) : change;
@@ -107,7 +124,10 @@ export function createUserAdmin(deps: {
         const u = await find(tx, ref);
         await tx.run("UPDATE users SET status = 'disabled', sessions_valid_after = $2 WHERE id = $1", [u.id, nowSeconds()]);
         await endSessions(tx, u.id);
-        await deps.audit?.record({ action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
+        await deps.audit?.record(
+          { action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id },
+          tx,
+        );
         return out(u, u.role as Role, 'disabled');
       });
     },
@@ -115,10 +135,16 @@ export function createUserAdmin(deps: {
     resetMfa(ref) {
       return db.transaction(async (tx) => {
         const u = await find(tx, ref);
-        await tx.run('UPDATE users SET totp_secret = NULL, totp_pending = NULL, sessions_valid_after = $2 WHERE id = $1', [u.id, nowSeconds()]);
+        await tx.run('UPDATE users SET totp_secret = NULL, totp_pending = NULL, sessions_valid_after = $2 WHERE id = $1', [
+          u.id,
+          nowSeconds(),
+        ]);
         await endSessions(tx, u.id);
         await tx.run('DELETE FROM user_recovery_codes WHERE user_id = $1', [u.id]);
-        await deps.audit?.record({ action: AUDIT_ACTIONS.userMfaReset, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id }, tx);
+        await deps.audit?.record(
+          { action: AUDIT_ACTIONS.userMfaReset, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id },
+          tx,
+        );
         return withCode(tx, out(u, u.role as Role, u.status));
       });
     },

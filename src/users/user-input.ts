@@ -39,11 +39,15 @@ const invalid = (detail: string): never => {
 
 /** The one validator of a new user: returns it with its role, or throws validation_failed `<field>: <why>`. */
 export function validateNewUser(value: unknown): ValidNewUser {
-  const given = typeof value === 'object' && value !== null && 'email' in value && typeof value.email === 'string' ? { ...value, email: normalizeEmail(value.email) } : value;
+  const given =
+    typeof value === 'object' && value !== null && 'email' in value && typeof value.email === 'string'
+      ? { ...value, email: normalizeEmail(value.email) }
+      : value;
   const user = checkShape(given);
   const role = user.role ?? 'customer';
   // A customer user sees only its customer: the link is what confines it.
-  if (role === 'customer' && user.customerId === undefined) invalid('customerId: a customer user needs a customer id (it sees only that customer)');
+  if (role === 'customer' && user.customerId === undefined)
+    invalid('customerId: a customer user needs a customer id (it sees only that customer)');
   if (role !== 'customer' && user.customerId !== undefined) invalid('customerId: only customer users are linked to a customer');
   return { ...user, role };
 }

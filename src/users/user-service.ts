@@ -87,7 +87,12 @@ export interface Users extends UserAdmin {
    * Redeems the one-time enrolment code (single use, throttled) and returns a fresh TOTP secret,
    * kept pending until a first code confirms it; undefined when the code is wrong or expired.
    */
-  startEnrolment(userId: string, enrolmentCode: string, issuerLabel: string, ip: string): Promise<{ secret: string; uri: string } | undefined>;
+  startEnrolment(
+    userId: string,
+    enrolmentCode: string,
+    issuerLabel: string,
+    ip: string,
+  ): Promise<{ secret: string; uri: string } | undefined>;
   /** The pending secret again (after a mistyped confirmation code), for the holder of a redeemed code. */
   pendingEnrolment(userId: string, issuerLabel: string): Promise<{ secret: string; uri: string } | undefined>;
   /** Confirms the pending secret with a code; returns the recovery codes (shown once) or undefined. */
@@ -142,10 +147,10 @@ export function createUsers(deps: UsersDeps): Users {
     const step = totpStep(secret, code);
     if (step === undefined) return false;
     // RFC 6238 §5.2: a code is accepted once; a later step only (compare-and-set, no race).
-    const changed = await db.run(
-      'UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)',
-      [user.id, step],
-    );
+    const changed = await db.run('UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)', [
+      user.id,
+      step,
+    ]);
     return changed > 0;
   }
 
@@ -153,11 +158,22 @@ export function createUsers(deps: UsersDeps): Users {
   async function lockouts(started: LockStarted[], at: { tenantId: string; ip: string; userId?: string | undefined; subject?: string }) {
     for (const s of started) {
       const kind = s.key.startsWith('signin:acct:') ? 'account' : s.key.startsWith('signin:ip:') ? 'ip' : 'mfa';
-      await deps.audit?.record({
-        action: AUDIT_ACTIONS.rateLimitLockout, outcome: 'denied', tenantId: at.tenantId, ip: at.ip,
-        userId: kind === 'ip' ? undefined : at.userId, target: kind === 'account' ? at.subject : undefined,
-        details: { endpoint: kind === 'mfa' ? 'second_factor' : 'sign_in', kind, failures: s.failures, lock_seconds: Math.ceil(s.lockMs / 1000) },
-      }).catch(() => undefined);
+      await deps.audit
+        ?.record({
+          action: AUDIT_ACTIONS.rateLimitLockout,
+          outcome: 'denied',
+          tenantId: at.tenantId,
+          ip: at.ip,
+          userId: kind === 'ip' ? undefined : at.userId,
+          target: kind === 'account' ? at.subject : undefined,
+          details: {
+            endpoint: kind === 'mfa' ? 'second_factor' : 'sign_in',
+            kind,
+            failures: s.failures,
+            lock_seconds: Math.ceil(s.lockMs / 1000),
+          },
+        })
+        .catch(() => undefined);
     }
   }
 
@@ -185,7 +201,10 @@ export function createUsers(deps: UsersDeps): Users {
     async create(input) {
       // The one rule for a new user (./user-input.ts), the same the CLI applies before asking for the password.
       const user = validateNewUser({
-        tenant: input.tenant, email: input.email, ...(input.role !== undefined ? { role: input.role } : {}), ...(input.customerId !== undefined ? { customerId: input.customerId } : {}),
+        tenant: input.tenant,
+        email: input.email,
+        ...(input.role !== undefined ? { role: input.role } : {}),
+        ...(input.customerId !== undefined ? { customerId: input.customerId } : {}),
       });
       const password = validatePassword(input.password);
       const { email, role } = user;
@@ -195,7 +214,11 @@ export function createUsers(deps: UsersDeps): Users {
       return db.transaction(async (tx) => {
         const tenantId = await ensureTenant(tx, user.tenant);
         if (customerId !== null) {
-          const c = await tx.one('SELECT 1 AS one FROM customers WHERE id = $1 AND tenant_id = $2 AND status = $3', [customerId, tenantId, 'active']);
+          const c = await tx.one('SELECT 1 AS one FROM customers WHERE id = $1 AND tenant_id = $2 AND status = $3', [
+            customerId,
+            tenantId,
+            'active',
+          ]);
           if (!c) invalid('customerId: no active customer with that id in this tenant');
         }
         const index = emailBlindIndex(indexKey, tenantId, email);
@@ -214,7 +237,10 @@ export function createUsers(deps: UsersDeps): Users {
           created.enrolment_code = issued.code;
           created.enrolment_code_expires_at = new Date(issued.expiresAt).toISOString();
         }
-        await deps.audit?.record({ action: AUDIT_ACTIONS.userCreated, outcome: 'success', tenantId, userId: id, target: id, details: { role } }, tx);
+        await deps.audit?.record(
+          { action: AUDIT_ACTIONS.userCreated, outcome: 'success', tenantId, userId: id, target: id, details: { role } },
+          tx,
+        );
         return created;
       });
     },
@@ -280,13 +306,24 @@ export function createUsers(deps: UsersDeps): Users {
       if (!pending || !(await throttled(user, ip, async () => ((await useTotp(user, pending, code)) ? true : undefined)))) return undefined;
       const key = await dataKeys.get(db, user.data_key_id);
       if (!key) return undefined;
-      const codes = Array.from({ length: RECOVERY_CODES }, () => randomBytes(10).toString('hex').replace(/(.{5})(?!$)/g, '$1-'));
+      const codes = Array.from({ length: RECOVERY_CODES }, () =>
+        randomBytes(10)
+          .toString('hex')
+          .replace(/(.{5})(?!$)/g, '$1-'),
+      );
       await db.transaction(async (tx) => {
-        await tx.run('UPDATE users SET totp_secret = $2, totp_pending = NULL WHERE id = $1', [userId, sealText(key, pending, aad(userId, 'totp_secret'))]);
+        await tx.run('UPDATE users SET totp_secret = $2, totp_pending = NULL WHERE id = $1', [
+          userId,
+          sealText(key, pending, aad(userId, 'totp_secret')),
+        ]);
         await tx.run('DELETE FROM user_recovery_codes WHERE user_id = $1', [userId]);
-        for (const c of codes) await tx.run('INSERT INTO user_recovery_codes (user_id, code_hash) VALUES ($1, $2)', [userId, codeHash(userId, c)]);
+        for (const c of codes)
+          await tx.run('INSERT INTO user_recovery_codes (user_id, code_hash) VALUES ($1, $2)', [userId, codeHash(userId, c)]);
         // The second factor and its audit event commit together (issue 3).
-        await deps.audit?.record({ action: AUDIT_ACTIONS.userMfaEnrolled, outcome: 'success', tenantId: user.tenant_id, userId, target: userId, ip }, tx);
+        await deps.audit?.record(
+          { action: AUDIT_ACTIONS.userMfaEnrolled, outcome: 'success', tenantId: user.tenant_id, userId, target: userId, ip },
+          tx,
+        );
       });
       return codes;
     },
@@ -300,7 +337,12 @@ export function createUsers(deps: UsersDeps): Users {
         if (!valid && code.trim().length >= 20) {
           // Recovery code: single use (the UPDATE only succeeds once).
           const h = codeHash(userId, code);
-          valid = (await db.run('UPDATE user_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL', [userId, h, Date.now()])) > 0;
+          valid =
+            (await db.run('UPDATE user_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL', [
+              userId,
+              h,
+              Date.now(),
+            ])) > 0;
         }
         return valid ? true : undefined;
       });
@@ -311,7 +353,10 @@ export function createUsers(deps: UsersDeps): Users {
       const user = await row(userId);
       if (!user || !isRole(user.role)) return undefined;
       return {
-        tenantId: user.tenant_id, role: user.role, customerId: user.customer_id ?? undefined, active: user.status === 'active',
+        tenantId: user.tenant_id,
+        role: user.role,
+        customerId: user.customer_id ?? undefined,
+        active: user.status === 'active',
         sessionsValidAfter: user.sessions_valid_after === null ? undefined : Number(user.sessions_valid_after),
       };
     },

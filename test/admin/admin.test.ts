@@ -18,22 +18,38 @@ describeEngines('admin API and access review', (engine) => {
   const problem = (res: { status: number; body: any }) => ({ status: res.status, code: res.body?.code });
 
   it('creates, lists, reads, narrows and revokes a client; the revoked client gets no token', async () => {
-    const created = await s.http.call('/v1/admin/clients', { token: admin.token, body: { tenant: 'globex', name: 'reports', scopes: ['accounts:read', 'transfers:read'] } });
+    const created = await s.http.call('/v1/admin/clients', {
+      token: admin.token,
+      body: { tenant: 'globex', name: 'reports', scopes: ['accounts:read', 'transfers:read'] },
+    });
     expect(created.status).toBe(201);
     const id = created.body.client_id as string;
     expect(created.body.client_secret).toEqual(expect.any(String));
     const list = await s.http.call('/v1/admin/clients', { token: admin.token });
     expect(list.body.data.map((c: { client_id: string }) => c.client_id)).toContain(id);
     expect(JSON.stringify(list.body)).not.toContain(created.body.client_secret);
-    const narrowed = await s.http.call(`/v1/admin/clients/${id}/scopes`, { method: 'PUT', token: admin.token, body: { scopes: ['accounts:read'] } });
+    const narrowed = await s.http.call(`/v1/admin/clients/${id}/scopes`, {
+      method: 'PUT',
+      token: admin.token,
+      body: { scopes: ['accounts:read'] },
+    });
     expect(narrowed.body).toMatchObject({ client_id: id, scopes: ['accounts:read'], default_scopes: ['accounts:read'] });
     const beyond = await s.token(id, created.body.client_secret, 'transfers:read');
     expect(beyond.body.error).toBe('invalid_scope');
     const revoked = await s.http.call(`/v1/admin/clients/${id}`, { method: 'DELETE', token: admin.token });
     expect(revoked.body.status).toBe('revoked');
     expect((await s.token(id, created.body.client_secret, 'accounts:read')).status).toBe(401);
-    expect(problem(await s.http.call('/v1/admin/clients', { token: admin.token, body: { tenant: 'globex', name: 'x', scopes: ['root'] } }))).toEqual({ status: 400, code: 'validation_failed' });
-    expect(problem(await s.http.call('/v1/admin/clients', { token: admin.token, body: { tenant: 'globex', name: 'x', scopes: ['accounts:read'], is_admin: true } }))).toEqual({ status: 400, code: 'validation_failed' });
+    expect(
+      problem(await s.http.call('/v1/admin/clients', { token: admin.token, body: { tenant: 'globex', name: 'x', scopes: ['root'] } })),
+    ).toEqual({ status: 400, code: 'validation_failed' });
+    expect(
+      problem(
+        await s.http.call('/v1/admin/clients', {
+          token: admin.token,
+          body: { tenant: 'globex', name: 'x', scopes: ['accounts:read'], is_admin: true },
+        }),
+      ),
+    ).toEqual({ status: 400, code: 'validation_failed' });
   });
 
   it('needs admin:clients (403), and a tenant admin sees only its own tenant (404 for another)', async () => {
@@ -44,12 +60,19 @@ describeEngines('admin API and access review', (engine) => {
     expect(problem(other)).toEqual({ status: 404, code: 'not_found' });
     const own = await s.http.call('/v1/admin/clients', { token: tenantAdmin.token });
     expect(own.body.data.every((c: { tenant: string }) => c.tenant === 'initech')).toBe(true);
-    const foreign = await s.http.call('/v1/admin/clients', { token: tenantAdmin.token, body: { tenant: 'globex', name: 'x', scopes: ['accounts:read'] } });
+    const foreign = await s.http.call('/v1/admin/clients', {
+      token: tenantAdmin.token,
+      body: { tenant: 'globex', name: 'x', scopes: ['accounts:read'] },
+    });
     expect(problem(foreign)).toEqual({ status: 403, code: 'forbidden' });
   });
 
   it('a token request without scope gets the read-only subset, never everything', async () => {
-    const created = await s.server.services.identity.clients.create({ tenant: 'globex', name: 'defaults', scopes: ['accounts:read', 'transfers:write', 'customers:read'] });
+    const created = await s.server.services.identity.clients.create({
+      tenant: 'globex',
+      name: 'defaults',
+      scopes: ['accounts:read', 'transfers:write', 'customers:read'],
+    });
     const res = await s.token(created.client_id, created.client_secret!, '');
     expect(res.status).toBe(200);
     expect(res.body.scope.split(' ').sort()).toEqual(['accounts:read', 'customers:read']);
@@ -71,6 +94,9 @@ describeEngines('admin API and access review', (engine) => {
     expect(mine.idle).toBe(false);
     const quiet = review.body.clients.find((c: { client_id: string }) => c.client_id === idle.clientId);
     expect(quiet).toMatchObject({ idle: true, unused: ['accounts:read'], exercised: [], last_used_at: null });
-    expect(problem(await s.http.call('/v1/admin/access-review?days=0', { token: admin.token }))).toEqual({ status: 400, code: 'validation_failed' });
+    expect(problem(await s.http.call('/v1/admin/access-review?days=0', { token: admin.token }))).toEqual({
+      status: 400,
+      code: 'validation_failed',
+    });
   });
 });

@@ -26,9 +26,21 @@ describeEngines('audit chain', (engine: Engine) => {
       rmSync(dir, { recursive: true, force: true });
     });
     const master = loadMasterKey(path.join(dir, 'master.key'), { create: true });
-    const audit = createAuditLog({ db: t.db, secrets: createPlatformSecrets(t.db, master), checkpointIntervalMs: 0, checkpointEvery: 1_000_000 });
+    const audit = createAuditLog({
+      db: t.db,
+      secrets: createPlatformSecrets(t.db, master),
+      checkpointIntervalMs: 0,
+      checkpointEvery: 1_000_000,
+    });
     for (let i = 0; i < events; i++) {
-      await audit.record({ action: 'transfer.create', outcome: 'success', tenantId: 'ten_a', clientId: 'cli_a', target: `tr_${i}`, details: { amount: i + 1, currency: 'EUR' } });
+      await audit.record({
+        action: 'transfer.create',
+        outcome: 'success',
+        tenantId: 'ten_a',
+        clientId: 'cli_a',
+        target: `tr_${i}`,
+        details: { amount: i + 1, currency: 'EUR' },
+      });
     }
     return { t, db: t.db, audit, dir };
   }
@@ -90,13 +102,39 @@ describeEngines('audit chain', (engine: Engine) => {
     for (let s = 10; s >= 7; s--) await db.run('UPDATE audit_events SET seq = $1 WHERE seq = $2', [s + 1, s]);
     const prev = await db.one<{ hash: string }>('SELECT hash FROM audit_events WHERE seq = 6');
     const forged = {
-      seq: 7, id: 'aud_forged00000000000000000000', time: Date.now(), tenant_id: 'ten_a', client_id: 'cli_a', user_id: null, ip: null,
-      action: 'deposit.create', target: 'tr_forged', outcome: 'success', details: '{"amount":1000000}', request_id: null, prev_hash: prev!.hash,
+      seq: 7,
+      id: 'aud_forged00000000000000000000',
+      time: Date.now(),
+      tenant_id: 'ten_a',
+      client_id: 'cli_a',
+      user_id: null,
+      ip: null,
+      action: 'deposit.create',
+      target: 'tr_forged',
+      outcome: 'success',
+      details: '{"amount":1000000}',
+      request_id: null,
+      prev_hash: prev!.hash,
     };
     await db.run(
       `INSERT INTO audit_events (seq, id, time, tenant_id, client_id, user_id, ip, action, target, outcome, details, request_id, prev_hash, hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [forged.seq, forged.id, forged.time, forged.tenant_id, forged.client_id, forged.user_id, forged.ip, forged.action, forged.target, forged.outcome, forged.details, forged.request_id, forged.prev_hash, eventHash(forged)],
+      [
+        forged.seq,
+        forged.id,
+        forged.time,
+        forged.tenant_id,
+        forged.client_id,
+        forged.user_id,
+        forged.ip,
+        forged.action,
+        forged.target,
+        forged.outcome,
+        forged.details,
+        forged.request_id,
+        forged.prev_hash,
+        eventHash(forged),
+      ],
     );
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 7, reason: 'inserted' });
   });
@@ -106,13 +144,39 @@ describeEngines('audit chain', (engine: Engine) => {
     await dropGuards(db);
     const prev = await db.one<{ hash: string }>('SELECT hash FROM audit_events WHERE seq = 10');
     const forged = {
-      seq: 11, id: 'aud_forged00000000000000000001', time: Date.now(), tenant_id: null, client_id: null, user_id: null, ip: null,
-      action: 'client.create', target: null, outcome: 'success', details: null, request_id: null, prev_hash: prev!.hash,
+      seq: 11,
+      id: 'aud_forged00000000000000000001',
+      time: Date.now(),
+      tenant_id: null,
+      client_id: null,
+      user_id: null,
+      ip: null,
+      action: 'client.create',
+      target: null,
+      outcome: 'success',
+      details: null,
+      request_id: null,
+      prev_hash: prev!.hash,
     };
     await db.run(
       `INSERT INTO audit_events (seq, id, time, tenant_id, client_id, user_id, ip, action, target, outcome, details, request_id, prev_hash, hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [forged.seq, forged.id, forged.time, null, null, null, null, forged.action, null, forged.outcome, null, null, forged.prev_hash, eventHash(forged)],
+      [
+        forged.seq,
+        forged.id,
+        forged.time,
+        null,
+        null,
+        null,
+        null,
+        forged.action,
+        null,
+        forged.outcome,
+        null,
+        null,
+        forged.prev_hash,
+        eventHash(forged),
+      ],
     );
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 11, reason: 'inserted' });
   });
@@ -179,10 +243,15 @@ describeEngines('audit chain', (engine: Engine) => {
 
     const exported = await runCli(['audit', 'export', '--action', 'transfer.create']);
     expect(exported.code).toBe(0);
-    expect(exported.stdout.trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
     await dropGuards(db);
-    await db.run("UPDATE audit_events SET details = '{\"amount\":999999}' WHERE seq = 6");
+    await db.run('UPDATE audit_events SET details = \'{"amount":999999}\' WHERE seq = 6');
     const bad = await runCli(['audit', 'verify', '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, firstBadSeq: 6, reason: 'modified' });
@@ -200,11 +269,18 @@ describeEngines('audit verify at scale', (engine: Engine) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-audit-'));
     try {
       const master = loadMasterKey(path.join(dir, 'master.key'), { create: true });
-      const audit = createAuditLog({ db: t.db, secrets: createPlatformSecrets(t.db, master), checkpointIntervalMs: 0, checkpointEvery: 1_000_000 });
+      const audit = createAuditLog({
+        db: t.db,
+        secrets: createPlatformSecrets(t.db, master),
+        checkpointIntervalMs: 0,
+        checkpointEvery: 1_000_000,
+      });
       const n = 1000;
       const appendStart = performance.now();
       for (let i = 0; i < n; i += 50) {
-        await Promise.all(Array.from({ length: 50 }, (_, j) => audit.record({ action: 'auth.token_issued', outcome: 'success', clientId: `cli_${i + j}` })));
+        await Promise.all(
+          Array.from({ length: 50 }, (_, j) => audit.record({ action: 'auth.token_issued', outcome: 'success', clientId: `cli_${i + j}` })),
+        );
       }
       const appendMs = performance.now() - appendStart;
       await audit.checkpoint();

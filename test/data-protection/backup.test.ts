@@ -30,10 +30,16 @@ describe('encrypted backup and restore (SQLite)', () => {
     customerId = cus.body.id;
     const a = await s.http.call('/v1/accounts', { token, body: { customer_id: customerId, currency: 'EUR' } });
     const b = await s.http.call('/v1/accounts', { token, body: { customer_id: customerId, currency: 'EUR' } });
-    await s.http.call('/v1/deposits', { token, headers: { 'idempotency-key': 'bk-0' }, body: { account_id: a.body.id, amount: 10_000, currency: 'EUR', reference: 'r' } });
+    await s.http.call('/v1/deposits', {
+      token,
+      headers: { 'idempotency-key': 'bk-0' },
+      body: { account_id: a.body.id, amount: 10_000, currency: 'EUR', reference: 'r' },
+    });
     for (let i = 0; i < 20; i++) {
       const t = await s.http.call('/v1/transfers', {
-        token, headers: { 'idempotency-key': `bk-${i + 1}` }, body: { source_account_id: a.body.id, destination_account_id: b.body.id, amount: 10 + i, currency: 'EUR' },
+        token,
+        headers: { 'idempotency-key': `bk-${i + 1}` },
+        body: { source_account_id: a.body.id, destination_account_id: b.body.id, amount: 10 + i, currency: 'EUR' },
       });
       expect(t.status).toBe(201);
     }
@@ -97,7 +103,10 @@ describe('encrypted backup and restore (SQLite)', () => {
     }
     // And through the CLI: one line on stderr, exit 2, nothing restored.
     const target = path.join(dir, 'never-cli', 'vaultgate.db');
-    const res = await cli(['restore', '--in', path.join(dir, `bad-byte-${Math.floor(bytes.length / 2)}.backup`)], { ...s.env, DATABASE_URL: `sqlite:${target}` });
+    const res = await cli(['restore', '--in', path.join(dir, `bad-byte-${Math.floor(bytes.length / 2)}.backup`)], {
+      ...s.env,
+      DATABASE_URL: `sqlite:${target}`,
+    });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/vaultgate: the backup file is damaged or was modified/);
     expect(existsSync(target)).toBe(false);
@@ -105,7 +114,9 @@ describe('encrypted backup and restore (SQLite)', () => {
 
   it('does not open with another master key', async () => {
     const res = await cli(['restore', '--in', backup], {
-      ...s.env, VAULTGATE_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'), DATABASE_URL: `sqlite:${path.join(dir, 'other', 'vaultgate.db')}`,
+      ...s.env,
+      VAULTGATE_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
+      DATABASE_URL: `sqlite:${path.join(dir, 'other', 'vaultgate.db')}`,
     });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/damaged or was modified/);

@@ -38,14 +38,25 @@ describeEngines('erasure (crypto-shredding)', (engine) => {
     const acc = await s.http.call('/v1/accounts', { token, body: { customer_id: customerId, currency: 'GBP' } });
     const acc2 = await s.http.call('/v1/accounts', { token, body: { customer_id: other.body.id, currency: 'GBP' } });
     accountId = acc.body.id;
-    await s.http.call('/v1/deposits', { token, headers: { 'idempotency-key': 'er-1' }, body: { account_id: accountId, amount: 900, currency: 'GBP', reference: 'r' } });
+    await s.http.call('/v1/deposits', {
+      token,
+      headers: { 'idempotency-key': 'er-1' },
+      body: { account_id: accountId, amount: 900, currency: 'GBP', reference: 'r' },
+    });
     const t = await s.http.call('/v1/transfers', {
-      token, headers: { 'idempotency-key': 'er-2' }, body: { source_account_id: accountId, destination_account_id: acc2.body.id, amount: 300, currency: 'GBP' },
+      token,
+      headers: { 'idempotency-key': 'er-2' },
+      body: { source_account_id: accountId, destination_account_id: acc2.body.id, amount: 300, currency: 'GBP' },
     });
     expect(t.status).toBe(201);
     // What an older backup would hold: the sealed fields, the wrapped data key and its KEK version.
-    const row = await s.database.db.one<Record<string, string | null> & { data_key_id: string }>('SELECT * FROM customers WHERE id = $1', [customerId]);
-    const dk = await s.database.db.one<{ wrapped: string; kek_version: bigint }>('SELECT wrapped, kek_version FROM data_keys WHERE id = $1', [row!.data_key_id]);
+    const row = await s.database.db.one<Record<string, string | null> & { data_key_id: string }>('SELECT * FROM customers WHERE id = $1', [
+      customerId,
+    ]);
+    const dk = await s.database.db.one<{ wrapped: string; kek_version: bigint }>(
+      'SELECT wrapped, kek_version FROM data_keys WHERE id = $1',
+      [row!.data_key_id],
+    );
     before = { row: row!, dataKeyId: row!.data_key_id, wrapped: dk!.wrapped, kekVersion: Number(dk!.kek_version) };
   });
   afterAll(async () => s?.close());
@@ -59,11 +70,15 @@ describeEngines('erasure (crypto-shredding)', (engine) => {
   });
 
   it('leaves nothing that decrypts: the data key is destroyed and the columns are blank', async () => {
-    const dk = await s.database.db.one<{ wrapped: string | null; destroyed_at: bigint | null }>('SELECT wrapped, destroyed_at FROM data_keys WHERE id = $1', [before.dataKeyId]);
+    const dk = await s.database.db.one<{ wrapped: string | null; destroyed_at: bigint | null }>(
+      'SELECT wrapped, destroyed_at FROM data_keys WHERE id = $1',
+      [before.dataKeyId],
+    );
     expect(dk?.wrapped).toBeNull();
     expect(dk?.destroyed_at).not.toBeNull();
     const row = await s.database.db.one<Record<string, unknown>>('SELECT * FROM customers WHERE id = $1', [customerId]);
-    for (const f of ['full_name', 'email', 'email_index', 'phone', 'date_of_birth', 'national_id', 'national_id_last4', 'address']) expect(row?.[f], f).toBeNull();
+    for (const f of ['full_name', 'email', 'email_index', 'phone', 'date_of_birth', 'national_id', 'national_id_last4', 'address'])
+      expect(row?.[f], f).toBeNull();
     const master = loadMasterKey(path.join(s.dataDir, 'master.key'), { create: false });
     await expect(createDataKeys(master).get(s.database.db, before.dataKeyId)).resolves.toBeUndefined();
   });
@@ -71,8 +86,11 @@ describeEngines('erasure (crypto-shredding)', (engine) => {
   it.runIf(engine === 'sqlite')('no personal value or its ciphertext is left in the database files (main file and WAL)', () => {
     const dir = path.dirname(s.database.url.slice('sqlite:'.length));
     const needles = [
-      ...Object.values(PERSON).filter((v): v is string => typeof v === 'string'), 'Quillfeather',
-      ...Object.entries(before.row).filter(([k, v]) => typeof v === 'string' && v.startsWith('g1.') && k !== 'id').map(([, v]) => v as string),
+      ...Object.values(PERSON).filter((v): v is string => typeof v === 'string'),
+      'Quillfeather',
+      ...Object.entries(before.row)
+        .filter(([k, v]) => typeof v === 'string' && v.startsWith('g1.') && k !== 'id')
+        .map(([, v]) => v as string),
       before.wrapped,
     ];
     const files = readdirSync(dir).map((f) => path.join(dir, f));
@@ -101,6 +119,8 @@ describeEngines('erasure (crypto-shredding)', (engine) => {
     const report = await rotateKek(s.database.db, dataKeys);
     expect(report.retired_versions).toContain(before.kekVersion);
     expect(await createDataKeys(master).ring.get(s.database.db, before.kekVersion)).toBeUndefined();
-    expect(() => open(Buffer.alloc(32), before.wrapped, `data_keys:${before.dataKeyId}:kek-v${before.kekVersion}`)).toThrow(DecryptionError);
+    expect(() => open(Buffer.alloc(32), before.wrapped, `data_keys:${before.dataKeyId}:kek-v${before.kekVersion}`)).toThrow(
+      DecryptionError,
+    );
   });
 });

@@ -34,9 +34,17 @@ function connect(url: string, ca: Buffer, cert?: Pem): Promise<http2.ClientHttp2
   });
 }
 
-function call(session: http2.ClientHttp2Session, pathname: string, options: { method?: string; headers?: Record<string, string>; body?: string; token?: string } = {}): Promise<H2Response> {
+function call(
+  session: http2.ClientHttp2Session,
+  pathname: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; token?: string } = {},
+): Promise<H2Response> {
   return new Promise((resolve, reject) => {
-    const headers: http2.OutgoingHttpHeaders = { ':method': options.method ?? (options.body === undefined ? 'GET' : 'POST'), ':path': pathname, ...(options.headers ?? {}) };
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+      ':path': pathname,
+      ...(options.headers ?? {}),
+    };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
     const stream = session.request(headers);
@@ -64,7 +72,8 @@ function call(session: http2.ClientHttp2Session, pathname: string, options: { me
 }
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const closed = (session: http2.ClientHttp2Session) =>
   new Promise<void>((resolve) => (session.closed || session.destroyed ? resolve() : session.once('close', () => resolve())));
 
@@ -87,7 +96,13 @@ describe('HTTP/2 through ALPN', () => {
     const port = Number(new URL(s.url).port);
     const alpn = (protocols: string[] | undefined) =>
       new Promise<string | false | null>((resolve, reject) => {
-        const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca, ...(protocols ? { ALPNProtocols: protocols } : {}) });
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ca,
+          ...(protocols ? { ALPNProtocols: protocols } : {}),
+        });
         socket.once('secureConnect', () => {
           resolve(socket.alpnProtocol);
           socket.destroy();
@@ -120,9 +135,17 @@ describe('HTTP/2 through ALPN', () => {
     expect(discovery.body.token_endpoint).toBe(`${s.url}/oauth/token`);
     expect(discovery.headers['x-request-id']).toEqual(expect.any(String));
 
-    const client = await s.server.services.identity.clients.create({ tenant: 'acme', name: 'h2', scopes: ['customers:read', 'customers:write'] });
+    const client = await s.server.services.identity.clients.create({
+      tenant: 'acme',
+      name: 'h2',
+      scopes: ['customers:read', 'customers:write'],
+    });
     const tokenRes = await call(session, '/oauth/token', {
-      method: 'POST', headers: { authorization: basic(client.client_id, client.client_secret as string), 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: {
+        authorization: basic(client.client_id, client.client_secret as string),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: form({ grant_type: 'client_credentials', scope: 'customers:read customers:write' }),
     });
     expect(tokenRes.status).toBe(200);
@@ -150,7 +173,8 @@ describe('HTTP/2 through ALPN', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.headers['content-type']).toMatch(/^application\/problem\+json/);
     const badToken = await call(session, '/oauth/token', {
-      method: 'POST', headers: { authorization: basic('nobody', 'wrong'), 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: { authorization: basic('nobody', 'wrong'), 'content-type': 'application/x-www-form-urlencoded' },
       body: form({ grant_type: 'client_credentials' }),
     });
     expect(badToken.status).toBe(401);
@@ -159,11 +183,19 @@ describe('HTTP/2 through ALPN', () => {
   it('streams alerts (SSE) over a stream of its own', async () => {
     const admin = await s.server.services.identity.clients.create({ tenant: 'acme', name: 'h2-alerts', scopes: ['alerts:read'] });
     const tokenRes = await call(session, '/oauth/token', {
-      method: 'POST', headers: { authorization: basic(admin.client_id, admin.client_secret as string), 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: {
+        authorization: basic(admin.client_id, admin.client_secret as string),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: form({ grant_type: 'client_credentials', scope: 'alerts:read' }),
     });
     expect(tokenRes.status).toBe(200);
-    const stream = session.request({ ':path': '/v1/alerts/stream', authorization: `Bearer ${tokenRes.body.access_token}`, accept: 'text/event-stream' });
+    const stream = session.request({
+      ':path': '/v1/alerts/stream',
+      authorization: `Bearer ${tokenRes.body.access_token}`,
+      accept: 'text/event-stream',
+    });
     const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => stream.once('response', resolve).once('error', reject));
     expect(head[':status']).toBe(200);
     expect(head['content-type']).toMatch(/^text\/event-stream/);
@@ -184,11 +216,19 @@ describe('certificate-bound tokens over HTTP/2 (VAULTGATE_TLS_CLIENT_CA)', () =>
   let foreign: Pem;
   const issue = async (cn: string, signer?: { key: string; cert: string }) =>
     selfsigned.generate([{ name: 'commonName', value: cn }], {
-      keyType: 'ec', algorithm: 'sha256',
+      keyType: 'ec',
+      algorithm: 'sha256',
       ...(signer ? { ca: signer } : {}),
       extensions: signer
-        ? [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true }, { name: 'extKeyUsage', clientAuth: true }]
-        : [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }],
+        ? [
+            { name: 'basicConstraints', cA: false },
+            { name: 'keyUsage', digitalSignature: true },
+            { name: 'extKeyUsage', clientAuth: true },
+          ]
+        : [
+            { name: 'basicConstraints', cA: true },
+            { name: 'keyUsage', keyCertSign: true, digitalSignature: true },
+          ],
     });
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-h2-mtls-'));
@@ -213,7 +253,12 @@ describe('certificate-bound tokens over HTTP/2 (VAULTGATE_TLS_CLIENT_CA)', () =>
     const svc = await s.newClient('acme');
     const cus = await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Ada', email: 'ada@example.com' } });
     const client = await s.server.services.identity.clients.create({
-      tenant: 'acme', name: 'mtls-h2', scopes: ['customers:read'], authMethod: 'tls_client_auth', tlsSubject: 'CN=svc.acme', binding: 'mtls',
+      tenant: 'acme',
+      name: 'mtls-h2',
+      scopes: ['customers:read'],
+      authMethod: 'tls_client_auth',
+      tlsSubject: 'CN=svc.acme',
+      binding: 'mtls',
     });
     const tokenBody = form({ grant_type: 'client_credentials', client_id: client.client_id, scope: 'customers:read' });
     // With Content-Length here (the other tests send none: HTTP/2 frames the body without it).
@@ -353,7 +398,13 @@ describe('HTTP/2 sessions: graceful shutdown and idle/slow limits', () => {
     const { l, url, ca } = await listener('rate_limits:\n  timeouts: { headers_seconds: 1, request_seconds: 2, keep_alive_seconds: 1 }\n');
     l.serve((_req, res) => res.end('ok'));
     try {
-      const socket = tls.connect({ host: '127.0.0.1', port: Number(new URL(url).port), servername: 'localhost', ca, ALPNProtocols: ['http/1.1'] });
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: Number(new URL(url).port),
+        servername: 'localhost',
+        ca,
+        ALPNProtocols: ['http/1.1'],
+      });
       await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
       expect(socket.alpnProtocol).toBe('http/1.1');
       let received = '';
@@ -364,7 +415,13 @@ describe('HTTP/2 sessions: graceful shutdown and idle/slow limits', () => {
       expect(received).toMatch(/^HTTP\/1\.1 200/);
       expect(received).toMatch(/keep-alive/i); // the server kept it open, then closed it when idle
       // HTTP/1.1 still requires Host (as on node:http's server).
-      const noHost = tls.connect({ host: '127.0.0.1', port: Number(new URL(url).port), servername: 'localhost', ca, ALPNProtocols: ['http/1.1'] });
+      const noHost = tls.connect({
+        host: '127.0.0.1',
+        port: Number(new URL(url).port),
+        servername: 'localhost',
+        ca,
+        ALPNProtocols: ['http/1.1'],
+      });
       await new Promise<void>((resolve, reject) => noHost.once('secureConnect', resolve).once('error', reject));
       let answer = '';
       noHost.on('data', (d: Buffer) => (answer += d.toString()));

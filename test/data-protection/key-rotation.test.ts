@@ -25,7 +25,10 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
     ({ token } = await s.newClient('rotation'));
     for (let i = 0; i < CUSTOMERS; i++) {
       const full_name = `Rotation Person ${i}`;
-      const res = await s.http.call('/v1/customers', { token, body: { full_name, email: `p${i}@example.org`, national_id: `ID-${1000 + i}` } });
+      const res = await s.http.call('/v1/customers', {
+        token,
+        body: { full_name, email: `p${i}@example.org`, national_id: `ID-${1000 + i}` },
+      });
       expect(res.status).toBe(201);
       customers.push({ id: res.body.id, full_name });
     }
@@ -34,7 +37,9 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
     source = a.body.id;
     destination = b.body.id;
     const dep = await s.http.call('/v1/deposits', {
-      token, headers: { 'idempotency-key': 'rot-dep' }, body: { account_id: source, amount: 1_000_000, currency: 'EUR', reference: 'seed' },
+      token,
+      headers: { 'idempotency-key': 'rot-dep' },
+      body: { account_id: source, amount: 1_000_000, currency: 'EUR', reference: 'seed' },
     });
     expect(dep.status).toBe(201);
   });
@@ -52,7 +57,8 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
         const res =
           kind === 0
             ? await s.http.call('/v1/transfers', {
-                token, headers: { 'idempotency-key': `rot-${engine}-${i}-${Math.random()}` },
+                token,
+                headers: { 'idempotency-key': `rot-${engine}-${i}-${Math.random()}` },
                 body: { source_account_id: source, destination_account_id: destination, amount: 1, currency: 'EUR' },
               })
             : kind === 1
@@ -80,7 +86,9 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ new_version: 2, retired_versions: [1] });
     expect(report.rewrapped).toBeGreaterThanOrEqual(CUSTOMERS);
-    console.log(`[${engine}] rotation v1→v2: ${report.rewrapped} data keys in ${report.batches} batches, ${report.duration_ms} ms, ${requests} requests meanwhile`);
+    console.log(
+      `[${engine}] rotation v1→v2: ${report.rewrapped} data keys in ${report.batches} batches, ${report.duration_ms} ms, ${requests} requests meanwhile`,
+    );
     expect(failures).toEqual([]);
     expect(requests).toBeGreaterThan(0);
 
@@ -89,7 +97,9 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
     const st = JSON.parse(status.stdout);
     expect(st.active_version).toBe(2);
     expect(st.versions.find((v: { version: number }) => v.version === 1)).toMatchObject({ status: 'retired', data_keys: 0 });
-    const left = await s.database.db.one<{ n: bigint }>('SELECT COUNT(*) AS n FROM data_keys WHERE wrapped IS NOT NULL AND kek_version <> 2');
+    const left = await s.database.db.one<{ n: bigint }>(
+      'SELECT COUNT(*) AS n FROM data_keys WHERE wrapped IS NOT NULL AND kek_version <> 2',
+    );
     expect(Number(left?.n)).toBe(0);
   });
 
@@ -108,7 +118,11 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
       expect(result).toMatchObject({ new_version: 3, retired_versions: [2] });
       expect(failures).toEqual([]);
       const st = await keyStatus(db, dataKeys);
-      expect(st.versions.map((v) => [v.version, v.status])).toEqual([[1, 'retired'], [2, 'retired'], [3, 'active']]);
+      expect(st.versions.map((v) => [v.version, v.status])).toEqual([
+        [1, 'retired'],
+        [2, 'retired'],
+        [3, 'active'],
+      ]);
       expect(st.versions.filter((v) => v.status === 'retired').every((v) => v.data_keys === 0)).toBe(true);
       // A retired version's material is gone from the database.
       const retired = await db.query<{ wrapped: string | null }>("SELECT wrapped FROM kek_versions WHERE status = 'retired'");
@@ -132,7 +146,11 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
   });
 
   it('refuses a second KEK source and a malformed VAULTGATE_MASTER_KEY without echoing it', async () => {
-    const both = await cli(['keys', 'status'], { ...s.env, VAULTGATE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'), VAULTGATE_MASTER_KEY_FILE: path.join(s.dataDir, 'master.key') });
+    const both = await cli(['keys', 'status'], {
+      ...s.env,
+      VAULTGATE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+      VAULTGATE_MASTER_KEY_FILE: path.join(s.dataDir, 'master.key'),
+    });
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/VAULTGATE_MASTER_KEY: set either/);
     const bad = await cli(['keys', 'status'], { ...s.env, VAULTGATE_MASTER_KEY: 'c2hvcnQtc2VjcmV0LXZhbHVl' });

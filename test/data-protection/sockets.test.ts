@@ -18,7 +18,11 @@ const openDescriptors = () => readdirSync('/proc/self/fd').length;
 
 /** Starts the holder; resolves with how many connections were secured and refused. */
 function hold(s: TestServer, count: number, localAddress: string) {
-  const child = spawn(process.execPath, [HOLDER, new URL(s.url).port, String(count), localAddress, path.join(s.dataDir, 'dev-tls-cert.pem')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [HOLDER, new URL(s.url).port, String(count), localAddress, path.join(s.dataDir, 'dev-tls-cert.pem')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const result = new Promise<{ secured: number; refused: number }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -30,19 +34,31 @@ function hold(s: TestServer, count: number, localAddress: string) {
   return { child, result };
 }
 
-const stop = (child: ChildProcess) => new Promise<void>((resolve) => {
-  if (child.exitCode !== null || child.signalCode !== null) return resolve();
-  child.once('exit', () => resolve());
-  child.kill('SIGKILL');
-});
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
 
 function healthz(s: TestServer, localAddress: string): Promise<number> {
   const { port } = new URL(s.url);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, servername: 'localhost', localAddress, path: '/healthz', agent: false, ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')) }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        localAddress,
+        path: '/healthz',
+        agent: false,
+        ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')),
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -79,7 +95,9 @@ describe('connection caps: per address and in all', () => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer('sqlite', {
-      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  connections: { max: 30, per_address: 10 }\n  timeouts: { headers_seconds: 10, request_seconds: 20 }\n'),
+      VAULTGATE_CONFIG: writeConfig(
+        'rate_limits:\n  connections: { max: 30, per_address: 10 }\n  timeouts: { headers_seconds: 10, request_seconds: 20 }\n',
+      ),
     });
   });
   afterAll(async () => s?.close());
@@ -106,8 +124,16 @@ describe('connection caps: per address and in all', () => {
   });
 
   it('reads the open-file limit the connection cap is kept under', () => {
-    expect(openFileLimit(() => 'Limit  Soft Limit  Hard Limit  Units\nMax open files            1024                 524288               files\n')).toBe(1024);
+    expect(
+      openFileLimit(
+        () => 'Limit  Soft Limit  Hard Limit  Units\nMax open files            1024                 524288               files\n',
+      ),
+    ).toBe(1024);
     expect(openFileLimit(() => 'garbage')).toBe(undefined);
-    expect(openFileLimit(() => { throw new Error('no /proc'); })).toBe(undefined);
+    expect(
+      openFileLimit(() => {
+        throw new Error('no /proc');
+      }),
+    ).toBe(undefined);
   });
 });

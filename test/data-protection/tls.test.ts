@@ -23,7 +23,13 @@ function connect(url: string, options: tls.ConnectionOptions & { httpPath?: stri
   const { port, hostname } = new URL(url);
   const { httpPath, ...tlsOptions } = options;
   return new Promise((resolve) => {
-    const socket = tls.connect({ host: hostname === 'localhost' ? '127.0.0.1' : hostname, servername: 'localhost', port: Number(port), rejectUnauthorized: false, ...tlsOptions });
+    const socket = tls.connect({
+      host: hostname === 'localhost' ? '127.0.0.1' : hostname,
+      servername: 'localhost',
+      port: Number(port),
+      rejectUnauthorized: false,
+      ...tlsOptions,
+    });
     const done = (h: Handshake) => {
       socket.destroy();
       resolve(h);
@@ -31,7 +37,10 @@ function connect(url: string, options: tls.ConnectionOptions & { httpPath?: stri
     socket.once('error', () => done({ ok: false }));
     socket.once('secureConnect', () => {
       const info: Handshake = {
-        ok: true, protocol: socket.getProtocol(), cipher: socket.getCipher().name, alpn: socket.alpnProtocol,
+        ok: true,
+        protocol: socket.getProtocol(),
+        cipher: socket.getCipher().name,
+        alpn: socket.alpnProtocol,
         fingerprint: socket.getPeerX509Certificate()?.fingerprint256,
       };
       if (!httpPath) return done(info);
@@ -54,7 +63,11 @@ describe('TLS versions and cipher suites', () => {
   it('negotiates TLS 1.3 by default and HTTP/2 through ALPN (HTTP/1.1 for clients without h2)', async () => {
     const h = await connect(s.url, { ALPNProtocols: ['h2', 'http/1.1'] });
     expect(h).toMatchObject({ ok: true, protocol: 'TLSv1.3', alpn: 'h2' });
-    expect(await connect(s.url, { ALPNProtocols: ['http/1.1'], httpPath: '/healthz' })).toMatchObject({ ok: true, alpn: 'http/1.1', status: 200 });
+    expect(await connect(s.url, { ALPNProtocols: ['http/1.1'], httpPath: '/healthz' })).toMatchObject({
+      ok: true,
+      alpn: 'http/1.1',
+      status: 200,
+    });
   });
 
   it('refuses TLS 1.0 and TLS 1.1', async () => {
@@ -85,8 +98,18 @@ describe('certificate and key reload without a restart', () => {
   let dir: string;
   const issue = async (cn: string) =>
     selfsigned.generate([{ name: 'commonName', value: cn }], {
-      keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
     });
   // The development certificate's files in the data directory are watched like configured ones.
   beforeAll(async () => {
@@ -122,8 +145,13 @@ describe('mutual TLS (VAULTGATE_TLS_CLIENT_CA)', () => {
   let foreign: { cert: string; key: string };
   const ca = async (name: string, cn: string) => {
     const pems = await selfsigned.generate([{ name: 'commonName', value: name }], {
-      keyType: 'ec', curve: 'P-256', algorithm: 'sha256',
-      extensions: [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true }],
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [
+        { name: 'basicConstraints', cA: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true },
+      ],
       clientCertificate: { cn, algorithm: 'sha256' },
     });
     return { caCert: pems.cert, cert: pems.clientcert as string, key: pems.clientprivate as string };

@@ -25,7 +25,9 @@ describeEngines('API security answers', (engine) => {
     accountA = (await s.http.call('/v1/accounts', { token: acme.token, body: { customer_id: customerId, currency: 'EUR' } })).body.id;
     accountB = (await s.http.call('/v1/accounts', { token: acme.token, body: { customer_id: customerId, currency: 'EUR' } })).body.id;
     const dep = await s.http.call('/v1/deposits', {
-      token: acme.token, headers: idem(), body: { account_id: accountA, amount: 10000, currency: 'EUR', reference: 'seed' },
+      token: acme.token,
+      headers: idem(),
+      body: { account_id: accountA, amount: 10000, currency: 'EUR', reference: 'seed' },
     });
     expect(dep.status).toBe(201);
   });
@@ -47,14 +49,16 @@ describeEngines('API security answers', (engine) => {
   /** A token signed with the server's real signing key, claims of our choosing. */
   async function forge(claims: Record<string, unknown>, alg = 'ES256') {
     const master = loadMasterKey(`${s.dataDir}/master.key`, { create: false });
-    const jwks = JSON.parse(await createPlatformSecrets(s.database.db, master).getOrCreate('oidc-jwks', () => { throw new Error('missing'); }));
+    const jwks = JSON.parse(
+      await createPlatformSecrets(s.database.db, master).getOrCreate('oidc-jwks', () => {
+        throw new Error('missing');
+      }),
+    );
     const jwk = jwks.keys.find((k: { alg?: string; kty: string }) => (k.alg ?? (k.kty === 'EC' ? 'ES256' : '')) === alg);
     const key = await importJWK(jwk, alg);
     const real = decodeJwt(acme.token);
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ ...real, iat: now, exp: now + 300, ...claims })
-      .setProtectedHeader({ alg, typ: 'at+jwt', kid: jwk.kid })
-      .sign(key);
+    return new SignJWT({ ...real, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg, typ: 'at+jwt', kid: jwk.kid }).sign(key);
   }
 
   it('refuses a request without a token: 401 invalid_token with WWW-Authenticate', async () => {
@@ -116,7 +120,8 @@ describeEngines('API security answers', (engine) => {
   it('answers 403 insufficient_scope for a missing permission', async () => {
     const reader = await s.newClient('acme', ['accounts:read']);
     const res = await s.http.call('/v1/transfers', {
-      token: reader.token, headers: idem(),
+      token: reader.token,
+      headers: idem(),
       body: { source_account_id: accountA, destination_account_id: accountB, amount: 1, currency: 'EUR' },
     });
     expectProblem(res, 403, 'insufficient_scope');
@@ -142,19 +147,25 @@ describeEngines('API security answers', (engine) => {
     const list = await s.http.call(`/v1/accounts?customer_id=${customerId}`, { token: globex.token });
     expect(list.body.data).toEqual([]);
     const steal = await s.http.call('/v1/transfers', {
-      token: globex.token, headers: idem(),
+      token: globex.token,
+      headers: idem(),
       body: { source_account_id: accountA, destination_account_id: accountB, amount: 100, currency: 'EUR' },
     });
     expectProblem(steal, 404, 'not_found');
     const fund = await s.http.call('/v1/deposits', {
-      token: globex.token, headers: idem(), body: { account_id: accountA, amount: 100, currency: 'EUR', reference: 'x' },
+      token: globex.token,
+      headers: idem(),
+      body: { account_id: accountA, amount: 100, currency: 'EUR', reference: 'x' },
     });
     expectProblem(fund, 404, 'not_found');
     expect(await balances()).toEqual([10000, 0]);
   });
 
   it('refuses unknown properties with 400 validation_failed naming the property', async () => {
-    const res = await s.http.call('/v1/accounts', { token: acme.token, body: { customer_id: customerId, currency: 'EUR', balance: 1000000 } });
+    const res = await s.http.call('/v1/accounts', {
+      token: acme.token,
+      body: { customer_id: customerId, currency: 'EUR', balance: 1000000 },
+    });
     expectProblem(res, 400, 'validation_failed');
     expect(res.body.detail).toContain('"balance"');
   });
@@ -171,7 +182,8 @@ describeEngines('API security answers', (engine) => {
     ['null', 'null'],
   ])('refuses an amount that is %s with 400', async (_name, amount) => {
     const res = await s.http.call('/v1/transfers', {
-      token: acme.token, headers: idem(),
+      token: acme.token,
+      headers: idem(),
       body: `{"source_account_id":"${accountA}","destination_account_id":"${accountB}","amount":${amount},"currency":"EUR"}`,
     });
     expectProblem(res, 400, 'validation_failed');
@@ -180,7 +192,8 @@ describeEngines('API security answers', (engine) => {
 
   it('accepts the largest amount 2^53-1 as valid input (then refuses it as above the per-transfer maximum)', async () => {
     const res = await s.http.call('/v1/transfers', {
-      token: acme.token, headers: idem(),
+      token: acme.token,
+      headers: idem(),
       body: { source_account_id: accountA, destination_account_id: accountB, amount: 9007199254740991, currency: 'EUR' },
     });
     expectProblem(res, 422, 'amount_above_maximum');
@@ -196,7 +209,9 @@ describeEngines('API security answers', (engine) => {
 
   it('answers 415 for a non-JSON content type and 400 for malformed JSON', async () => {
     const form = await s.http.call('/v1/customers', {
-      token: acme.token, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'full_name=x&email=y@z.io',
+      token: acme.token,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'full_name=x&email=y@z.io',
     });
     expectProblem(form, 415, 'unsupported_media_type');
     const text = await s.http.call('/v1/customers', { token: acme.token, headers: { 'content-type': 'text/plain' }, body: '{}' });
@@ -207,19 +222,24 @@ describeEngines('API security answers', (engine) => {
 
   it('refuses prototype pollution attempts', async () => {
     const res = await s.http.call('/v1/customers', {
-      token: acme.token, body: '{"full_name":"x","email":"x@example.com","__proto__":{"admin":true}}',
+      token: acme.token,
+      body: '{"full_name":"x","email":"x@example.com","__proto__":{"admin":true}}',
     });
     expect(res.status).toBe(400);
   });
 
   it('answers 413 for an oversized body', async () => {
-    const res = await s.http.call('/v1/customers', { token: acme.token, body: { full_name: 'x'.repeat(64 * 1024), email: 'big@example.com' } });
+    const res = await s.http.call('/v1/customers', {
+      token: acme.token,
+      body: { full_name: 'x'.repeat(64 * 1024), email: 'big@example.com' },
+    });
     expectProblem(res, 413, 'payload_too_large');
   });
 
   it('refuses an overdraft with 422 insufficient_funds and leaves both balances unchanged', async () => {
     const res = await s.http.call('/v1/transfers', {
-      token: acme.token, headers: idem(),
+      token: acme.token,
+      headers: idem(),
       body: { source_account_id: accountA, destination_account_id: accountB, amount: 10001, currency: 'EUR' },
     });
     expectProblem(res, 422, 'insufficient_funds');
@@ -228,16 +248,21 @@ describeEngines('API security answers', (engine) => {
 
   it('refuses same_account, currency_mismatch and a missing Idempotency-Key', async () => {
     const same = await s.http.call('/v1/transfers', {
-      token: acme.token, headers: idem(), body: { source_account_id: accountA, destination_account_id: accountA, amount: 1, currency: 'EUR' },
+      token: acme.token,
+      headers: idem(),
+      body: { source_account_id: accountA, destination_account_id: accountA, amount: 1, currency: 'EUR' },
     });
     expectProblem(same, 422, 'same_account');
     const usd = (await s.http.call('/v1/accounts', { token: acme.token, body: { customer_id: customerId, currency: 'USD' } })).body.id;
     const mismatch = await s.http.call('/v1/transfers', {
-      token: acme.token, headers: idem(), body: { source_account_id: accountA, destination_account_id: usd, amount: 1, currency: 'EUR' },
+      token: acme.token,
+      headers: idem(),
+      body: { source_account_id: accountA, destination_account_id: usd, amount: 1, currency: 'EUR' },
     });
     expectProblem(mismatch, 422, 'currency_mismatch');
     const noKey = await s.http.call('/v1/transfers', {
-      token: acme.token, body: { source_account_id: accountA, destination_account_id: accountB, amount: 1, currency: 'EUR' },
+      token: acme.token,
+      body: { source_account_id: accountA, destination_account_id: accountB, amount: 1, currency: 'EUR' },
     });
     expectProblem(noKey, 400, 'validation_failed');
     expect(noKey.body.detail).toContain('Idempotency-Key');

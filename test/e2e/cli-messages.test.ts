@@ -45,12 +45,21 @@ describe('a bad CLI option is named in one line', () => {
   it.each([
     [['clients', 'create', '--bogus', '1'], 'vaultgate: clients create: unknown option --bogus (see vaultgate clients create --help)'],
     [['clients', 'create', '--scopes'], 'vaultgate: clients create: --scopes needs a value (see vaultgate clients create --help)'],
-    [['clients', 'create', '--tenant=', '--name', 'x'], 'vaultgate: clients create: --tenant needs a value (see vaultgate clients create --help)'],
+    [
+      ['clients', 'create', '--tenant=', '--name', 'x'],
+      'vaultgate: clients create: --tenant needs a value (see vaultgate clients create --help)',
+    ],
     [['keys', 'status', '--batch-size', '3'], 'vaultgate: keys status: unknown option --batch-size (see vaultgate keys status --help)'],
-    [['users', 'disable', '--tenant', 'acme', '--email', 'a@example.com', '--role', 'admin'], 'vaultgate: users disable: unknown option --role (see vaultgate users disable --help)'],
+    [
+      ['users', 'disable', '--tenant', 'acme', '--email', 'a@example.com', '--role', 'admin'],
+      'vaultgate: users disable: unknown option --role (see vaultgate users disable --help)',
+    ],
     [['restore', '--force=yes'], 'vaultgate: restore: --force takes no value (see vaultgate restore --help)'],
     [['start', 'now'], 'vaultgate: start: unexpected argument now (see vaultgate start --help)'],
-    [['clients', 'remove'], 'vaultgate: usage: vaultgate clients create | vaultgate clients list | vaultgate clients revoke | vaultgate clients review (see vaultgate clients SUBCOMMAND --help)'],
+    [
+      ['clients', 'remove'],
+      'vaultgate: usage: vaultgate clients create | vaultgate clients list | vaultgate clients revoke | vaultgate clients review (see vaultgate clients SUBCOMMAND --help)',
+    ],
     [['frobnicate'], 'vaultgate: unknown command "frobnicate" (see vaultgate --help)'],
   ])('%j', async (args, line) => {
     const res = await runCli(args, env());
@@ -64,13 +73,14 @@ describe('help lists every option', () => {
     expect(res.code).toBe(0);
     for (const spec of Object.values(SPECS)) {
       expect(res.stdout).toContain(`  ${spec.name}`);
-      for (const option of Object.keys(spec.options)) expect(`${spec.name}: ${res.stdout.includes(`--${option}`)}`).toBe(`${spec.name}: true`);
+      for (const option of Object.keys(spec.options))
+        expect(`${spec.name}: ${res.stdout.includes(`--${option}`)}`).toBe(`${spec.name}: true`);
     }
     expect(res.stdout).toContain('--binding dpop|mtls');
     expect(res.stdout).toContain('--default-scopes');
   });
 
-  it('vaultgate COMMAND --help prints that command\'s options on stdout and exits 0', async () => {
+  it("vaultgate COMMAND --help prints that command's options on stdout and exits 0", async () => {
     for (const spec of [SPECS.clientsCreate, SPECS.usersCreate, SPECS.keysRotate, SPECS.auditExport, SPECS.restore]) {
       const res = await runCli([...spec.name.split(' '), '--help'], env());
       expect([spec.name, res.code, res.stderr]).toEqual([spec.name, 0, '']);
@@ -105,7 +115,10 @@ describe('npm start', () => {
       expect(await exited).toBe(0);
       const refused = await new Promise<boolean>((resolve) => {
         const socket = connect(port, '127.0.0.1');
-        socket.once('connect', () => { socket.destroy(); resolve(false); });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(false);
+        });
         socket.once('error', () => resolve(true));
       });
       expect(refused).toBe(true);

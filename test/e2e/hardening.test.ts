@@ -34,16 +34,30 @@ function rawCall(s: TestServer, p: string, options: { method?: string; headers?:
   return new Promise<{ status: number; headers: Record<string, unknown>; body: any }>((resolve, reject) => {
     // The target as given (a URL object would drop a '#' and what follows it).
     const { hostname, port } = new URL(s.url);
-    const req = httpsRequest({ hostname, port, path: p, method: options.method ?? 'GET', headers: options.headers, ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try { body = JSON.parse(text); } catch { body = text; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-    });
+    const req = httpsRequest(
+      {
+        hostname,
+        port,
+        path: p,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = text;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+      },
+    );
     req.on('error', reject);
     if (options.body) req.write(options.body);
     req.end();
@@ -54,14 +68,21 @@ describe('the client-authentication endpoints share one lockout, however they ar
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer('sqlite', {
-      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 600, max_lockout_seconds: 600 }\n'),
+      VAULTGATE_CONFIG: writeConfig(
+        'rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 600, max_lockout_seconds: 600 }\n',
+      ),
     });
   });
   afterAll(async () => s?.close());
 
   it('case, a trailing slash or another endpoint do not reset the count; an escaped path is not found', async () => {
     const client = await s.newClient('acme', ['accounts:read']);
-    const wrong = (p: string) => s.http.call(p, { method: 'POST', headers: { ...form, authorization: basic(client.clientId, 'wrong') }, body: 'grant_type=client_credentials&scope=accounts:read' });
+    const wrong = (p: string) =>
+      s.http.call(p, {
+        method: 'POST',
+        headers: { ...form, authorization: basic(client.clientId, 'wrong') },
+        body: 'grant_type=client_credentials&scope=accounts:read',
+      });
     expect((await wrong('/oauth/token')).status).toBe(401);
     expect((await wrong('/oauth/Token')).status).toBe(401);
     expect((await wrong('/oauth/token/')).status).toBe(401);
@@ -71,7 +92,11 @@ describe('the client-authentication endpoints share one lockout, however they ar
       const locked = await wrong(p);
       expect([p, locked.status, locked.body?.code]).toEqual([p, 429, 'rate_limited']);
     }
-    const right = await s.http.call('/oauth/TOKEN', { method: 'POST', headers: { ...form, authorization: basic(client.clientId, client.secret) }, body: 'grant_type=client_credentials&scope=accounts:read' });
+    const right = await s.http.call('/oauth/TOKEN', {
+      method: 'POST',
+      headers: { ...form, authorization: basic(client.clientId, client.secret) },
+      body: 'grant_type=client_credentials&scope=accounts:read',
+    });
     expect(right.status).toBe(429);
     // A %-escaped spelling never reaches the authorization server.
     expectProblem(await wrong('/oauth/%74oken'), 404, 'not_found');
@@ -79,7 +104,11 @@ describe('the client-authentication endpoints share one lockout, however they ar
     expectProblem(await s.http.call('/%6Fauth/jwks'), 404, 'not_found');
     // Characters a request target may not hold, which another parser would strip or trim.
     for (const target of ['/oauth/token#', '/oauth/token#x', '/oauth/token?a#b']) {
-      const res = await rawCall(s, target, { method: 'POST', headers: { ...form, authorization: basic(client.clientId, client.secret) }, body: Buffer.from('grant_type=client_credentials') });
+      const res = await rawCall(s, target, {
+        method: 'POST',
+        headers: { ...form, authorization: basic(client.clientId, client.secret) },
+        body: Buffer.from('grant_type=client_credentials'),
+      });
       expectProblem(res, 400, 'invalid_request');
     }
   });
@@ -98,12 +127,20 @@ describeEngines('input the database must never see', (engine: Engine) => {
   afterAll(async () => s?.close());
 
   it('a NUL character in a body or a query is a 400, never a 500', async () => {
-    const dep = await s.http.call('/v1/deposits', { token: acme.token, headers: { 'idempotency-key': 'nul-1' }, body: { account_id: account, amount: 100, currency: 'EUR', reference: 'a\u0000b' } });
+    const dep = await s.http.call('/v1/deposits', {
+      token: acme.token,
+      headers: { 'idempotency-key': 'nul-1' },
+      body: { account_id: account, amount: 100, currency: 'EUR', reference: 'a\u0000b' },
+    });
     expectProblem(dep, 400, 'validation_failed');
     const key = await s.http.call('/v1/customers', { token: acme.token, body: '{"full_name":"x","email":"x@example.com","a\\u0000":1}' });
     expectProblem(key, 400, 'validation_failed');
     // An escaped backslash before "u0000" is text, not a NUL.
-    const text = await s.http.call('/v1/deposits', { token: acme.token, headers: { 'idempotency-key': 'nul-2' }, body: '{"account_id":"' + account + '","amount":100,"currency":"EUR","reference":"C:\\\\u0000"}' });
+    const text = await s.http.call('/v1/deposits', {
+      token: acme.token,
+      headers: { 'idempotency-key': 'nul-2' },
+      body: '{"account_id":"' + account + '","amount":100,"currency":"EUR","reference":"C:\\\\u0000"}',
+    });
     expect(text.status).toBe(201);
     expect(text.body.reference).toBe('C:\\u0000');
     expectProblem(await s.http.call('/v1/accounts?customer_id=cus_%00'), 400, 'validation_failed');
@@ -112,7 +149,11 @@ describeEngines('input the database must never see', (engine: Engine) => {
   });
 
   it('a NUL in an OAuth form is an unknown client or token, never a 500', async () => {
-    const token = await s.http.call('/oauth/token', { method: 'POST', headers: form, body: 'client_id=cli_%00&grant_type=client_credentials' });
+    const token = await s.http.call('/oauth/token', {
+      method: 'POST',
+      headers: form,
+      body: 'client_id=cli_%00&grant_type=client_credentials',
+    });
     expect([token.status, token.body.error]).toEqual([401, 'invalid_client']);
     const svc = await s.newClient('acme', ['accounts:read']);
     const auth = { ...form, authorization: basic(svc.clientId, svc.secret) };
@@ -130,17 +171,20 @@ describeEngines('input the database must never see', (engine: Engine) => {
 
   it('JSON must be UTF-8: another charset is 415, invalid bytes are 400; nothing is stored', async () => {
     const latin1 = await rawCall(s, '/v1/customers', {
-      method: 'POST', headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json; charset=iso-8859-1' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json; charset=iso-8859-1' },
       body: Buffer.from('{"full_name":"Jos\xe9","email":"jose@example.com"}', 'latin1'),
     });
     expectProblem(latin1, 415, 'unsupported_media_type');
     const broken = await rawCall(s, '/v1/customers', {
-      method: 'POST', headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json' },
       body: Buffer.concat([Buffer.from('{"full_name":"Jos'), Buffer.from([0xff, 0xfe]), Buffer.from('","email":"jose@example.com"}')]),
     });
     expectProblem(broken, 400, 'invalid_request');
     const utf8 = await rawCall(s, '/v1/customers', {
-      method: 'POST', headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json; charset=UTF-8' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json; charset=UTF-8' },
       body: Buffer.from('{"full_name":"José","email":"jose@example.com"}', 'utf8'),
     });
     expect([utf8.status, utf8.body.full_name]).toEqual([201, 'José']);
@@ -182,8 +226,15 @@ describe('errors before the gateway, and headers everywhere', () => {
     // request; curl sends it, as an attacker's client would.
     const curl = async (bytes: number) => {
       const { stdout } = await execFileAsync('curl', [
-        '-s', '--http2', '--cacert', path.join(s.dataDir, 'dev-tls-cert.pem'), '-H', `X-Big: ${'a'.repeat(bytes)}`,
-        '-w', '\n%{http_code} %{http_version}', `${s.url}/healthz`,
+        '-s',
+        '--http2',
+        '--cacert',
+        path.join(s.dataDir, 'dev-tls-cert.pem'),
+        '-H',
+        `X-Big: ${'a'.repeat(bytes)}`,
+        '-w',
+        '\n%{http_code} %{http_version}',
+        `${s.url}/healthz`,
       ]);
       const lines = stdout.trim().split('\n');
       return { statusLine: lines.pop(), body: JSON.parse(lines.join('\n')) };
@@ -242,14 +293,18 @@ describe('behind a TLS-terminating proxy', () => {
   });
   afterAll(async () => s?.close());
 
-  const viaProxy = (xff: string) => new Promise<{ status: number }>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/openapi.json', headers: { 'x-forwarded-for': xff, 'x-forwarded-proto': 'https' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+  const viaProxy = (xff: string) =>
+    new Promise<{ status: number }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path: '/openapi.json', headers: { 'x-forwarded-for': xff, 'x-forwarded-proto': 'https' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
 
   it('only the entry the proxy appended is the caller: forged entries before it change nothing', async () => {
     const statuses = [];

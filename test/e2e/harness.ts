@@ -12,7 +12,13 @@ import { createTestDatabase, type Engine, type TestDatabase } from '../support/d
 import { createClient } from './http.js';
 
 export const ALL_API_SCOPES = [
-  'customers:read', 'customers:write', 'accounts:read', 'accounts:write', 'transfers:read', 'transfers:write', 'ledger:fund',
+  'customers:read',
+  'customers:write',
+  'accounts:read',
+  'accounts:write',
+  'transfers:read',
+  'transfers:write',
+  'ledger:fund',
 ];
 
 export interface TestServer {
@@ -93,13 +99,25 @@ export async function startTestServer(engine: Engine, extraEnv: Record<string, s
   }
 
   return {
-    url: server.url, dataDir, database, server, http, logs, terminal: terminalLines, env,
+    url: server.url,
+    dataDir,
+    database,
+    server,
+    http,
+    logs,
+    terminal: terminalLines,
+    env,
     token,
     async newClient(tenant, scopes = ALL_API_SCOPES) {
       const created = await server.services.identity.clients.create({ tenant, name: `test-${tenant}`, scopes });
       const res = await token(created.client_id, created.client_secret as string, scopes.join(' '));
       if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return { clientId: created.client_id, secret: created.client_secret as string, tenantId: created.tenant_id, token: res.body.access_token };
+      return {
+        clientId: created.client_id,
+        secret: created.client_secret as string,
+        tenantId: created.tenant_id,
+        token: res.body.access_token,
+      };
     },
     async close() {
       http.close();

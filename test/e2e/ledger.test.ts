@@ -14,19 +14,25 @@ describeEngines('ledger through the API', (engine) => {
   afterAll(async () => s?.close());
 
   async function openAccount(currency = 'EUR') {
-    const cus = await s.http.call('/v1/customers', { token: client.token, body: { full_name: 'Grace Hopper', email: `g${Math.random()}@example.com` } });
+    const cus = await s.http.call('/v1/customers', {
+      token: client.token,
+      body: { full_name: 'Grace Hopper', email: `g${Math.random()}@example.com` },
+    });
     const acc = await s.http.call('/v1/accounts', { token: client.token, body: { customer_id: cus.body.id, currency } });
     expect(acc.status).toBe(201);
     return acc.body.id as string;
   }
   async function deposit(accountId: string, amount: number, key = `dep-${Math.random()}`) {
     return s.http.call('/v1/deposits', {
-      token: client.token, headers: { 'idempotency-key': key }, body: { account_id: accountId, amount, currency: 'EUR', reference: 'seed' },
+      token: client.token,
+      headers: { 'idempotency-key': key },
+      body: { account_id: accountId, amount, currency: 'EUR', reference: 'seed' },
     });
   }
   function transfer(source: string, destination: string, amount: number, key: string) {
     return s.http.call('/v1/transfers', {
-      token: client.token, headers: { 'idempotency-key': key },
+      token: client.token,
+      headers: { 'idempotency-key': key },
       body: { source_account_id: source, destination_account_id: destination, amount, currency: 'EUR', description: 'rent' },
     });
   }
@@ -41,7 +47,8 @@ describeEngines('ledger through the API', (engine) => {
 
   it('runs the tour: customer, two accounts, deposit, transfer, replay, entries, balances', async () => {
     const cus = await s.http.call('/v1/customers', {
-      token: client.token, body: { full_name: 'Ada Lovelace', email: 'Ada@Example.com', national_id: 'GB-123456789', phone: '+442071234567' },
+      token: client.token,
+      body: { full_name: 'Ada Lovelace', email: 'Ada@Example.com', national_id: 'GB-123456789', phone: '+442071234567' },
     });
     expect(cus.status).toBe(201);
     expect(cus.body).toMatchObject({ full_name: 'Ada Lovelace', national_id_last4: '6789', status: 'active' });
@@ -64,7 +71,10 @@ describeEngines('ledger through the API', (engine) => {
     expect(replay.body).toEqual(first.body);
 
     const entries = await s.http.call(`/v1/accounts/${a.body.id}/entries`, { token: client.token });
-    expect(entries.body.data.map((e: { amount: number; balance_after: number }) => [e.amount, e.balance_after])).toEqual([[10000, 10000], [-2500, 7500]]);
+    expect(entries.body.data.map((e: { amount: number; balance_after: number }) => [e.amount, e.balance_after])).toEqual([
+      [10000, 10000],
+      [-2500, 7500],
+    ]);
     expect(await available(a.body.id)).toBe(7500);
     expect(await available(b.body.id)).toBe(2500);
 

@@ -17,7 +17,16 @@ const PERSON = {
   national_id: 'FR7734998812',
   address: { line1: '17 Rue Oberkampf', city: 'Lutetia', postal_code: '75011', country: 'FR' },
 };
-const SECRET_VALUES = ['Zebulon', 'Quartermaine', 'zebulon.quartermaine', 'FR7734998812', '7734998812', 'Oberkampf', '+33612345678', '1985-04-12'];
+const SECRET_VALUES = [
+  'Zebulon',
+  'Quartermaine',
+  'zebulon.quartermaine',
+  'FR7734998812',
+  '7734998812',
+  'Oberkampf',
+  '+33612345678',
+  '1985-04-12',
+];
 
 describeEngines('personal data at rest', (engine) => {
   let s: TestServer;
@@ -87,7 +96,9 @@ describeEngines('personal data at rest', (engine) => {
     const cus = await s.http.call('/v1/customers', { token, body: { full_name: 'Erik Erasable', email: 'erik@example.org' } });
     const acc = await s.http.call('/v1/accounts', { token, body: { customer_id: cus.body.id, currency: 'EUR' } });
     await s.http.call('/v1/deposits', {
-      token, headers: { 'idempotency-key': 'erase-dep' }, body: { account_id: acc.body.id, amount: 500, currency: 'EUR', reference: 'r' },
+      token,
+      headers: { 'idempotency-key': 'erase-dep' },
+      body: { account_id: acc.body.id, amount: 500, currency: 'EUR', reference: 'r' },
     });
     const dk = await s.database.db.one<{ data_key_id: string }>('SELECT data_key_id FROM customers WHERE id = $1', [cus.body.id]);
     const erased = await s.http.call(`/v1/customers/${cus.body.id}`, { method: 'DELETE', token });

@@ -35,13 +35,24 @@ describe('OpenAPI and docs', () => {
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe('3.1.0');
     const paths = Object.keys(res.body.paths);
-    for (const p of ['/v1/customers', '/v1/customers/{id}', '/v1/accounts', '/v1/accounts/{id}', '/v1/accounts/{id}/entries', '/v1/deposits', '/v1/transfers', '/v1/transfers/{id}']) {
+    for (const p of [
+      '/v1/customers',
+      '/v1/customers/{id}',
+      '/v1/accounts',
+      '/v1/accounts/{id}',
+      '/v1/accounts/{id}/entries',
+      '/v1/deposits',
+      '/v1/transfers',
+      '/v1/transfers/{id}',
+    ]) {
       expect(paths).toContain(p);
     }
     expect(res.body.paths['/v1/transfers'].post.security).toEqual([{ bearer: ['transfers:write'] }]);
     expect(paths.some((p) => p.startsWith('/oauth'))).toBe(false);
     // Every operation has its stable operation id from the route table, and no two share one.
-    const operations = Object.values(res.body.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((ops) => Object.values(ops));
+    const operations = Object.values(res.body.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((ops) =>
+      Object.values(ops),
+    );
     const ids = operations.map((o) => o.operationId);
     expect(ids.every((id) => typeof id === 'string' && /^[a-z_]+(\.[a-z_]+)+$/.test(id))).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
@@ -127,7 +138,10 @@ describe('the CLI and the process', () => {
 
   it('clients create --json prints one JSON document and nothing else; bad input exits non-zero with one line', async () => {
     const env = { VAULTGATE_DATA_DIR: dir, DATABASE_URL: database.url };
-    const ok = await cli(['clients', 'create', '--tenant', 'acme', '--name', 'payouts', '--scopes', 'accounts:read transfers:write', '--json'], env);
+    const ok = await cli(
+      ['clients', 'create', '--tenant', 'acme', '--name', 'payouts', '--scopes', 'accounts:read transfers:write', '--json'],
+      env,
+    );
     expect(ok.code).toBe(0);
     const doc = JSON.parse(ok.stdout);
     expect(Object.keys(doc).sort()).toEqual(['client_id', 'client_secret', 'scopes', 'tenant_id']);

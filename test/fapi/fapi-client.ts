@@ -16,15 +16,28 @@ export async function registerFapiClient(s: TestServer, tenant: string, scopes: 
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
   const created = await s.server.services.identity.clients.create({
-    tenant, name: `fapi-${tenant}`, scopes, grant: 'authorization_code', redirectUris: [REDIRECT_URI], authMethod: 'private_key_jwt', jwks: { keys: [jwk] },
+    tenant,
+    name: `fapi-${tenant}`,
+    scopes,
+    grant: 'authorization_code',
+    redirectUris: [REDIRECT_URI],
+    authMethod: 'private_key_jwt',
+    jwks: { keys: [jwk] },
   });
   return { clientId: created.client_id, key: privateKey };
 }
 
 /** RFC 7523 client assertion; FAPI 2.0 wants `aud` = the issuer. */
 export function clientAssertion(c: FapiClient, issuer: string): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(c.clientId).setSubject(c.clientId).setAudience(issuer)
-    .setJti(randomUUID()).setIssuedAt().setExpirationTime('60s').sign(c.key);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+    .setIssuer(c.clientId)
+    .setSubject(c.clientId)
+    .setAudience(issuer)
+    .setJti(randomUUID())
+    .setIssuedAt()
+    .setExpirationTime('60s')
+    .sign(c.key);
 }
 
 export const clientAuthParams = async (c: FapiClient, issuer: string) => ({
@@ -43,11 +56,22 @@ export async function newDpopKey(): Promise<DpopKey> {
   return { privateKey, jwk: await exportJWK(publicKey) };
 }
 
-export function dpopProof(k: DpopKey, method: string, url: string, accessToken?: string, iat = Math.floor(Date.now() / 1000)): Promise<string> {
+export function dpopProof(
+  k: DpopKey,
+  method: string,
+  url: string,
+  accessToken?: string,
+  iat = Math.floor(Date.now() / 1000),
+): Promise<string> {
   return new SignJWT({
-    htm: method, htu: url, jti: randomUUID(),
+    htm: method,
+    htu: url,
+    jti: randomUUID(),
     ...(accessToken ? { ath: createHash('sha256').update(accessToken).digest('base64url') } : {}),
-  }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: k.jwk }).setIssuedAt(iat).sign(k.privateKey);
+  })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: k.jwk })
+    .setIssuedAt(iat)
+    .sign(k.privateKey);
 }
 
 export function pkce(): { verifier: string; challenge: string } {
@@ -79,7 +103,11 @@ export class Browser {
   async request(path: string, options: { method?: string; form?: Record<string, string> } = {}) {
     const headers: Record<string, string> = { cookie: [...this.jar].map(([k, v]) => `${k}=${v}`).join('; '), accept: 'text/html' };
     if (options.form) Object.assign(headers, FORM, { origin: this.s.url });
-    const res = await this.s.http.call(path, { method: options.method ?? (options.form ? 'POST' : 'GET'), headers, ...(options.form ? { body: form(options.form) } : {}) });
+    const res = await this.s.http.call(path, {
+      method: options.method ?? (options.form ? 'POST' : 'GET'),
+      headers,
+      ...(options.form ? { body: form(options.form) } : {}),
+    });
     this.store(res.headers['set-cookie']);
     return res;
   }
@@ -118,7 +146,13 @@ export interface AuthorizeResult {
  * Drives authorize → sign-in (→ enrolment code → TOTP enrolment, or verification) → consent →
  * redirect with the code. A refused step ends the run with `location` = '<step>-refused'.
  */
-export async function authorize(s: TestServer, browser: Browser, clientId: string, requestUri: string, user: SignInUser): Promise<AuthorizeResult> {
+export async function authorize(
+  s: TestServer,
+  browser: Browser,
+  clientId: string,
+  requestUri: string,
+  user: SignInUser,
+): Promise<AuthorizeResult> {
   let res = await browser.request(`/oauth/authorize?${form({ client_id: clientId, request_uri: requestUri })}`);
   const pages: string[] = [];
   let recoveryCodes: string[] | undefined;
@@ -162,11 +196,26 @@ export async function authorize(s: TestServer, browser: Browser, clientId: strin
   throw new Error('too many steps');
 }
 
-export async function exchangeCode(s: TestServer, c: FapiClient, code: string, verifier: string, dpop: DpopKey | undefined, extra: Record<string, string> = {}) {
+export async function exchangeCode(
+  s: TestServer,
+  c: FapiClient,
+  code: string,
+  verifier: string,
+  dpop: DpopKey | undefined,
+  extra: Record<string, string> = {},
+) {
   const headers: Record<string, string> = { ...FORM };
   if (dpop) headers.dpop = await dpopProof(dpop, 'POST', `${s.url}/oauth/token`);
   return s.http.call('/oauth/token', {
-    method: 'POST', headers,
-    body: form({ ...(await clientAuthParams(c, s.url)), grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier, ...extra }),
+    method: 'POST',
+    headers,
+    body: form({
+      ...(await clientAuthParams(c, s.url)),
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+      ...extra,
+    }),
   });
 }

@@ -6,7 +6,17 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEngines } from '../support/databases.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import {
-  Browser, REDIRECT_URI, authorize, clientAuthParams, dpopProof, exchangeCode, newDpopKey, par, pkce, registerFapiClient, type FapiClient,
+  Browser,
+  REDIRECT_URI,
+  authorize,
+  clientAuthParams,
+  dpopProof,
+  exchangeCode,
+  newDpopKey,
+  par,
+  pkce,
+  registerFapiClient,
+  type FapiClient,
 } from './fapi-client.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -29,7 +39,11 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     customerB = (await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Bob B', email: 'b@example.com' } })).body.id;
     accountA = (await s.http.call('/v1/accounts', { token: svc.token, body: { customer_id: customerA, currency: 'EUR' } })).body.id;
     accountB = (await s.http.call('/v1/accounts', { token: svc.token, body: { customer_id: customerB, currency: 'EUR' } })).body.id;
-    await s.http.call('/v1/deposits', { token: svc.token, headers: { 'idempotency-key': 'fund-a' }, body: { account_id: accountA, amount: 1000, currency: 'EUR', reference: 'test' } });
+    await s.http.call('/v1/deposits', {
+      token: svc.token,
+      headers: { 'idempotency-key': 'fund-a' },
+      body: { account_id: accountA, amount: 1000, currency: 'EUR', reference: 'test' },
+    });
     const users = s.server.services.identity.users;
     await users.create({ tenant: 'acme', email: 'ada@acme.example', password: PASSWORD, role: 'customer', customerId: customerA });
     await users.create({ tenant: 'acme', email: 'bob@acme.example', password: PASSWORD, role: 'customer', customerId: customerB });
@@ -44,10 +58,20 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const enrolmentCode = enrolmentCodes.get(email);
     const { verifier, challenge } = pkce();
     const p = await par(s, app, {
-      response_type: 'code', redirect_uri: REDIRECT_URI, scope: `openid ${scope}`, code_challenge: challenge, code_challenge_method: 'S256', state: 'st-1',
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: `openid ${scope}`,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'st-1',
     });
     expect(p.status).toBe(201);
-    const result = await authorize(s, new Browser(s), app.clientId, p.body.request_uri, { email, password: PASSWORD, ...(enrolmentCode ? { enrolmentCode } : {}), ...extra });
+    const result = await authorize(s, new Browser(s), app.clientId, p.body.request_uri, {
+      email,
+      password: PASSWORD,
+      ...(enrolmentCode ? { enrolmentCode } : {}),
+      ...extra,
+    });
     return { ...result, verifier };
   }
 
@@ -59,9 +83,21 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     return { token: res.body.access_token as string, dpop };
   }
 
-  async function api(path: string, token: string, dpop: Awaited<ReturnType<typeof newDpopKey>>, method = 'GET', body?: unknown, key = `k-${Math.random()}`) {
+  async function api(
+    path: string,
+    token: string,
+    dpop: Awaited<ReturnType<typeof newDpopKey>>,
+    method = 'GET',
+    body?: unknown,
+    key = `k-${Math.random()}`,
+  ) {
     return s.http.call(path, {
-      method, headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, method, `${s.url}${path.split('?')[0]}`, token), 'idempotency-key': key },
+      method,
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: await dpopProof(dpop, method, `${s.url}${path.split('?')[0]}`, token),
+        'idempotency-key': key,
+      },
       ...(body ? { body } : {}),
     });
   }
@@ -86,8 +122,13 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
 
     // Refresh (client authentication + a new DPoP proof): a new bound access token.
     const refreshed = await s.http.call('/oauth/token', {
-      method: 'POST', headers: { ...FORM, dpop: await dpopProof(dpop, 'POST', `${s.url}/oauth/token`) },
-      body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), grant_type: 'refresh_token', refresh_token: tokenRes.body.refresh_token }).toString(),
+      method: 'POST',
+      headers: { ...FORM, dpop: await dpopProof(dpop, 'POST', `${s.url}/oauth/token`) },
+      body: new URLSearchParams({
+        ...(await clientAuthParams(app, s.url)),
+        grant_type: 'refresh_token',
+        refresh_token: tokenRes.body.refresh_token,
+      }).toString(),
     });
     expect(refreshed.status).toBe(200);
     const at2 = refreshed.body.access_token as string;
@@ -95,12 +136,19 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect((await api(`/v1/accounts/${accountA}`, at2, dpop)).status).toBe(200);
 
     // Introspection knows it; revocation ends it; the same token is refused at once.
-    const introspect = async (token: string) => (await s.http.call('/oauth/introspect', {
-      method: 'POST', headers: FORM, body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token }).toString(),
-    })).body;
+    const introspect = async (token: string) =>
+      (
+        await s.http.call('/oauth/introspect', {
+          method: 'POST',
+          headers: FORM,
+          body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token }).toString(),
+        })
+      ).body;
     expect(await introspect(at2)).toMatchObject({ active: true, token_type: 'DPoP', client_id: app.clientId });
     const revoked = await s.http.call('/oauth/revoke', {
-      method: 'POST', headers: FORM, body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token: at2 }).toString(),
+      method: 'POST',
+      headers: FORM,
+      body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token: at2 }).toString(),
     });
     expect(revoked.status).toBe(200);
     expect(await introspect(at2)).toEqual({ active: false });
@@ -119,10 +167,13 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(await introspect(at)).toMatchObject({ active: true });
     const rt = refreshed.body.refresh_token ?? tokenRes.body.refresh_token;
     await s.http.call('/oauth/revoke', {
-      method: 'POST', headers: FORM, body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token: rt, token_type_hint: 'refresh_token' }).toString(),
+      method: 'POST',
+      headers: FORM,
+      body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token: rt, token_type_hint: 'refresh_token' }).toString(),
     });
     const again = await s.http.call('/oauth/token', {
-      method: 'POST', headers: { ...FORM, dpop: await dpopProof(dpop, 'POST', `${s.url}/oauth/token`) },
+      method: 'POST',
+      headers: { ...FORM, dpop: await dpopProof(dpop, 'POST', `${s.url}/oauth/token`) },
       body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), grant_type: 'refresh_token', refresh_token: rt }).toString(),
     });
     expect({ status: again.status, error: again.body.error }).toEqual({ status: 400, error: 'invalid_grant' });
@@ -133,12 +184,23 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
   });
 
   it("a disabled user's refresh token introspects inactive, like its access tokens", async () => {
-    await s.server.services.identity.users.create({ tenant: 'acme', email: 'eve@acme.example', password: PASSWORD, role: 'customer', customerId: customerB });
+    await s.server.services.identity.users.create({
+      tenant: 'acme',
+      email: 'eve@acme.example',
+      password: PASSWORD,
+      role: 'customer',
+      customerId: customerB,
+    });
     const { code, verifier } = await signIn('eve@acme.example', 'accounts:read');
     const tokens = (await exchangeCode(s, app, code!, verifier, await newDpopKey())).body;
-    const introspect = async (token: string) => (await s.http.call('/oauth/introspect', {
-      method: 'POST', headers: FORM, body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token }).toString(),
-    })).body;
+    const introspect = async (token: string) =>
+      (
+        await s.http.call('/oauth/introspect', {
+          method: 'POST',
+          headers: FORM,
+          body: new URLSearchParams({ ...(await clientAuthParams(app, s.url)), token }).toString(),
+        })
+      ).body;
     expect(await introspect(tokens.refresh_token)).toMatchObject({ active: true, client_id: app.clientId });
     await s.server.services.identity.users.disable({ tenant: 'acme', email: 'eve@acme.example' });
     expect(await introspect(tokens.refresh_token)).toEqual({ active: false });
@@ -171,7 +233,13 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(control.code).toBeDefined(); // control: the right password works
     const { challenge } = pkce();
     const attempt = async (email: string, password: string) => {
-      const p = await par(s, app, { response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid accounts:read', code_challenge: challenge, code_challenge_method: 'S256' });
+      const p = await par(s, app, {
+        response_type: 'code',
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid accounts:read',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
       return authorize(s, new Browser(s), app.clientId, p.body.request_uri, { email, password });
     };
     const unknown = await attempt('nobody@acme.example', PASSWORD);
@@ -186,7 +254,13 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
 
   it('the sign-in pages: strict CSP, no script, CSRF token required', async () => {
     const { challenge } = pkce();
-    const p = await par(s, app, { response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid accounts:read', code_challenge: challenge, code_challenge_method: 'S256' });
+    const p = await par(s, app, {
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid accounts:read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     const browser = new Browser(s);
     const start = await browser.request(`/oauth/authorize?client_id=${app.clientId}&request_uri=${encodeURIComponent(p.body.request_uri)}`);
     const page = await browser.request(String(start.headers.location));
@@ -221,7 +295,12 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect({ status: noPkce.status, error: noPkce.body.error }).toEqual({ status: 400, error: 'invalid_request' });
     const plain = await par(s, app, { ...base, code_challenge: challenge, code_challenge_method: 'plain' });
     expect({ status: plain.status, error: plain.body.error }).toEqual({ status: 400, error: 'invalid_request' });
-    const wrongRedirect = await par(s, app, { ...base, redirect_uri: 'https://evil.example/cb', code_challenge: challenge, code_challenge_method: 'S256' });
+    const wrongRedirect = await par(s, app, {
+      ...base,
+      redirect_uri: 'https://evil.example/cb',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     expect({ status: wrongRedirect.status, error: wrongRedirect.body.error }).toEqual({ status: 400, error: 'invalid_request' });
     expect(wrongRedirect.body.error_description).toMatch(/redirect_uri/);
     const beyond = await par(s, app, { ...base, scope: 'openid ledger:fund', code_challenge: challenge, code_challenge_method: 'S256' });
@@ -232,9 +311,16 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
 
   it('refusal: an authorization request without PAR', async () => {
     const { challenge } = pkce();
-    const res = await new Browser(s).request(`/oauth/authorize?${new URLSearchParams({
-      client_id: app.clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid accounts:read', code_challenge: challenge, code_challenge_method: 'S256',
-    }).toString()}`);
+    const res = await new Browser(s).request(
+      `/oauth/authorize?${new URLSearchParams({
+        client_id: app.clientId,
+        response_type: 'code',
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid accounts:read',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      }).toString()}`,
+    );
     // Refused: either an error redirect to the client or an error page; never a sign-in page.
     const location = String(res.headers.location ?? '');
     if (res.status === 303) expect(new URL(location).searchParams.get('error')).toBe('invalid_request');
@@ -244,7 +330,8 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
 
   it('refusals at the token endpoint: a reused code, an expired code, a wrong verifier, a wrong redirect URI', async () => {
     // Each refusal's reason is in the server's log (the client gets only invalid_grant).
-    const grantErrors = () => s.logs.map((l) => JSON.parse(l) as { event?: string; reason?: string }).filter((l) => l.event === 'oidc.grant.error');
+    const grantErrors = () =>
+      s.logs.map((l) => JSON.parse(l) as { event?: string; reason?: string }).filter((l) => l.event === 'oidc.grant.error');
     const before = grantErrors().length;
     const one = await signIn('ada@acme.example', 'accounts:read');
     const dpop = await newDpopKey();
@@ -269,7 +356,11 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const five = await signIn('ada@acme.example', 'accounts:read');
     const noDpop = await exchangeCode(s, app, five.code!, five.verifier, undefined);
     expect({ status: noDpop.status, error: noDpop.body.error }).toEqual({ status: 400, error: 'invalid_grant' });
-    expect(grantErrors().slice(before).map((l) => l.reason)).toEqual([
+    expect(
+      grantErrors()
+        .slice(before)
+        .map((l) => l.reason),
+    ).toEqual([
       'authorization code already consumed',
       'authorization code not found', // an expired code is gone from the store
       'code_verifier does not match code_challenge',
@@ -282,24 +373,45 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const { token, dpop } = await tokenFor('ada@acme.example', 'accounts:read');
     const path = `/v1/accounts/${accountA}`;
     const call = (headers: Record<string, string>) => s.http.call(path, { headers });
-    const expect401 = (res: { status: number; body: any }, code: string) => expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code });
+    const expect401 = (res: { status: number; body: any }, code: string) =>
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code });
 
     const proof = await dpopProof(dpop, 'GET', `${s.url}${path}`, token);
     expect((await call({ authorization: `DPoP ${token}`, dpop: proof })).status).toBe(200);
     const replay = await call({ authorization: `DPoP ${token}`, dpop: proof });
     expect401(replay, 'invalid_dpop_proof');
     expect(String(replay.headers['www-authenticate'])).toContain('error="invalid_dpop_proof"');
-    expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'POST', `${s.url}${path}`, token) }), 'invalid_dpop_proof');
-    expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}/v1/accounts/${accountB}`, token) }), 'invalid_dpop_proof');
+    expect401(
+      await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'POST', `${s.url}${path}`, token) }),
+      'invalid_dpop_proof',
+    );
+    expect401(
+      await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}/v1/accounts/${accountB}`, token) }),
+      'invalid_dpop_proof',
+    );
     expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`) }), 'invalid_dpop_proof'); // no ath
-    expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(await newDpopKey(), 'GET', `${s.url}${path}`, token) }), 'invalid_dpop_proof'); // other key
-    expect401(await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`, token, Math.floor(Date.now() / 1000) - 600) }), 'invalid_dpop_proof');
+    expect401(
+      await call({ authorization: `DPoP ${token}`, dpop: await dpopProof(await newDpopKey(), 'GET', `${s.url}${path}`, token) }),
+      'invalid_dpop_proof',
+    ); // other key
+    expect401(
+      await call({
+        authorization: `DPoP ${token}`,
+        dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`, token, Math.floor(Date.now() / 1000) - 600),
+      }),
+      'invalid_dpop_proof',
+    );
     expect401(await call({ authorization: `DPoP ${token}` }), 'invalid_dpop_proof');
     const asBearer = await call({ authorization: `Bearer ${token}` });
     expect401(asBearer, 'invalid_token');
     // The challenge says what is missing: the DPoP scheme and a proof.
-    expect(String(asBearer.headers['www-authenticate'])).toBe('DPoP algs="ES256 PS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"');
-    expect401(await call({ authorization: `Bearer ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`, token) }), 'invalid_token');
+    expect(String(asBearer.headers['www-authenticate'])).toBe(
+      'DPoP algs="ES256 PS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"',
+    );
+    expect401(
+      await call({ authorization: `Bearer ${token}`, dpop: await dpopProof(dpop, 'GET', `${s.url}${path}`, token) }),
+      'invalid_token',
+    );
   });
 
   it('roles: a customer sees only its own data (404), an operator moves no money (403), an auditor reads no customers (403)', async () => {
@@ -310,30 +422,64 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     const foreignCustomer = await api(`/v1/customers/${customerB}`, ada.token, ada.dpop);
     expect({ status: foreignCustomer.status, code: foreignCustomer.body.code }).toEqual({ status: 404, code: 'not_found' });
     // A customer moves money out of its own accounts only (and the server keeps serving after it).
-    const own = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountA, destination_account_id: accountB, amount: 100, currency: 'EUR' });
+    const own = await api('/v1/transfers', ada.token, ada.dpop, 'POST', {
+      source_account_id: accountA,
+      destination_account_id: accountB,
+      amount: 100,
+      currency: 'EUR',
+    });
     expect([own.status, own.body.amount]).toEqual([201, 100]);
-    const stolen = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountB, destination_account_id: accountA, amount: 1, currency: 'EUR' });
+    const stolen = await api('/v1/transfers', ada.token, ada.dpop, 'POST', {
+      source_account_id: accountB,
+      destination_account_id: accountA,
+      amount: 1,
+      currency: 'EUR',
+    });
     expect({ status: stolen.status, code: stolen.body.code }).toEqual({ status: 404, code: 'not_found' });
     expect((await api(`/v1/accounts/${accountA}`, ada.token, ada.dpop)).body.balance.available).toBe(900);
     // Two end users of one app choosing the same Idempotency-Key: each gets its own transfer,
     // never the other's stored answer.
-    const first = await api('/v1/transfers', ada.token, ada.dpop, 'POST', { source_account_id: accountA, destination_account_id: accountB, amount: 7, currency: 'EUR' }, 'same-key');
+    const first = await api(
+      '/v1/transfers',
+      ada.token,
+      ada.dpop,
+      'POST',
+      { source_account_id: accountA, destination_account_id: accountB, amount: 7, currency: 'EUR' },
+      'same-key',
+    );
     const bob = await tokenFor('bob@acme.example', 'accounts:read transfers:write');
-    const second = await api('/v1/transfers', bob.token, bob.dpop, 'POST', { source_account_id: accountB, destination_account_id: accountA, amount: 7, currency: 'EUR' }, 'same-key');
+    const second = await api(
+      '/v1/transfers',
+      bob.token,
+      bob.dpop,
+      'POST',
+      { source_account_id: accountB, destination_account_id: accountA, amount: 7, currency: 'EUR' },
+      'same-key',
+    );
     expect([first.status, second.status, second.headers['idempotent-replayed']]).toEqual([201, 201, undefined]);
     expect(second.body.id).not.toBe(first.body.id);
     expect(second.body.source_account_id).toBe(accountB);
 
     // A fresh operator (TOTP enrolment on the way): the consent page lists transfers:write as not
     // available to the role, and the token cannot move money.
-    const created = await s.server.services.identity.users.create({ tenant: 'acme', email: 'otto@acme.example', password: PASSWORD, role: 'operator' });
+    const created = await s.server.services.identity.users.create({
+      tenant: 'acme',
+      email: 'otto@acme.example',
+      password: PASSWORD,
+      role: 'operator',
+    });
     enrolmentCodes.set('otto@acme.example', created.enrolment_code!);
     const otto = await signIn('otto@acme.example', 'accounts:read transfers:write');
     expect(otto.pages.find((p) => p.includes('Allow access?'))).toMatch(/Not available to your role[\s\S]*transfers:write/);
     const dpop = await newDpopKey();
     const t = (await exchangeCode(s, app, otto.code!, otto.verifier, dpop)).body.access_token as string;
     expect((await api(`/v1/accounts/${accountB}`, t, dpop)).status).toBe(200); // reads the whole tenant
-    const transfer = await api('/v1/transfers', t, dpop, 'POST', { source_account_id: accountA, destination_account_id: accountB, amount: 1, currency: 'EUR' });
+    const transfer = await api('/v1/transfers', t, dpop, 'POST', {
+      source_account_id: accountA,
+      destination_account_id: accountB,
+      amount: 1,
+      currency: 'EUR',
+    });
     expect({ status: transfer.status, code: transfer.body.code }).toEqual({ status: 403, code: 'insufficient_scope' });
 
     const aude = await tokenFor('aude@acme.example', 'audit:read customers:read');

@@ -16,24 +16,39 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function issue(cn: string, ca?: { key: string; cert: string }) {
   const isCa = ca === undefined;
   return selfsigned.generate([{ name: 'commonName', value: cn }], {
-    keyType: 'ec', algorithm: 'sha256',
+    keyType: 'ec',
+    algorithm: 'sha256',
     ...(ca ? { ca } : {}),
     extensions: isCa
-      ? [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }]
-      : [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true }, { name: 'extKeyUsage', clientAuth: true }],
+      ? [
+          { name: 'basicConstraints', cA: true },
+          { name: 'keyUsage', keyCertSign: true, digitalSignature: true },
+        ]
+      : [
+          { name: 'basicConstraints', cA: false },
+          { name: 'keyUsage', digitalSignature: true },
+          { name: 'extKeyUsage', clientAuth: true },
+        ],
   });
 }
 
-function call(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; cert?: { cert: string; key: string }; ca: Buffer }) {
+function call(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; cert?: { cert: string; key: string }; ca: Buffer },
+) {
   return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, ...(opts.cert ?? {}), agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-      });
-    });
+    const req = request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, ...(opts.cert ?? {}), agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
     req.on('error', reject);
     if (opts.body) req.write(opts.body);
     req.end();
@@ -62,10 +77,18 @@ describe('certificate-bound tokens (mTLS, RFC 8705)', () => {
     const svc = await s.newClient('acme');
     const cus = await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Ada', email: 'ada@example.com' } });
     const client = await s.server.services.identity.clients.create({
-      tenant: 'acme', name: 'mtls-svc', scopes: ['customers:read'], authMethod: 'tls_client_auth', tlsSubject: 'CN=svc.acme', binding: 'mtls',
+      tenant: 'acme',
+      name: 'mtls-svc',
+      scopes: ['customers:read'],
+      authMethod: 'tls_client_auth',
+      tlsSubject: 'CN=svc.acme',
+      binding: 'mtls',
     });
     const tokenRes = await call(`${s.url}/oauth/token`, {
-      method: 'POST', ca, cert: good, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      ca,
+      cert: good,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, scope: 'customers:read' }).toString(),
     });
     expect(tokenRes.status).toBe(200);
@@ -81,7 +104,9 @@ describe('certificate-bound tokens (mTLS, RFC 8705)', () => {
     expect({ status: none.status, code: none.body.code }).toEqual({ status: 401, code: 'invalid_token' });
     // Without a certificate the token endpoint refuses the mTLS client outright.
     const noCert = await call(`${s.url}/oauth/token`, {
-      method: 'POST', ca, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      ca,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, scope: 'customers:read' }).toString(),
     });
     expect(noCert.status).toBe(401);
@@ -101,7 +126,9 @@ describe('external identity provider', () => {
     const certFile = started.certFile;
     idp = started;
     s = await startTestServer('sqlite', {
-      VAULTGATE_EXTERNAL_ISSUER: issuer, VAULTGATE_EXTERNAL_AUDIENCE: 'vaultgate-api', VAULTGATE_EXTERNAL_CA: certFile,
+      VAULTGATE_EXTERNAL_ISSUER: issuer,
+      VAULTGATE_EXTERNAL_AUDIENCE: 'vaultgate-api',
+      VAULTGATE_EXTERNAL_CA: certFile,
       VAULTGATE_EXTERNAL_CLAIMS: 'tenant=org,role=vg_role,customer=vg_customer',
     });
     const svc = await s.newClient('acme');
@@ -113,8 +140,14 @@ describe('external identity provider', () => {
   });
 
   const external = (claims: Record<string, unknown>, key = signer) =>
-    new SignJWT({ org: 'acme', ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(issuer).setAudience('vaultgate-api')
-      .setSubject('kc-user-1').setIssuedAt().setExpirationTime('5m').sign(key);
+    new SignJWT({ org: 'acme', ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(issuer)
+      .setAudience('vaultgate-api')
+      .setSubject('kc-user-1')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
 
   it('maps the configured claims to tenant and role; the role bundle bounds the scopes', async () => {
     const operator = await external({ vg_role: 'operator' });
@@ -137,8 +170,14 @@ describe('external identity provider', () => {
     for (const token of [
       await external({ vg_role: 'operator', org: 'nope' }),
       await external({ vg_role: 'root' }),
-      await new SignJWT({ org: 'acme', vg_role: 'operator' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' }).setIssuer(issuer).setAudience('other')
-        .setSubject('x').setIssuedAt().setExpirationTime('5m').sign(signer),
+      await new SignJWT({ org: 'acme', vg_role: 'operator' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+        .setIssuer(issuer)
+        .setAudience('other')
+        .setSubject('x')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(signer),
       await external({ vg_role: 'operator' }, privateKey),
     ]) {
       const res = await s.http.call(`/v1/customers/${customerId}`, { token });

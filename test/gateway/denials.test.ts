@@ -28,29 +28,53 @@ const failures: unknown[] = [];
 beforeAll(async () => {
   t = await createTestDatabase('sqlite');
   dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-denials-'));
-  const audit = createAuditLog({ db: t.db, secrets: createPlatformSecrets(t.db, loadMasterKey(path.join(dir, 'master.key'), { create: true })), checkpointIntervalMs: 0 });
+  const audit = createAuditLog({
+    db: t.db,
+    secrets: createPlatformSecrets(t.db, loadMasterKey(path.join(dir, 'master.key'), { create: true })),
+    checkpointIntervalMs: 0,
+  });
   app = Fastify();
   app.setValidatorCompiler(validatorCompiler);
   installProblemHandlers(app, createAllowedMethods());
-  registerApiRoutes(app, [
-    defineRoute({
-      method: 'GET', url: '/v1/things/:id', tag: 'things', summary: 'A thing', permission: 'accounts:read', operationId: 'thing.read', rateLimit: 'read',
-      schema: { params: Strict({ id: Type.String() }), response: { 200: Strict({ id: Type.String() }) } },
-      async handler({ params }) {
-        return { status: 200, body: { id: params.id } };
+  registerApiRoutes(
+    app,
+    [
+      defineRoute({
+        method: 'GET',
+        url: '/v1/things/:id',
+        tag: 'things',
+        summary: 'A thing',
+        permission: 'accounts:read',
+        operationId: 'thing.read',
+        rateLimit: 'read',
+        schema: { params: Strict({ id: Type.String() }), response: { 200: Strict({ id: Type.String() }) } },
+        async handler({ params }) {
+          return { status: 200, body: { id: params.id } };
+        },
+      }),
+    ],
+    {
+      // Tokens "good" (with the permission) and "narrow" (without); anything else is refused.
+      authenticate: async ({ authorization }) => {
+        const scopes =
+          authorization === 'Bearer good' ? ['accounts:read'] : authorization === 'Bearer narrow' ? ['customers:read'] : undefined;
+        if (!scopes) throw new AppError('invalid_token', 'The access token is invalid or expired', { 'WWW-Authenticate': 'Bearer' });
+        return {
+          tenantId: 'ten_1',
+          clientId: 'cli_1',
+          userId: undefined,
+          role: undefined,
+          customerId: undefined,
+          scopes: new Set(scopes),
+          tokenHash: 'h',
+          expiresAtMs: Date.now() + 60_000,
+        };
       },
-    }),
-  ], {
-    // Tokens "good" (with the permission) and "narrow" (without); anything else is refused.
-    authenticate: async ({ authorization }) => {
-      const scopes = authorization === 'Bearer good' ? ['accounts:read'] : authorization === 'Bearer narrow' ? ['customers:read'] : undefined;
-      if (!scopes) throw new AppError('invalid_token', 'The access token is invalid or expired', { 'WWW-Authenticate': 'Bearer' });
-      return { tenantId: 'ten_1', clientId: 'cli_1', userId: undefined, role: undefined, customerId: undefined, scopes: new Set(scopes), tokenHash: 'h', expiresAtMs: Date.now() + 60_000 };
+      idempotency: createIdempotency(t.db),
+      audit,
+      onAuditFailure: (err) => failures.push(err),
     },
-    idempotency: createIdempotency(t.db),
-    audit,
-    onAuditFailure: (err) => failures.push(err),
-  });
+  );
   await app.ready();
 });
 afterAll(async () => {

@@ -49,8 +49,16 @@ describe('authenticate', () => {
   async function sign(overrides: JWTPayload = {}, header: Record<string, unknown> = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     const payload = {
-      iss: h.issuer, aud: h.issuer, sub: client.client_id, client_id: client.client_id, tenant_id: client.tenant_id,
-      scope: 'accounts:read', jti: `jti-${Math.random()}`, iat: now, exp: now + 300, ...overrides,
+      iss: h.issuer,
+      aud: h.issuer,
+      sub: client.client_id,
+      client_id: client.client_id,
+      tenant_id: client.tenant_id,
+      scope: 'accounts:read',
+      jti: `jti-${Math.random()}`,
+      iat: now,
+      exp: now + 300,
+      ...overrides,
     };
     for (const [k, v] of Object.entries(payload)) if (v === undefined) delete (payload as Record<string, unknown>)[k];
     return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: signingKey.kid, ...header }).sign(signingKey.key);
@@ -62,9 +70,11 @@ describe('authenticate', () => {
     client = await h.identity.clients.create({ tenant: 'acme-bank', name: 'payments', scopes: ['accounts:read', 'transfers:write'] });
     token = await freshToken();
     const secrets = createPlatformSecrets(tdb.db, h.master);
-    const jwks = JSON.parse(await secrets.getOrCreate('oidc-jwks', () => {
-      throw new Error('the signing keys must exist already');
-    })) as { keys: JWK[] };
+    const jwks = JSON.parse(
+      await secrets.getOrCreate('oidc-jwks', () => {
+        throw new Error('the signing keys must exist already');
+      }),
+    ) as { keys: JWK[] };
     const es = jwks.keys.find((k) => k.alg === 'ES256')!;
     signingKey = { key: (await importJWK(es, 'ES256')) as CryptoKey, kid: es.kid! };
   });
@@ -104,8 +114,17 @@ describe('authenticate', () => {
   });
 
   it('malformed headers', async () => {
-    for (const header of ['Bearer', 'Bearer ', `Basic ${token}`, `Bearer ${token} extra`, `Bearer\t${token}`, 'Bearer not-a-jwt',
-      'Bearer a.b.c', `Bearer ${token}x`, `Bearer ${'a'.repeat(9000)}`]) {
+    for (const header of [
+      'Bearer',
+      'Bearer ',
+      `Basic ${token}`,
+      `Bearer ${token} extra`,
+      `Bearer\t${token}`,
+      'Bearer not-a-jwt',
+      'Bearer a.b.c',
+      `Bearer ${token}x`,
+      `Bearer ${'a'.repeat(9000)}`,
+    ]) {
       await expectInvalid(h, header);
     }
     // A bearer (unbound) token under the DPoP scheme (RFC 9449 §7.1): refused with a DPoP challenge.
@@ -130,9 +149,11 @@ describe('authenticate', () => {
   it('HS256, keyed with public or stored material', async () => {
     const claims = decodeJwt(token);
     const row = await h.db.one<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE id = $1', [client.client_id]);
-    const jwk = ((await fetchJwks(h)).find((k) => k.kid === signingKey.kid))!;
+    const jwk = (await fetchJwks(h)).find((k) => k.kid === signingKey.kid)!;
     for (const secret of [row!.secret_hash, client.client_secret!, String(jwk.x), JSON.stringify(jwk)]) {
-      const hs = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: signingKey.kid }).sign(Buffer.from(secret));
+      const hs = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: signingKey.kid })
+        .sign(Buffer.from(secret));
       await expectInvalid(h, `Bearer ${hs}`);
     }
   });
@@ -175,7 +196,9 @@ describe('authenticate', () => {
     // A DPoP-bound one is told that it needs the DPoP scheme and a proof (RFC 9449 §7.1).
     const dpopBound = await refusal(h.identity.authenticate(`Bearer ${await sign({ cnf: { jkt: 'abc' } })}`));
     expect(dpopBound.code).toBe('invalid_token');
-    expect(dpopBound.headers['WWW-Authenticate']).toBe('DPoP algs="ES256 PS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"');
+    expect(dpopBound.headers['WWW-Authenticate']).toBe(
+      'DPoP algs="ES256 PS256 EdDSA", error="invalid_token", error_description="DPoP-bound token requires the DPoP scheme and a proof"',
+    );
     await expectInvalid(h, `Bearer ${await sign({ cnf: { 'x5t#S256': 'abc' } })}`);
   });
 
@@ -183,7 +206,13 @@ describe('authenticate', () => {
     const c = await h.identity.clients.create({ tenant: 'acme-bank', name: 'stream', scopes: ['accounts:read', 'alerts:read'] });
     const now = Math.floor(Date.now() / 1000);
     // exp 2 s ahead (verification allows 5 s of clock skew for the request itself, not for recheck).
-    const short = await sign({ client_id: c.client_id, sub: c.client_id, tenant_id: c.tenant_id, scope: 'accounts:read alerts:read', exp: now + 2 });
+    const short = await sign({
+      client_id: c.client_id,
+      sub: c.client_id,
+      tenant_id: c.tenant_id,
+      scope: 'accounts:read alerts:read',
+      exp: now + 2,
+    });
     const principal = await h.identity.authenticate(`Bearer ${short}`);
     expect((await h.identity.recheck(principal))?.scopes).toEqual(new Set(['accounts:read', 'alerts:read']));
     expect(principal.expiresAtMs).toBe((now + 2) * 1000);
@@ -195,12 +224,12 @@ describe('authenticate', () => {
     expect(await h.identity.recheck({ ...principal, expiresAtMs: Date.now() + 60_000 })).toBe(undefined);
   });
 
-  it('a token whose tenant is not its client\'s', async () => {
+  it("a token whose tenant is not its client's", async () => {
     const other = await h.identity.clients.create({ tenant: 'other-lender', name: 'ops', scopes: ['accounts:read'] });
     await expectInvalid(h, `Bearer ${await sign({ tenant_id: other.tenant_id })}`);
   });
 
-  it('a revoked client\'s unexpired token is refused at once, even when cached', async () => {
+  it("a revoked client's unexpired token is refused at once, even when cached", async () => {
     const c = await h.identity.clients.create({ tenant: 'acme-bank', name: 'to-revoke', scopes: ['accounts:read'] });
     const t = await freshToken('accounts:read', c);
     expect((await h.identity.authenticate(`Bearer ${t}`)).clientId).toBe(c.client_id); // now cached

@@ -51,13 +51,17 @@ describeEngines('authorization server', (engine) => {
     expect(d.userinfo_endpoint).toBe(undefined);
     expect(d.grant_types_supported).toContain('client_credentials');
     expect(d.token_endpoint_auth_methods_supported.sort()).toEqual(['client_secret_basic', 'private_key_jwt', 'tls_client_auth']);
-    const algLists = Object.entries(d).filter(([k]) => k.endsWith('_alg_values_supported')).flatMap(([, v]) => v as string[]);
+    const algLists = Object.entries(d)
+      .filter(([k]) => k.endsWith('_alg_values_supported'))
+      .flatMap(([, v]) => v as string[]);
     expect(algLists.length).toBeGreaterThan(0);
     for (const alg of algLists) expect(alg).not.toMatch(/^(HS|none$)/);
   });
 
   it('builds absolute URLs from the issuer, not from the Host header', async () => {
-    const res = await httpsCall(`${h.issuer}/.well-known/openid-configuration`, { headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } });
+    const res = await httpsCall(`${h.issuer}/.well-known/openid-configuration`, {
+      headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
+    });
     expect(res.status).toBe(200);
     expect(res.text).not.toContain('evil.example');
     expect(res.json().token_endpoint).toBe(`${h.issuer}/oauth/token`);
@@ -106,7 +110,10 @@ describeEngines('authorization server', (engine) => {
   });
 
   it('refuses a resource other than the API (invalid_target)', async () => {
-    const res = await requestToken(h, client.client_id, client.client_secret!, { scope: 'accounts:read', resource: 'https://elsewhere.example' });
+    const res = await requestToken(h, client.client_id, client.client_secret!, {
+      scope: 'accounts:read',
+      resource: 'https://elsewhere.example',
+    });
     expect(res.status).toBe(400);
     expect(res.json().error).toBe('invalid_target');
   });
@@ -133,7 +140,10 @@ describeEngines('authorization server', (engine) => {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
-        grant_type: 'client_credentials', scope: 'accounts:read', client_id: client.client_id, client_secret: client.client_secret!,
+        grant_type: 'client_credentials',
+        scope: 'accounts:read',
+        client_id: client.client_id,
+        client_secret: client.client_secret!,
       }).toString(),
     });
     expect(post.status).toBe(401);
@@ -171,16 +181,18 @@ describeEngines('authorization server', (engine) => {
 
   it('introspection and revocation of a JWT access token: active, then revoked (jti list), then inactive and refused', async () => {
     const own = (await requestToken(h, client.client_id, client.client_secret!, { scope: 'accounts:read' })).json().access_token as string;
-    const call = (endpoint: string, token: string, as = client) => httpsCall(`${h.issuer}/oauth/${endpoint}`, {
-      method: 'POST',
-      headers: { authorization: basic(as.client_id, as.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token }).toString(),
-    });
+    const call = (endpoint: string, token: string, as = client) =>
+      httpsCall(`${h.issuer}/oauth/${endpoint}`, {
+        method: 'POST',
+        headers: { authorization: basic(as.client_id, as.client_secret!), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
     const before = await call('introspect', own);
     expect(before.status).toBe(200);
     expect(before.json()).toMatchObject({ active: true, client_id: client.client_id, scope: 'accounts:read', token_type: 'Bearer' });
     // Introspection reports the scope the API would grant now: narrowing the registration narrows it.
-    const both = (await requestToken(h, client.client_id, client.client_secret!, { scope: 'accounts:read transfers:write' })).json().access_token as string;
+    const both = (await requestToken(h, client.client_id, client.client_secret!, { scope: 'accounts:read transfers:write' })).json()
+      .access_token as string;
     expect((await call('introspect', both)).json().scope).toBe('accounts:read transfers:write');
     await h.identity.clients.setScopes(client.client_id, ['accounts:read']);
     expect((await call('introspect', both)).json().scope).toBe('accounts:read');
@@ -227,21 +239,33 @@ describeEngines('authorization server', (engine) => {
   it('private_key_jwt: a client assertion signed with the registered key gets a token; HS256 assertions are refused', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
     const c = await h.identity.clients.create({
-      tenant: 'acme-bank', name: 'pkj', scopes: ['accounts:read'], authMethod: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] },
+      tenant: 'acme-bank',
+      name: 'pkj',
+      scopes: ['accounts:read'],
+      authMethod: 'private_key_jwt',
+      jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] },
     });
-    const assertion = (key: CryptoKey | Uint8Array, alg: string) => new SignJWT({})
-      .setProtectedHeader({ alg, kid: 'k1' })
-      .setIssuer(c.client_id).setSubject(c.client_id).setAudience(h.issuer)
-      .setJti(`j-${Math.random()}`).setIssuedAt().setExpirationTime('60s')
-      .sign(key);
-    const call = (clientAssertion: string) => httpsCall(`${h.issuer}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials', scope: 'accounts:read',
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion,
-      }).toString(),
-    });
+    const assertion = (key: CryptoKey | Uint8Array, alg: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg, kid: 'k1' })
+        .setIssuer(c.client_id)
+        .setSubject(c.client_id)
+        .setAudience(h.issuer)
+        .setJti(`j-${Math.random()}`)
+        .setIssuedAt()
+        .setExpirationTime('60s')
+        .sign(key);
+    const call = (clientAssertion: string) =>
+      httpsCall(`${h.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'accounts:read',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: clientAssertion,
+        }).toString(),
+      });
     const ok = await call(await assertion(privateKey, 'ES256'));
     expect(ok.status).toBe(200);
     expect(decodeJwt(ok.json().access_token).tenant_id).toBe(c.tenant_id);
@@ -254,7 +278,11 @@ describeEngines('authorization server', (engine) => {
 
   it('tls_client_auth without a client certificate is refused', async () => {
     const c = await h.identity.clients.create({
-      tenant: 'acme-bank', name: 'tls', scopes: ['accounts:read'], authMethod: 'tls_client_auth', tlsSubject: 'CN=svc.acme',
+      tenant: 'acme-bank',
+      name: 'tls',
+      scopes: ['accounts:read'],
+      authMethod: 'tls_client_auth',
+      tlsSubject: 'CN=svc.acme',
     });
     const res = await httpsCall(`${h.issuer}/oauth/token`, {
       method: 'POST',
@@ -287,7 +315,16 @@ describe('secrets at rest [sqlite]', () => {
       expect((await requestToken(h, c.client_id, secret, { scope: 'accounts:read' })).status).toBe(200);
       await tdb.db.run('PRAGMA wal_checkpoint(TRUNCATE)');
       const file = tdb.url.slice('sqlite:'.length);
-      const bytes = Buffer.concat([readFileSync(file), ...['-wal', '-shm'].map((s) => { try { return readFileSync(file + s); } catch { return Buffer.alloc(0); } })]);
+      const bytes = Buffer.concat([
+        readFileSync(file),
+        ...['-wal', '-shm'].map((s) => {
+          try {
+            return readFileSync(file + s);
+          } catch {
+            return Buffer.alloc(0);
+          }
+        }),
+      ]);
       expect(bytes.includes(Buffer.from(secret))).toBe(false);
       expect(bytes.includes(Buffer.from(Buffer.from(secret, 'base64url').toString('hex')))).toBe(false);
       const row = await tdb.db.one<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE id = $1', [c.client_id]);

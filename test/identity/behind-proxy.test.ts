@@ -75,9 +75,15 @@ it('refuses an issuer that is not a bare origin', async () => {
     const master = loadMasterKey(path.join(dir, 'master.key'), { create: true });
     const noop = () => undefined;
     for (const issuer of ['https://api.example/', 'https://api.example/v1', 'not a url', 'ftp://api.example']) {
-      await expect(createIdentity({
-        db: tdb.db, master, secrets: createPlatformSecrets(tdb.db, master), issuer, logger: { warn: noop, info: noop, error: noop },
-      })).rejects.toThrow(/VAULTGATE_PUBLIC_URL/);
+      await expect(
+        createIdentity({
+          db: tdb.db,
+          master,
+          secrets: createPlatformSecrets(tdb.db, master),
+          issuer,
+          logger: { warn: noop, info: noop, error: noop },
+        }),
+      ).rejects.toThrow(/VAULTGATE_PUBLIC_URL/);
     }
   } finally {
     await tdb.dispose();

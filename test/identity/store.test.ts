@@ -27,9 +27,14 @@ describeEngines('oidc adapter', (engine) => {
     await tdb?.dispose();
   });
 
-  const factory = () => createAdapterFactory(tdb.db, async (id) => (id === 'cli_known' ? { client_id: id } : undefined), (err) => {
-    throw err;
-  });
+  const factory = () =>
+    createAdapterFactory(
+      tdb.db,
+      async (id) => (id === 'cli_known' ? { client_id: id } : undefined),
+      (err) => {
+        throw err;
+      },
+    );
 
   it('stores, finds, replaces and destroys payloads per model', async () => {
     const adapter = factory();
@@ -123,10 +128,19 @@ describeEngines('client service', (engine) => {
     expect(listed.map((x) => x.client_id).sort()).toEqual([a.client_id, b.client_id].sort());
     const got = await h.identity.clients.get(a.client_id);
     expect(got).toEqual({
-      client_id: a.client_id, tenant_id: a.tenant_id, tenant: 'lender-one', name: 'a', scopes: ['accounts:read'],
-      grant_types: ['client_credentials'], auth_method: 'client_secret_basic', status: 'active', created_at: expect.any(String),
+      client_id: a.client_id,
+      tenant_id: a.tenant_id,
+      tenant: 'lender-one',
+      name: 'a',
+      scopes: ['accounts:read'],
+      grant_types: ['client_credentials'],
+      auth_method: 'client_secret_basic',
+      status: 'active',
+      created_at: expect.any(String),
       // Least privilege: without scope a token gets the read-only subset; plain service client, bearer tokens.
-      default_scopes: ['accounts:read'], fapi: false, binding: null,
+      default_scopes: ['accounts:read'],
+      fapi: false,
+      binding: null,
     });
     expect(Number.isNaN(Date.parse(got!.created_at))).toBe(false);
     expect(got).not.toHaveProperty('client_secret');
@@ -153,36 +167,70 @@ describeEngines('client service', (engine) => {
     await validationError(h.identity.clients.create({ ...base, authMethod: 'tls_client_auth' }));
     await validationError(h.identity.clients.create({ ...base, tlsSubject: 'CN=x' }));
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    await validationError(h.identity.clients.create({ ...base, authMethod: 'private_key_jwt', jwks: { keys: [await exportJWK(privateKey)] } }));
-    await validationError(h.identity.clients.create({ ...base, authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }));
-    await validationError(h.identity.clients.create({ ...base, authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256' }] } }));
+    await validationError(
+      h.identity.clients.create({ ...base, authMethod: 'private_key_jwt', jwks: { keys: [await exportJWK(privateKey)] } }),
+    );
+    await validationError(
+      h.identity.clients.create({ ...base, authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }),
+    );
+    await validationError(
+      h.identity.clients.create({ ...base, authMethod: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256' }] } }),
+    );
     expect((await h.identity.clients.list()).some((c) => c.name === 'x')).toBe(false);
   });
 
   it('registers private_key_jwt, tls_client_auth and authorization_code clients (no secret unless Basic)', async () => {
     const { publicKey } = await generateKeyPair('ES256', { extractable: true });
     const pkj = await h.identity.clients.create({
-      tenant: 'lender-one', name: 'pkj', scopes: ['accounts:read'], authMethod: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] },
+      tenant: 'lender-one',
+      name: 'pkj',
+      scopes: ['accounts:read'],
+      authMethod: 'private_key_jwt',
+      jwks: { keys: [await exportJWK(publicKey)] },
     });
     expect(pkj.client_secret).toBeUndefined();
     const tls = await h.identity.clients.create({
-      tenant: 'lender-one', name: 'tls', scopes: ['accounts:read'], authMethod: 'tls_client_auth', tlsSubject: 'CN=svc.lender-one,O=Lender One',
+      tenant: 'lender-one',
+      name: 'tls',
+      scopes: ['accounts:read'],
+      authMethod: 'tls_client_auth',
+      tlsSubject: 'CN=svc.lender-one,O=Lender One',
     });
     expect(tls.client_secret).toBeUndefined();
     // An authorization_code client is a FAPI 2.0 client: no shared secret, DPoP-bound by default.
-    await expect(h.identity.clients.create({
-      tenant: 'lender-one', name: 'web', scopes: ['accounts:read'], grant: 'authorization_code', redirectUris: ['https://app.lender-one.example/cb'],
-    })).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(
+      h.identity.clients.create({
+        tenant: 'lender-one',
+        name: 'web',
+        scopes: ['accounts:read'],
+        grant: 'authorization_code',
+        redirectUris: ['https://app.lender-one.example/cb'],
+      }),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
     const web = await h.identity.clients.create({
-      tenant: 'lender-one', name: 'web', scopes: ['accounts:read'], grant: 'authorization_code', redirectUris: ['https://app.lender-one.example/cb'],
-      authMethod: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] },
+      tenant: 'lender-one',
+      name: 'web',
+      scopes: ['accounts:read'],
+      grant: 'authorization_code',
+      redirectUris: ['https://app.lender-one.example/cb'],
+      authMethod: 'private_key_jwt',
+      jwks: { keys: [await exportJWK(publicKey)] },
     });
     expect(web.client_secret).toBeUndefined();
-    expect(await h.identity.clients.get(web.client_id)).toMatchObject({ fapi: true, binding: 'dpop', grant_types: ['authorization_code', 'refresh_token'] });
+    expect(await h.identity.clients.get(web.client_id)).toMatchObject({
+      fapi: true,
+      binding: 'dpop',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     // mTLS binding needs tls_client_auth.
-    await expect(h.identity.clients.create({
-      tenant: 'lender-one', name: 'bad', scopes: ['accounts:read'], binding: 'mtls',
-    })).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(
+      h.identity.clients.create({
+        tenant: 'lender-one',
+        name: 'bad',
+        scopes: ['accounts:read'],
+        binding: 'mtls',
+      }),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
     expect((await h.identity.clients.get(pkj.client_id))?.auth_method).toBe('private_key_jwt');
     expect((await h.identity.clients.get(tls.client_id))?.auth_method).toBe('tls_client_auth');
   });

@@ -19,7 +19,10 @@ const FUNDS = 1_000_000;
 const WORKERS = 12;
 const KILL_AFTER_ACKS = 300;
 
-interface Sent { key: string; body: { source_account_id: string; destination_account_id: string; amount: number; currency: string } }
+interface Sent {
+  key: string;
+  body: { source_account_id: string; destination_account_id: string; amount: number; currency: string };
+}
 
 function startNode(env: NodeJS.ProcessEnv): { child: ChildProcess; url: Promise<string> } {
   const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -46,8 +49,18 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-crash-'));
     const config = path.join(dataDir, 'config.yaml');
     const huge = '{ limit: 1000000000, window_seconds: 60 }';
-    writeFileSync(config, `rate_limits:\n  ip: ${huge}\n  tiers:\n    default: { read: ${huge}, write: ${huge}, money: ${huge} }\n  shedding: { max_event_loop_delay_ms: 60000 }\n`);
-    env = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', DATABASE_URL: database.url, VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: config };
+    writeFileSync(
+      config,
+      `rate_limits:\n  ip: ${huge}\n  tiers:\n    default: { read: ${huge}, write: ${huge}, money: ${huge} }\n  shedding: { max_event_loop_delay_ms: 60000 }\n`,
+    );
+    env = {
+      ...process.env,
+      VAULTGATE_DATA_DIR: dataDir,
+      VAULTGATE_PORT: '0',
+      DATABASE_URL: database.url,
+      VAULTGATE_LOG_LEVEL: 'warn',
+      VAULTGATE_CONFIG: config,
+    };
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -61,20 +74,35 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
     children.push(first.child);
     const url = await first.url;
     const ca = readFileSync(path.join(dataDir, 'dev-tls-cert.pem'));
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'clients', 'create', '--tenant', 'crashco', '--name', 'storm', '--scopes', SCOPES, '--json'], { env });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BIN, 'clients', 'create', '--tenant', 'crashco', '--name', 'storm', '--scopes', SCOPES, '--json'],
+      { env },
+    );
     const client = JSON.parse(stdout) as { client_id: string; client_secret: string; tenant_id: string };
-    const getToken = async (http: ReturnType<typeof createClient>) => (await http.call('/oauth/token', {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: SCOPES }).toString(),
-    })).body.access_token as string;
+    const getToken = async (http: ReturnType<typeof createClient>) =>
+      (
+        await http.call('/oauth/token', {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: new URLSearchParams({ grant_type: 'client_credentials', scope: SCOPES }).toString(),
+        })
+      ).body.access_token as string;
 
     let http = createClient(url, ca);
     let token = await getToken(http);
     const cus = await http.call('/v1/customers', { token, body: { full_name: 'Crash Test', email: 'crash@example.com' } });
     const ring: string[] = [];
-    for (let i = 0; i < 3; i++) ring.push((await http.call('/v1/accounts', { token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id);
-    const dep = await http.call('/v1/deposits', { token, headers: { 'idempotency-key': 'fund-1' }, body: { account_id: ring[0], amount: FUNDS, currency: 'EUR', reference: 'crash test' } });
+    for (let i = 0; i < 3; i++)
+      ring.push((await http.call('/v1/accounts', { token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id);
+    const dep = await http.call('/v1/deposits', {
+      token,
+      headers: { 'idempotency-key': 'fund-1' },
+      body: { account_id: ring[0], amount: FUNDS, currency: 'EUR', reference: 'crash test' },
+    });
     expect(dep.status).toBe(201);
 
     const acknowledged = new Map<string, { sent: Sent; id: string }>();
@@ -87,7 +115,12 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
         const from = i % 3;
         const sent: Sent = {
           key: `storm-${i}`,
-          body: { source_account_id: ring[from]!, destination_account_id: ring[(from + 1) % 3]!, amount: 1 + ((i * 7919) % 5000), currency: 'EUR' },
+          body: {
+            source_account_id: ring[from]!,
+            destination_account_id: ring[(from + 1) % 3]!,
+            amount: 1 + ((i * 7919) % 5000),
+            currency: 'EUR',
+          },
         };
         try {
           const res = await http.call('/v1/transfers', { token, headers: { 'idempotency-key': sent.key }, body: sent.body });
@@ -103,7 +136,9 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
       }
     };
     await Promise.all(Array.from({ length: WORKERS }, worker));
-    await new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r)));
+    await new Promise((r) =>
+      first.child.exitCode !== null || first.child.signalCode !== null ? r(undefined) : first.child.once('exit', r),
+    );
     expect(first.child.signalCode).toBe('SIGKILL');
     http.close();
     expect(acknowledged.size).toBeGreaterThanOrEqual(KILL_AFTER_ACKS);
@@ -137,7 +172,9 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
       if (retry.status === 422) expect(retry.body.code).toBe('insufficient_funds');
     }
 
-    console.log(`[measure] crash (${engine}): ${acknowledged.size} transfers acknowledged before SIGKILL, all found and replayed; ${cutOff.length} cut off, retried: ${JSON.stringify(retried)}`);
+    console.log(
+      `[measure] crash (${engine}): ${acknowledged.size} transfers acknowledged before SIGKILL, all found and replayed; ${cutOff.length} cut off, retried: ${JSON.stringify(retried)}`,
+    );
 
     // Every posted transfer belongs to exactly one finished key of this client, and back.
     const db = database.db;
@@ -145,8 +182,12 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
       "SELECT key, response_status, response_body FROM idempotency_keys WHERE client_id = $1 AND state = 'done' AND key LIKE 'storm-%'",
       [client.client_id],
     );
-    const postedByKey = keys.filter((k) => Number(k.response_status) === 201).map((k) => (JSON.parse(k.response_body) as { id: string }).id);
-    const transfers = await db.query<{ id: string }>("SELECT id FROM transfers WHERE tenant_id = $1 AND kind = 'transfer'", [client.tenant_id]);
+    const postedByKey = keys
+      .filter((k) => Number(k.response_status) === 201)
+      .map((k) => (JSON.parse(k.response_body) as { id: string }).id);
+    const transfers = await db.query<{ id: string }>("SELECT id FROM transfers WHERE tenant_id = $1 AND kind = 'transfer'", [
+      client.tenant_id,
+    ]);
     expect(new Set(postedByKey).size).toBe(postedByKey.length);
     expect([...postedByKey].sort()).toEqual(transfers.map((t) => t.id).sort());
     for (const { id } of acknowledged.values()) expect(postedByKey).toContain(id);
@@ -154,17 +195,20 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
     // The ledger: two opposite entries per posting, entries sum to zero, balances are the sums of
     // their entries, no customer account below zero, and the ring still holds exactly the deposit.
     const perTransfer = await db.query<{ n: bigint; total: bigint }>(
-      'SELECT COUNT(*) AS n, SUM(amount) AS total FROM entries WHERE tenant_id = $1 GROUP BY transfer_id', [client.tenant_id],
+      'SELECT COUNT(*) AS n, SUM(amount) AS total FROM entries WHERE tenant_id = $1 GROUP BY transfer_id',
+      [client.tenant_id],
     );
     expect(perTransfer).toHaveLength(transfers.length + 1); // + the deposit
     for (const t of perTransfer) expect([Number(t.n), Number(t.total)]).toEqual([2, 0]);
     const sums = await db.query<{ currency: string; total: bigint }>(
-      'SELECT currency, SUM(amount) AS total FROM entries WHERE tenant_id = $1 GROUP BY currency', [client.tenant_id],
+      'SELECT currency, SUM(amount) AS total FROM entries WHERE tenant_id = $1 GROUP BY currency',
+      [client.tenant_id],
     );
     expect(sums.map((s) => [s.currency, Number(s.total)])).toEqual([['EUR', 0]]);
     const accounts = await db.query<{ id: string; kind: string; available: bigint; from_entries: bigint | null }>(
       `SELECT a.id, a.kind, a.available, (SELECT SUM(e.amount) FROM entries e WHERE e.account_id = a.id) AS from_entries
-       FROM accounts a WHERE a.tenant_id = $1`, [client.tenant_id],
+       FROM accounts a WHERE a.tenant_id = $1`,
+      [client.tenant_id],
     );
     for (const a of accounts) {
       expect(Number(a.available)).toBe(Number(a.from_entries ?? 0));

@@ -23,30 +23,56 @@ describeEngines('ledger invariants (property)', (engine) => {
     const dk = newId('dk');
     await t.db.run('INSERT INTO data_keys (id, kek_version, wrapped, created_at) VALUES ($1, 1, NULL, $2)', [dk, now]);
     const customer = newId('cus');
-    await t.db.run(
-      "INSERT INTO customers (id, tenant_id, data_key_id, status, created_at) VALUES ($1, $2, $3, 'active', $4)",
-      [customer, tenantId, dk, now],
-    );
+    await t.db.run("INSERT INTO customers (id, tenant_id, data_key_id, status, created_at) VALUES ($1, $2, $3, 'active', $4)", [
+      customer,
+      tenantId,
+      dk,
+      now,
+    ]);
     for (const currency of ['EUR', 'EUR', 'EUR', 'USD']) accounts.push((await ledger.createAccount(tenantId, customer, currency)).id);
   });
   afterAll(async () => t?.dispose());
 
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('deposit' as const), to: fc.nat(3), amount: fc.bigInt(1n, 5000n), currency: fc.constantFrom('EUR', 'USD') }),
-    fc.record({ kind: fc.constant('transfer' as const), from: fc.nat(3), to: fc.nat(3), amount: fc.bigInt(1n, 4000n), currency: fc.constantFrom('EUR', 'USD') }),
+    fc.record({
+      kind: fc.constant('deposit' as const),
+      to: fc.nat(3),
+      amount: fc.bigInt(1n, 5000n),
+      currency: fc.constantFrom('EUR', 'USD'),
+    }),
+    fc.record({
+      kind: fc.constant('transfer' as const),
+      from: fc.nat(3),
+      to: fc.nat(3),
+      amount: fc.bigInt(1n, 4000n),
+      currency: fc.constantFrom('EUR', 'USD'),
+    }),
   );
 
-  type Op = { kind: 'deposit'; to: number; amount: bigint; currency: string } | { kind: 'transfer'; from: number; to: number; amount: bigint; currency: string };
+  type Op =
+    | { kind: 'deposit'; to: number; amount: bigint; currency: string }
+    | { kind: 'transfer'; from: number; to: number; amount: bigint; currency: string };
 
   async function apply(o: Op): Promise<string> {
     try {
       await t.db.transaction(async (tx) => {
         if (o.kind === 'deposit') {
-          await ledger.deposit(tx, { tenantId, clientId: 'prop', destinationId: accounts[o.to] as string, amount: o.amount, currency: o.currency });
+          await ledger.deposit(tx, {
+            tenantId,
+            clientId: 'prop',
+            destinationId: accounts[o.to] as string,
+            amount: o.amount,
+            currency: o.currency,
+          });
         } else {
           await ledger.post(tx, {
-            tenantId, clientId: 'prop', kind: 'transfer', sourceId: accounts[o.from] as string,
-            destinationId: accounts[o.to] as string, amount: o.amount, currency: o.currency,
+            tenantId,
+            clientId: 'prop',
+            kind: 'transfer',
+            sourceId: accounts[o.from] as string,
+            destinationId: accounts[o.to] as string,
+            amount: o.amount,
+            currency: o.currency,
           });
         }
       });
@@ -58,7 +84,9 @@ describeEngines('ledger invariants (property)', (engine) => {
   }
 
   async function checkInvariants() {
-    const sums = await t.db.query<{ total: bigint }>('SELECT SUM(amount) AS total FROM entries WHERE tenant_id = $1 GROUP BY currency', [tenantId]);
+    const sums = await t.db.query<{ total: bigint }>('SELECT SUM(amount) AS total FROM entries WHERE tenant_id = $1 GROUP BY currency', [
+      tenantId,
+    ]);
     for (const s of sums) expect(BigInt(s.total)).toBe(0n);
     const negative = await t.db.query("SELECT id FROM accounts WHERE kind = 'customer' AND available < 0");
     expect(negative).toEqual([]);

@@ -45,17 +45,36 @@ describe('parseMoneyLimits', () => {
       [{ max_transfer: 9007199254740992 }, 'VAULTGATE_CONFIG: money_limits.max_transfer: must be an integer 1..9007199254740991'],
       [{ settlement_floor: -9007199254740992 }, 'VAULTGATE_CONFIG: money_limits.settlement_floor: must be an integer -9007199254740991..0'],
       [{ overrides: {} }, 'VAULTGATE_CONFIG: money_limits.overrides: must be a list'],
-      [{ overrides: [{ tenant: 'acme', max_deposit: 5 }] }, 'VAULTGATE_CONFIG: money_limits.overrides[0].tenant: must be a tenant id (ten_…)'],
-      [{ overrides: [{ currency: 'EUR', max_deposit: 5, limit: 1 }] }, 'VAULTGATE_CONFIG: money_limits.overrides[0].limit: unknown key (allowed: tenant, currency, max_deposit, max_transfer, settlement_floor)'],
-      [{ overrides: [{ currency: 'EUR' }] }, 'VAULTGATE_CONFIG: money_limits.overrides[0]: needs at least one of max_deposit, max_transfer, settlement_floor'],
-      [{ overrides: [{ currency: 'EUR', max_deposit: 5 }, { currency: 'USD', max_deposit: -5 }] }, 'VAULTGATE_CONFIG: money_limits.overrides[1].max_deposit: must be an integer 1..9007199254740991'],
+      [
+        { overrides: [{ tenant: 'acme', max_deposit: 5 }] },
+        'VAULTGATE_CONFIG: money_limits.overrides[0].tenant: must be a tenant id (ten_…)',
+      ],
+      [
+        { overrides: [{ currency: 'EUR', max_deposit: 5, limit: 1 }] },
+        'VAULTGATE_CONFIG: money_limits.overrides[0].limit: unknown key (allowed: tenant, currency, max_deposit, max_transfer, settlement_floor)',
+      ],
+      [
+        { overrides: [{ currency: 'EUR' }] },
+        'VAULTGATE_CONFIG: money_limits.overrides[0]: needs at least one of max_deposit, max_transfer, settlement_floor',
+      ],
+      [
+        {
+          overrides: [
+            { currency: 'EUR', max_deposit: 5 },
+            { currency: 'USD', max_deposit: -5 },
+          ],
+        },
+        'VAULTGATE_CONFIG: money_limits.overrides[1].max_deposit: must be an integer 1..9007199254740991',
+      ],
     ];
     for (const [raw, line] of cases) expect([raw, refusal(raw)]).toEqual([raw, line]);
   });
 
   it('limitsFor: the most specific override wins, field by field (tenant + currency, tenant, currency, defaults)', () => {
     const s = parseMoneyLimits({
-      max_deposit: 1000, max_transfer: 900, settlement_floor: -5000,
+      max_deposit: 1000,
+      max_transfer: 900,
+      settlement_floor: -5000,
       overrides: [
         { tenant: TEN_A, currency: 'EUR', max_deposit: 10 },
         { currency: 'EUR', max_deposit: 500, max_transfer: 400 },
@@ -82,15 +101,26 @@ describeEngines('ledger posting under money_limits', (engine) => {
   beforeAll(async () => {
     t = await createTestDatabase(engine);
     ledger = createLedger({
-      db: t.db, audit,
-      moneyLimits: parseMoneyLimits({ max_deposit: 1000, max_transfer: 300, settlement_floor: -1500, overrides: [{ tenant: tenantId, currency: 'USD', max_deposit: 10 }] }),
+      db: t.db,
+      audit,
+      moneyLimits: parseMoneyLimits({
+        max_deposit: 1000,
+        max_transfer: 300,
+        settlement_floor: -1500,
+        overrides: [{ tenant: tenantId, currency: 'USD', max_deposit: 10 }],
+      }),
     });
     const now = Date.now();
     await t.db.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenantId, `limits-${engine}`, now]);
     const dk = newId('dk');
     await t.db.run('INSERT INTO data_keys (id, kek_version, wrapped, created_at) VALUES ($1, 1, NULL, $2)', [dk, now]);
     const customer = newId('cus');
-    await t.db.run("INSERT INTO customers (id, tenant_id, data_key_id, status, created_at) VALUES ($1, $2, $3, 'active', $4)", [customer, tenantId, dk, now]);
+    await t.db.run("INSERT INTO customers (id, tenant_id, data_key_id, status, created_at) VALUES ($1, $2, $3, 'active', $4)", [
+      customer,
+      tenantId,
+      dk,
+      now,
+    ]);
     a = (await ledger.createAccount(tenantId, customer, 'EUR')).id;
     b = (await ledger.createAccount(tenantId, customer, 'EUR')).id;
   });
@@ -99,7 +129,9 @@ describeEngines('ledger posting under money_limits', (engine) => {
   const deposit = (amount: bigint, currency = 'EUR', to = a) =>
     t.db.transaction((tx) => ledger.deposit(tx, { tenantId, clientId: 'cli_test', destinationId: to, amount, currency }));
   const transfer = (amount: bigint) =>
-    t.db.transaction((tx) => ledger.post(tx, { tenantId, clientId: 'cli_test', kind: 'transfer', sourceId: a, destinationId: b, amount, currency: 'EUR' }));
+    t.db.transaction((tx) =>
+      ledger.post(tx, { tenantId, clientId: 'cli_test', kind: 'transfer', sourceId: a, destinationId: b, amount, currency: 'EUR' }),
+    );
   async function codeOf(p: Promise<unknown>): Promise<string> {
     try {
       await p;
@@ -110,10 +142,18 @@ describeEngines('ledger posting under money_limits', (engine) => {
     }
   }
   async function books() {
-    const accounts = await t.db.query<{ kind: string; available: bigint }>('SELECT kind, available FROM accounts WHERE tenant_id = $1 ORDER BY kind, id', [tenantId]);
+    const accounts = await t.db.query<{ kind: string; available: bigint }>(
+      'SELECT kind, available FROM accounts WHERE tenant_id = $1 ORDER BY kind, id',
+      [tenantId],
+    );
     const [entries] = await t.db.query<{ n: bigint }>('SELECT COUNT(*) AS n FROM entries WHERE tenant_id = $1', [tenantId]);
     const [transfers] = await t.db.query<{ n: bigint }>('SELECT COUNT(*) AS n FROM transfers WHERE tenant_id = $1', [tenantId]);
-    return { balances: accounts.map((r) => `${r.kind}:${BigInt(r.available)}`), entries: Number(entries?.n), transfers: Number(transfers?.n), audited: recorded.length };
+    return {
+      balances: accounts.map((r) => `${r.kind}:${BigInt(r.available)}`),
+      entries: Number(entries?.n),
+      transfers: Number(transfers?.n),
+      audited: recorded.length,
+    };
   }
 
   it('refuses each limit before any balance changes; exactly at the limit goes through', async () => {
@@ -129,14 +169,18 @@ describeEngines('ledger posting under money_limits', (engine) => {
     expect(await codeOf(deposit(1n))).toBe('settlement_floor_reached');
     expect(await codeOf(transfer(301n))).toBe('amount_above_maximum');
     expect(await books()).toEqual(atFloor);
-    expect(recorded.map((e) => [e.action, e.outcome])).toEqual([['deposit.create', 'success'], ['deposit.create', 'success']]);
+    expect(recorded.map((e) => [e.action, e.outcome])).toEqual([
+      ['deposit.create', 'success'],
+      ['deposit.create', 'success'],
+    ]);
 
     expect(await codeOf(transfer(300n))).toBe('posted');
     expect((await books()).balances).toEqual(['customer:1200', 'customer:300', 'settlement:-1500']);
   });
 
   it('applies the tenant + currency override to that currency only', async () => {
-    const customer = (await t.db.query<{ customer_id: string }>('SELECT customer_id FROM accounts WHERE id = $1', [a]))[0]?.customer_id as string;
+    const customer = (await t.db.query<{ customer_id: string }>('SELECT customer_id FROM accounts WHERE id = $1', [a]))[0]
+      ?.customer_id as string;
     const usd = (await ledger.createAccount(tenantId, customer, 'USD')).id;
     expect(await codeOf(deposit(11n, 'USD', usd))).toBe('amount_above_maximum');
     expect(await codeOf(deposit(10n, 'USD', usd))).toBe('posted');

@@ -25,23 +25,31 @@ describeEngines('alerts', (engine: Engine) => {
     receiver = await startReceiver(SECRET, { failFirst: 1 }); // the first delivery fails: retried
     dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-alerts-'));
     const config = path.join(dir, 'vaultgate.yaml');
-    writeFileSync(config, [
-      'alerts:',
-      '  heartbeat_seconds: 1',
-      '  rules:',
-      `    object_scanning: { threshold: ${THRESHOLD}, window_seconds: 60 }`,
-      '    large_transfer: { threshold: 100000, per_currency: { JPY: 10000000 } }',
-      '  notifiers:',
-      `    - { type: webhook, url: "${receiver.url}", secret: "${SECRET}" }`,
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'alerts:',
+        '  heartbeat_seconds: 1',
+        '  rules:',
+        `    object_scanning: { threshold: ${THRESHOLD}, window_seconds: 60 }`,
+        '    large_transfer: { threshold: 100000, per_currency: { JPY: 10000000 } }',
+        '  notifiers:',
+        `    - { type: webhook, url: "${receiver.url}", secret: "${SECRET}" }`,
+      ].join('\n'),
+    );
     s = await startTestServer(engine, { VAULTGATE_CONFIG: config });
     acme = await s.newClient('acme');
     globex = await s.newClient('globex');
     soc = await s.newClient('platform', ['alerts:read', 'metrics:read']);
-    const cus = await s.http.call('/v1/customers', { token: globex.token, body: { full_name: 'Hidden Person', email: 'hidden@example.com' } });
+    const cus = await s.http.call('/v1/customers', {
+      token: globex.token,
+      body: { full_name: 'Hidden Person', email: 'hidden@example.com' },
+    });
     foreign = [];
     for (let i = 0; i < THRESHOLD + 3; i++) {
-      foreign.push((await s.http.call('/v1/accounts', { token: globex.token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id);
+      foreign.push(
+        (await s.http.call('/v1/accounts', { token: globex.token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id,
+      );
     }
   });
   afterAll(async () => {
@@ -112,10 +120,19 @@ describeEngines('alerts', (engine: Engine) => {
   it('a transfer above the threshold raises large_transfer', async () => {
     const cus = await s.http.call('/v1/customers', { token: acme.token, body: { full_name: 'Rich Person', email: 'rich@example.com' } });
     const a = (await s.http.call('/v1/accounts', { token: acme.token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id;
-    const dep = await s.http.call('/v1/deposits', { token: acme.token, headers: { 'idempotency-key': `big-${Math.random()}` }, body: { account_id: a, amount: 250000, currency: 'EUR', reference: 'big' } });
+    const dep = await s.http.call('/v1/deposits', {
+      token: acme.token,
+      headers: { 'idempotency-key': `big-${Math.random()}` },
+      body: { account_id: a, amount: 250000, currency: 'EUR', reference: 'big' },
+    });
     expect(dep.status).toBe(201);
     await expect
-      .poll(async () => (await s.http.call('/v1/alerts', { token: soc.token })).body.data.filter((x: { rule: string }) => x.rule === 'large_transfer').length, { timeout: 5000 })
+      .poll(
+        async () =>
+          (await s.http.call('/v1/alerts', { token: soc.token })).body.data.filter((x: { rule: string }) => x.rule === 'large_transfer')
+            .length,
+        { timeout: 5000 },
+      )
       .toBe(1);
   });
 
@@ -123,7 +140,10 @@ describeEngines('alerts', (engine: Engine) => {
     const all = (await s.http.call('/v1/alerts', { token: soc.token })).body.data as Array<{ id: string; tenant_id: string }>;
     expect(all.length).toBeGreaterThanOrEqual(2); // object_scanning, then large_transfer
     const oldest = all[all.length - 1]!;
-    const missed = all.slice(0, -1).map((a) => a.id).reverse();
+    const missed = all
+      .slice(0, -1)
+      .map((a) => a.id)
+      .reverse();
 
     const resumed = await openStream(s, soc.token, { 'last-event-id': oldest.id });
     try {
@@ -156,10 +176,16 @@ describeEngines('alerts', (engine: Engine) => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     for (const name of [
-      'vaultgate_http_request_duration_seconds_bucket{', 'vaultgate_authorization_denials_total', 'vaultgate_authentication_failures_total',
-      'vaultgate_rate_limited_requests_total', 'vaultgate_transfers_posted_total{', 'vaultgate_transfer_amount_minor_total{',
-      'vaultgate_alerts_raised_total{', 'nodejs_eventloop_lag_seconds',
-    ]) expect(res.text).toContain(name);
+      'vaultgate_http_request_duration_seconds_bucket{',
+      'vaultgate_authorization_denials_total',
+      'vaultgate_authentication_failures_total',
+      'vaultgate_rate_limited_requests_total',
+      'vaultgate_transfers_posted_total{',
+      'vaultgate_transfer_amount_minor_total{',
+      'vaultgate_alerts_raised_total{',
+      'nodejs_eventloop_lag_seconds',
+    ])
+      expect(res.text).toContain(name);
     expect(res.text).toMatch(/vaultgate_http_request_duration_seconds_count\{[^}]*route="\/v1\/accounts\/:id"[^}]*status="404"/);
     expect(res.text).toMatch(/vaultgate_alerts_raised_total\{[^}]*rule="object_scanning"[^}]*\} [1-9]/);
     expect(res.text).toMatch(/vaultgate_transfer_amount_minor_total\{[^}]*kind="deposit"[^}]*currency="EUR"[^}]*\} [1-9]/);

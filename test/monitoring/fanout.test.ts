@@ -17,7 +17,10 @@ describeRedis('alert fan-out through Redis', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-fanout-'));
     const config = path.join(dir, 'vaultgate.yaml');
     // Two nodes start in one test process on shared CPUs: a start-up stall must not trip load shedding.
-    writeFileSync(config, `rate_limits:\n  shedding: { max_event_loop_delay_ms: 60000 }\nalerts:\n  redis_channel: "${uniqueRedisPrefix()}alerts"\n  rules:\n    object_scanning: { threshold: 3 }\n`);
+    writeFileSync(
+      config,
+      `rate_limits:\n  shedding: { max_event_loop_delay_ms: 60000 }\nalerts:\n  redis_channel: "${uniqueRedisPrefix()}alerts"\n  rules:\n    object_scanning: { threshold: 3 }\n`,
+    );
     const env = { VAULTGATE_CONFIG: config, REDIS_URL: redisUrl() };
     a = await startTestServer('sqlite', env);
     b = await startTestServer('sqlite', env);
@@ -33,7 +36,8 @@ describeRedis('alert fan-out through Redis', () => {
     const other = await a.newClient('globex');
     const cus = await a.http.call('/v1/customers', { token: other.token, body: { full_name: 'X Y', email: 'xy@example.com' } });
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await a.http.call('/v1/accounts', { token: other.token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id);
+    for (let i = 0; i < 3; i++)
+      ids.push((await a.http.call('/v1/accounts', { token: other.token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id);
     const soc = await b.newClient('platform', ['alerts:read']);
     const stream = await openStream(b, soc.token);
     try {

@@ -33,7 +33,10 @@ it('20,000 lines into a pipe nobody reads: the logger returns, drops beyond 64 K
     child.stdout.resume();
     child.stdin.write('go\n');
     await new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; dropped?: number; event?: string });
+    const lines = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; dropped?: number; event?: string });
     const written = lines.filter((l) => l.msg === 'request').length;
     const notice = lines.filter((l) => l.event === 'log.lines_dropped');
     expect(notice).toHaveLength(1);

@@ -20,7 +20,10 @@ describeEngines('logs', (engine: Engine) => {
     receiver = await startReceiver(WEBHOOK_SECRET);
     dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-logs-'));
     const config = path.join(dir, 'vaultgate.yaml');
-    writeFileSync(config, `alerts:\n  rules:\n    auth_failure_burst: { threshold: 3 }\n  notifiers:\n    - { type: webhook, url: "${receiver.url}", secret: "${WEBHOOK_SECRET}" }\n`);
+    writeFileSync(
+      config,
+      `alerts:\n  rules:\n    auth_failure_burst: { threshold: 3 }\n  notifiers:\n    - { type: webhook, url: "${receiver.url}", secret: "${WEBHOOK_SECRET}" }\n`,
+    );
     s = await startTestServer(engine, { VAULTGATE_CONFIG: config });
   });
   afterAll(async () => {
@@ -31,8 +34,12 @@ describeEngines('logs', (engine: Engine) => {
 
   it('a full tour leaves no secret, token or personal value in any log line', async () => {
     const person = {
-      full_name: 'Zelda Quixote-Marchbanks', email: 'zelda.quixote@example.org', phone: '+447700900123', date_of_birth: '1984-02-29',
-      national_id: 'QQ123456C', address: { line1: '221B Baker Street', city: 'Marylebone', postal_code: 'NW1 6XE', country: 'GB' },
+      full_name: 'Zelda Quixote-Marchbanks',
+      email: 'zelda.quixote@example.org',
+      phone: '+447700900123',
+      date_of_birth: '1984-02-29',
+      national_id: 'QQ123456C',
+      address: { line1: '221B Baker Street', city: 'Marylebone', postal_code: 'NW1 6XE', country: 'GB' },
     };
     const acme = await s.newClient('acme');
     const auditor = await s.newClient('platform', ['audit:read', 'alerts:read', 'metrics:read']);
@@ -41,7 +48,11 @@ describeEngines('logs', (engine: Engine) => {
     expect(cus.status).toBe(201);
     await s.http.call(`/v1/customers?email=${encodeURIComponent(person.email)}`, { token: acme.token });
     const acc = await s.http.call('/v1/accounts', { token: acme.token, body: { customer_id: cus.body.id, currency: 'EUR' } });
-    await s.http.call('/v1/deposits', { token: acme.token, headers: { 'idempotency-key': 'log-tour-1' }, body: { account_id: acc.body.id, amount: 500, currency: 'EUR', reference: 'tour' } });
+    await s.http.call('/v1/deposits', {
+      token: acme.token,
+      headers: { 'idempotency-key': 'log-tour-1' },
+      body: { account_id: acc.body.id, amount: 500, currency: 'EUR', reference: 'tour' },
+    });
     const stream = await openStream(s, auditor.token);
     // Failures on purpose: a wrong secret, a bad token (a burst: raises an alert), a token in the query.
     const wrongSecret = 'definitely-wrong-secret-value-123456';
@@ -60,9 +71,24 @@ describeEngines('logs', (engine: Engine) => {
     // Let the asynchronous lines (audit denials, notifier) land.
     await new Promise((r) => setTimeout(r, 300));
     const secrets = [
-      acme.secret, acme.token, auditor.secret, auditor.token, admin.client_secret, wrongSecret, fakeToken, WEBHOOK_SECRET,
-      'proof-value-xyz', person.full_name, person.email, person.phone, person.date_of_birth, person.national_id,
-      person.address.line1, person.address.postal_code, 'Zelda', 'Quixote',
+      acme.secret,
+      acme.token,
+      auditor.secret,
+      auditor.token,
+      admin.client_secret,
+      wrongSecret,
+      fakeToken,
+      WEBHOOK_SECRET,
+      'proof-value-xyz',
+      person.full_name,
+      person.email,
+      person.phone,
+      person.date_of_birth,
+      person.national_id,
+      person.address.line1,
+      person.address.postal_code,
+      'Zelda',
+      'Quixote',
       // Parts of tokens too: a log that cut a JWT at a dot would still leak its signature.
       ...[acme.token, auditor.token].flatMap((t) => t.split('.').filter((p) => p.length > 16)),
     ];

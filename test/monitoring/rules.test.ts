@@ -7,7 +7,10 @@ import type { AuditEvent } from '../../src/audit/types.js';
 
 describe('alerts config', () => {
   it('fills defaults and accepts overrides', () => {
-    const s = parseAlertsConfig({ rules: { object_scanning: { threshold: 3, severity: 'critical' } }, notifiers: [{ type: 'slack', url: 'https://hooks.slack.com/x' }] });
+    const s = parseAlertsConfig({
+      rules: { object_scanning: { threshold: 3, severity: 'critical' } },
+      notifiers: [{ type: 'slack', url: 'https://hooks.slack.com/x' }],
+    });
     expect(s.rules.object_scanning).toMatchObject({ threshold: 3, severity: 'critical', windowSeconds: 60, enabled: true });
     expect(s.notifiers).toEqual([{ type: 'slack', url: 'https://hooks.slack.com/x', maxAttempts: 5 }]);
   });
@@ -26,7 +29,23 @@ describe('alerts config', () => {
 });
 
 function audit(action: string, fields: Partial<AuditEvent> = {}): AuditEvent {
-  return { seq: 1, id: `aud_${Math.random()}`, time: 0, tenantId: 'ten_a', clientId: null, userId: null, ip: '198.51.100.7', action, target: null, outcome: 'failure', details: null, requestId: null, prevHash: '', hash: '', ...fields };
+  return {
+    seq: 1,
+    id: `aud_${Math.random()}`,
+    time: 0,
+    tenantId: 'ten_a',
+    clientId: null,
+    userId: null,
+    ip: '198.51.100.7',
+    action,
+    target: null,
+    outcome: 'failure',
+    details: null,
+    requestId: null,
+    prevHash: '',
+    hash: '',
+    ...fields,
+  };
 }
 
 describe('detector', () => {
@@ -34,7 +53,11 @@ describe('detector', () => {
     const raised: AlertInput[] = [];
     let now = 1_000_000;
     const rules = defaultAlertRules();
-    const d = createDetector(rules, (a) => raised.push(a), () => now);
+    const d = createDetector(
+      rules,
+      (a) => raised.push(a),
+      () => now,
+    );
     return { raised, d, rules, tick: (ms: number) => (now += ms) };
   };
 
@@ -42,7 +65,8 @@ describe('detector', () => {
     const { raised, d } = setup();
     for (let i = 0; i < 5; i++) d.observe({ kind: 'audit', event: audit('auth.sign_in', { userId: 'usr_1' }) });
     expect(raised.map((a) => a.rule)).toEqual(['sign_in_failures']);
-    for (let i = 0; i < 10; i++) d.observe({ kind: 'audit', event: audit('auth.sign_in', { target: `login-hash-${i}`, ip: '203.0.113.9' }) });
+    for (let i = 0; i < 10; i++)
+      d.observe({ kind: 'audit', event: audit('auth.sign_in', { target: `login-hash-${i}`, ip: '203.0.113.9' }) });
     expect(raised.filter((a) => a.rule === 'credential_stuffing').map((a) => a.subject)).toEqual(['ip:203.0.113.9']);
     d.stop();
   });
@@ -53,16 +77,44 @@ describe('detector', () => {
     expect(raised[0]).toMatchObject({ rule: 'replay_detected', severity: 'critical', subject: 'client:cli_x' });
     d.observe({ kind: 'audit', event: audit('ratelimit.redis_unavailable', { outcome: 'failure' }) });
     expect(raised[1]).toMatchObject({ rule: 'shared_store_unavailable', severity: 'high', subject: 'redis', tenantId: null });
-    for (let i = 0; i < 19; i++) d.observe({ kind: 'response', status: 401, route: '/v1/customers', ip: '192.0.2.1', tenantId: undefined, clientId: undefined, requestId: `r${i}`, targetId: undefined });
+    for (let i = 0; i < 19; i++)
+      d.observe({
+        kind: 'response',
+        status: 401,
+        route: '/v1/customers',
+        ip: '192.0.2.1',
+        tenantId: undefined,
+        clientId: undefined,
+        requestId: `r${i}`,
+        targetId: undefined,
+      });
     tick(61_000); // the 19 hits slide out of the 60 s window
-    d.observe({ kind: 'response', status: 401, route: '/v1/customers', ip: '192.0.2.1', tenantId: undefined, clientId: undefined, requestId: 'r20', targetId: undefined });
+    d.observe({
+      kind: 'response',
+      status: 401,
+      route: '/v1/customers',
+      ip: '192.0.2.1',
+      tenantId: undefined,
+      clientId: undefined,
+      requestId: 'r20',
+      targetId: undefined,
+    });
     expect(raised.some((a) => a.rule === 'auth_failure_burst')).toBe(false);
     d.stop();
   });
 
   it('transfer velocity: a sudden rise over the hourly baseline', () => {
     const { raised, d } = setup();
-    const post = () => d.observe({ kind: 'posted', transferKind: 'transfer', tenantId: 'ten_a', clientId: 'cli_v', amount: 100n, currency: 'EUR', requestId: 'r' });
+    const post = () =>
+      d.observe({
+        kind: 'posted',
+        transferKind: 'transfer',
+        tenantId: 'ten_a',
+        clientId: 'cli_v',
+        amount: 100n,
+        currency: 'EUR',
+        requestId: 'r',
+      });
     for (let i = 0; i < 19; i++) post();
     expect(raised).toEqual([]);
     post();

@@ -30,10 +30,22 @@ class FakeResponse extends EventEmitter {
 }
 
 function fakeRequest() {
-  const admission = { released: 0, release() { this.released++; } };
+  const admission = {
+    released: 0,
+    release() {
+      this.released++;
+    },
+  };
   const request = {
-    id: 'req_1', method: 'GET', headers: {}, routeOptions: { url: '/v1/alerts/stream' }, principal: undefined, clientIp: '127.0.0.1',
-    rateLimits: undefined, admission, log: { info: vi.fn(), warn: vi.fn() },
+    id: 'req_1',
+    method: 'GET',
+    headers: {},
+    routeOptions: { url: '/v1/alerts/stream' },
+    principal: undefined,
+    clientIp: '127.0.0.1',
+    rateLimits: undefined,
+    admission,
+    log: { info: vi.fn(), warn: vi.fn() },
   };
   return { request: request as unknown as FastifyRequest, admission, log: request.log };
 }
@@ -68,7 +80,9 @@ describe('stream hub', () => {
         listeners.push(l);
         return () => (listeners = listeners.filter((x) => x !== l));
       },
-      heartbeatMs: 60_000, hsts: false, limits: { perClient: 2, max: 3 },
+      heartbeatMs: 60_000,
+      hsts: false,
+      limits: { perClient: 2, max: 3 },
     });
   });
   afterEach(() => {
@@ -81,7 +95,11 @@ describe('stream hub', () => {
     const { request, admission, log } = fakeRequest();
     const slot = hub.admit(clientId);
     await hub.open(request, fakeReply(res), slot, {
-      visible: () => true, missed: async () => [], tokenHash: 'tok_1', expiresAtMs: Date.now() + 600_000, ...options,
+      visible: () => true,
+      missed: async () => [],
+      tokenHash: 'tok_1',
+      expiresAtMs: Date.now() + 600_000,
+      ...options,
     });
     return { res, admission, log };
   }
@@ -113,7 +131,13 @@ describe('stream hub', () => {
     const left = new FakeResponse();
     left.destroyed = true;
     const { request } = fakeRequest();
-    await hub.open(request, fakeReply(left), hub.admit('cli_a'), { visible: () => true, missed: async () => [], tokenHash: 't', expiresAtMs: Date.now() + 1e6, stands: async () => true });
+    await hub.open(request, fakeReply(left), hub.admit('cli_a'), {
+      visible: () => true,
+      missed: async () => [],
+      tokenHash: 't',
+      expiresAtMs: Date.now() + 1e6,
+      stands: async () => true,
+    });
     expect([left.written, hub.size]).toEqual(['', 1]);
   });
 

@@ -82,11 +82,16 @@ describe('open alert streams are capped per client and counted apart from reques
       expect((await s.http.call('/v1/alerts', { token: soc.token })).status).toBe(200);
       expect((await h2Stream(session, other.token)).status).toBe(200);
       five[0]!.close();
-      await expect.poll(async () => {
-        const again = await h2Stream(session, soc.token);
-        if (again.status === 200) again.close();
-        return again.status;
-      }, { timeout: 5000, interval: 100 }).toBe(200);
+      await expect
+        .poll(
+          async () => {
+            const again = await h2Stream(session, soc.token);
+            if (again.status === 200) again.close();
+            return again.status;
+          },
+          { timeout: 5000, interval: 100 },
+        )
+        .toBe(200);
     } finally {
       session.destroy();
     }
@@ -141,11 +146,14 @@ describeEngines('an alert stream ends when its token no longer stands', (engine:
     mover = await s.newClient('acme');
     watcher = await s.newClient('acme', ['alerts:read']);
     app = await registerFapiClient(s, 'acme', ['alerts:read']);
-    const call = (p: string, body: unknown, key?: string) => s.http.call(p, { token: mover.token, body, ...(key ? { headers: { 'idempotency-key': key } } : {}) });
+    const call = (p: string, body: unknown, key?: string) =>
+      s.http.call(p, { token: mover.token, body, ...(key ? { headers: { 'idempotency-key': key } } : {}) });
     customer = (await call('/v1/customers', { full_name: 'Ada Lovelace', email: 'ada@example.com' })).body.id as string;
     source = (await call('/v1/accounts', { customer_id: customer, currency: 'EUR' })).body.id as string;
     destination = (await call('/v1/accounts', { customer_id: customer, currency: 'EUR' })).body.id as string;
-    expect((await call('/v1/deposits', { account_id: source, amount: 1_000_000, currency: 'EUR', reference: 'seed' }, 'seed')).status).toBe(201);
+    expect((await call('/v1/deposits', { account_id: source, amount: 1_000_000, currency: 'EUR', reference: 'seed' }, 'seed')).status).toBe(
+      201,
+    );
   });
   afterAll(async () => {
     httpB?.close();
@@ -156,7 +164,8 @@ describeEngines('an alert stream ends when its token no longer stands', (engine:
   /** A transfer above the threshold, by a client of its own (alerts are one per rule and client). */
   const raiseAlert = async (amount: number) => {
     const res = await s.http.call('/v1/transfers', {
-      token: (await s.newClient('acme', ['transfers:write'])).token, headers: { 'idempotency-key': `t-${Math.random()}` },
+      token: (await s.newClient('acme', ['transfers:write'])).token,
+      headers: { 'idempotency-key': `t-${Math.random()}` },
       body: { source_account_id: source, destination_account_id: destination, amount, currency: 'EUR' },
     });
     expect(res.status).toBe(201);
@@ -164,8 +173,10 @@ describeEngines('an alert stream ends when its token no longer stands', (engine:
   };
 
   /** How many large_transfer alerts are stored (one is published to the open streams when stored). */
-  const storedAlerts = async () => ((await s.http.call('/v1/alerts?limit=100', { token: watcher.token })).body.data as Array<{ rule: string }>)
-    .filter((a) => a.rule === 'large_transfer').length;
+  const storedAlerts = async () =>
+    ((await s.http.call('/v1/alerts?limit=100', { token: watcher.token })).body.data as Array<{ rule: string }>).filter(
+      (a) => a.rule === 'large_transfer',
+    ).length;
 
   /**
    * Opens a stream, checks it delivers, runs `end`, then raises an alert: the stream ends within
@@ -194,13 +205,17 @@ describeEngines('an alert stream ends when its token no longer stands', (engine:
   }
   const bearer = (token: string) => () => openStream(s, token);
   const dpop = (t: { token: string; dpop: DpopKey }) => async () =>
-    openStream(s, t.token, { authorization: `DPoP ${t.token}`, dpop: await dpopProof(t.dpop, 'GET', `${s.url}/v1/alerts/stream`, t.token) });
+    openStream(s, t.token, {
+      authorization: `DPoP ${t.token}`,
+      dpop: await dpopProof(t.dpop, 'GET', `${s.url}/v1/alerts/stream`, t.token),
+    });
 
   it('on revocation of its token (POST /oauth/revoke)', async () => {
     const soc = await s.newClient('acme', ['alerts:read']);
     await endsAfter(bearer(soc.token), async () => {
       const res = await s.http.call('/oauth/revoke', {
-        method: 'POST', headers: { authorization: basic(soc.clientId, soc.secret), 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        headers: { authorization: basic(soc.clientId, soc.secret), 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token: soc.token, token_type_hint: 'access_token' }).toString(),
       });
       expect(res.status).toBe(200);
@@ -219,7 +234,11 @@ describeEngines('an alert stream ends when its token no longer stands', (engine:
     const soc = await s.newClient('acme', ['alerts:read']);
     const admin = await s.server.services.identity.clients.create({ tenant: 'acme', name: 'admin', scopes: ['admin:clients'] });
     const token = await httpB.call('/oauth/token', {
-      method: 'POST', headers: { authorization: basic(admin.client_id, admin.client_secret as string), 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: {
+        authorization: basic(admin.client_id, admin.client_secret as string),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials&scope=admin:clients',
     });
     expect(token.status).toBe(200);
@@ -249,7 +268,11 @@ describeEngines('an alert stream ends when its token no longer stands', (engine:
     const soc = await s.newClient('acme', ['alerts:read', 'accounts:read']);
     const admin = await s.newClient('acme', ['admin:clients']);
     await endsAfter(bearer(soc.token), async () => {
-      const res = await s.http.call(`/v1/admin/clients/${soc.clientId}/scopes`, { method: 'PUT', token: admin.token, body: { scopes: ['accounts:read'] } });
+      const res = await s.http.call(`/v1/admin/clients/${soc.clientId}/scopes`, {
+        method: 'PUT',
+        token: admin.token,
+        body: { scopes: ['accounts:read'] },
+      });
       expect([res.status, res.body.scopes]).toEqual([200, ['accounts:read']]);
     });
   });
@@ -293,7 +316,9 @@ describe('an alert stream ends at its token’s exp', () => {
     const certFile = started.certFile;
     idp = started;
     s = await startTestServer('sqlite', {
-      VAULTGATE_EXTERNAL_ISSUER: issuer, VAULTGATE_EXTERNAL_AUDIENCE: 'vaultgate-api', VAULTGATE_EXTERNAL_CA: certFile,
+      VAULTGATE_EXTERNAL_ISSUER: issuer,
+      VAULTGATE_EXTERNAL_AUDIENCE: 'vaultgate-api',
+      VAULTGATE_EXTERNAL_CA: certFile,
       VAULTGATE_EXTERNAL_CLAIMS: 'tenant=org,role=vg_role',
     });
     await s.newClient('acme', ['alerts:read']); // creates the tenant the external token names
@@ -306,8 +331,14 @@ describe('an alert stream ends at its token’s exp', () => {
 
   it('ends within the bound after exp, not before, and says so', async () => {
     const expS = Math.ceil(Date.now() / 1000) + 3;
-    const token = await new SignJWT({ org: 'acme', vg_role: 'auditor' }).setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
-      .setIssuer(issuer).setAudience('vaultgate-api').setSubject('kc-user-1').setIssuedAt().setExpirationTime(expS).sign(signer);
+    const token = await new SignJWT({ org: 'acme', vg_role: 'auditor' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(issuer)
+      .setAudience('vaultgate-api')
+      .setSubject('kc-user-1')
+      .setIssuedAt()
+      .setExpirationTime(expS)
+      .sign(signer);
     const stream = await openStream(s, token);
     try {
       expect(stream.status).toBe(200);

@@ -21,68 +21,76 @@ export interface Stream {
 export function openStream(s: TestServer, token: string, headers: Record<string, string> = {}): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const waiters: Array<() => void> = [];
-    const req = request(new URL('/v1/alerts/stream', s.url), { headers: { authorization: `Bearer ${token}`, ...headers, accept: 'text/event-stream' }, agent: s.http.agent }, (res) => {
-      const stream: Stream = {
-        status: res.statusCode ?? 0,
-        headers: res.headers,
-        alerts: [],
-        raw: '',
-        next(predicate, timeoutMs = 10_000) {
-          return new Promise((ok, fail) => {
-            const check = () => {
-              const found = stream.alerts.find((a) => predicate(a.alert));
-              if (found) {
-                clearTimeout(timer);
-                ok(found);
-                return true;
-              }
-              return false;
-            };
-            let timedOut = false;
-            const timer = setTimeout(() => {
-              timedOut = true;
-              fail(new Error(`no matching alert within ${timeoutMs} ms; got ${stream.raw.slice(0, 500)}`));
-            }, timeoutMs);
-            // Re-armed until it matches: a frame that is not the one awaited (a heartbeat, another
-            // alert) must not use up the wait.
-            const retry = () => {
-              if (!timedOut && !check()) waiters.push(retry);
-            };
-            retry();
-          });
-        },
-        ended: new Promise<number>((done) => {
-          res.once('end', () => done(performance.now()));
-          res.once('close', () => done(performance.now()));
-        }),
-        close() {
-          req.destroy();
-        },
-      };
-      let buffer = '';
-      let connected = false;
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        stream.raw += chunk;
-        buffer += chunk;
-        let i: number;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const data = frame.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-          if (frame.includes(': connected') && !connected) {
-            connected = true;
-            resolve(stream);
+    const req = request(
+      new URL('/v1/alerts/stream', s.url),
+      { headers: { authorization: `Bearer ${token}`, ...headers, accept: 'text/event-stream' }, agent: s.http.agent },
+      (res) => {
+        const stream: Stream = {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          alerts: [],
+          raw: '',
+          next(predicate, timeoutMs = 10_000) {
+            return new Promise((ok, fail) => {
+              const check = () => {
+                const found = stream.alerts.find((a) => predicate(a.alert));
+                if (found) {
+                  clearTimeout(timer);
+                  ok(found);
+                  return true;
+                }
+                return false;
+              };
+              let timedOut = false;
+              const timer = setTimeout(() => {
+                timedOut = true;
+                fail(new Error(`no matching alert within ${timeoutMs} ms; got ${stream.raw.slice(0, 500)}`));
+              }, timeoutMs);
+              // Re-armed until it matches: a frame that is not the one awaited (a heartbeat, another
+              // alert) must not use up the wait.
+              const retry = () => {
+                if (!timedOut && !check()) waiters.push(retry);
+              };
+              retry();
+            });
+          },
+          ended: new Promise<number>((done) => {
+            res.once('end', () => done(performance.now()));
+            res.once('close', () => done(performance.now()));
+          }),
+          close() {
+            req.destroy();
+          },
+        };
+        let buffer = '';
+        let connected = false;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          stream.raw += chunk;
+          buffer += chunk;
+          let i: number;
+          while ((i = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, i);
+            buffer = buffer.slice(i + 2);
+            const data = frame
+              .split('\n')
+              .filter((l) => l.startsWith('data: '))
+              .map((l) => l.slice(6))
+              .join('\n');
+            if (frame.includes(': connected') && !connected) {
+              connected = true;
+              resolve(stream);
+            }
+            if (data) stream.alerts.push({ at: performance.now(), alert: JSON.parse(data) });
           }
-          if (data) stream.alerts.push({ at: performance.now(), alert: JSON.parse(data) });
+          for (const w of waiters.splice(0)) w();
+        });
+        res.on('error', () => undefined);
+        if (res.statusCode !== 200) {
+          res.on('end', () => resolve(stream));
         }
-        for (const w of waiters.splice(0)) w();
-      });
-      res.on('error', () => undefined);
-      if (res.statusCode !== 200) {
-        res.on('end', () => resolve(stream));
-      }
-    });
+      },
+    );
     req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
     req.end();
   });

@@ -114,7 +114,9 @@ describeEngines('Database contract', (engine) => {
 
     it('a non-durable transaction commits like any other', async () => {
       const id = uid('ten');
-      await db.transaction((tx) => tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [id, `relaxed ${id}`, 1]), { durable: false });
+      await db.transaction((tx) => tx.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [id, `relaxed ${id}`, 1]), {
+        durable: false,
+      });
       expect(await db.one('SELECT id FROM tenants WHERE id = $1', [id])).toEqual({ id });
     });
   });
@@ -174,7 +176,9 @@ describeEngines('Database contract', (engine) => {
       expect(await db.run('UPDATE clients SET name = $1, scopes = $1 WHERE id = $2', ['twice', id])).toBe(1);
       expect(await db.one('SELECT name, scopes FROM clients WHERE id = $1', [id])).toEqual({ name: 'twice', scopes: 'twice' });
       const n = await db.one<{ n: bigint }>('SELECT COUNT(*) AS n FROM clients WHERE status = $2 AND tenant_id = $1 AND id = $3', [
-        tenantId, 'active', id,
+        tenantId,
+        'active',
+        id,
       ]);
       expect(n).toEqual({ n: 1n });
     });
@@ -188,14 +192,18 @@ describeEngines('Database contract', (engine) => {
 
     it('round-trips NULL as null, both ways', async () => {
       const customerId = await insertCustomer(db, tenantId, { phone: null });
-      const row = await db.one<Record<string, unknown>>('SELECT phone, address, erased_at, email_index FROM customers WHERE id = $1', [customerId]);
+      const row = await db.one<Record<string, unknown>>('SELECT phone, address, erased_at, email_index FROM customers WHERE id = $1', [
+        customerId,
+      ]);
       expect(row).toEqual({ phone: null, address: null, erased_at: null, email_index: null });
 
       expect(await db.run('UPDATE customers SET phone = $1 WHERE id = $2', ['+33 1 23', customerId])).toBe(1);
       expect(await db.one('SELECT phone FROM customers WHERE id = $1', [customerId])).toEqual({ phone: '+33 1 23' });
       expect(await db.run('UPDATE customers SET phone = $1, erased_at = $2 WHERE id = $3', [null, null, customerId])).toBe(1);
       expect(await db.one('SELECT phone, erased_at FROM customers WHERE id = $1', [customerId])).toEqual({ phone: null, erased_at: null });
-      expect(await db.one<{ n: bigint }>('SELECT COUNT(*) AS n FROM customers WHERE id = $1 AND phone IS NULL', [customerId])).toEqual({ n: 1n });
+      expect(await db.one<{ n: bigint }>('SELECT COUNT(*) AS n FROM customers WHERE id = $1 AND phone IS NULL', [customerId])).toEqual({
+        n: 1n,
+      });
     });
   });
 
@@ -212,7 +220,12 @@ describeEngines('Database contract', (engine) => {
     it('round-trips 9007199254740991 (2^53 - 1) exactly, bound as bigint or as number', async () => {
       const a = await insertAccount(db, { tenantId, kind: 'settlement', currency: 'AAA', available: MAX_SAFE });
       expect(await available(db, a)).toBe(MAX_SAFE);
-      const b = await insertAccount(db, { tenantId, kind: 'customer', customerId: await insertCustomer(db, tenantId), available: Number(MAX_SAFE) });
+      const b = await insertAccount(db, {
+        tenantId,
+        kind: 'customer',
+        customerId: await insertCustomer(db, tenantId),
+        available: Number(MAX_SAFE),
+      });
       expect(await available(db, b)).toBe(MAX_SAFE);
     });
 
@@ -228,7 +241,9 @@ describeEngines('Database contract', (engine) => {
       expect(await available(db, id)).toBe(value);
       expect(await db.one('SELECT id FROM accounts WHERE available = $1 AND id = $2', [value, id])).toEqual({ id });
       // A neighbour a double could not tell apart must not match.
-      expect(await db.one('SELECT id FROM accounts WHERE available = $1 AND id = $2', [value > 0n ? value - 1n : value + 1n, id])).toBeUndefined();
+      expect(
+        await db.one('SELECT id FROM accounts WHERE available = $1 AND id = $2', [value > 0n ? value - 1n : value + 1n, id]),
+      ).toBeUndefined();
     });
 
     it('does arithmetic above 2^53 without losing a unit', async () => {
@@ -334,7 +349,8 @@ describeEngines('Database contract', (engine) => {
       const partial = await rejection(insertAccount(db, { tenantId, kind: 'settlement', currency: 'USD' }));
       expect(isUniqueViolation(partial)).toBe(true);
 
-      const idem = 'INSERT INTO idempotency_keys (client_id, key, request_hash, state, locked_until, created_at) VALUES ($1, $2, $3, $4, $5, $6)';
+      const idem =
+        'INSERT INTO idempotency_keys (client_id, key, request_hash, state, locked_until, created_at) VALUES ($1, $2, $3, $4, $5, $6)';
       await db.run(idem, ['cli_1', 'k1', 'h', 'running', 1, 1]);
       const composite = await rejection(db.run(idem, ['cli_1', 'k1', 'h2', 'running', 1, 1]));
       expect(isUniqueViolation(composite)).toBe(true);
@@ -368,7 +384,9 @@ describeEngines('Database contract', (engine) => {
       expect(isUniqueViolation(insertErr)).toBe(false);
 
       const account = await insertAccount(db, { tenantId, kind: 'customer', customerId, available: 5n });
-      await expect(db.run('UPDATE accounts SET available = available - $1 WHERE id = $2', [6n, account])).rejects.toThrow(/check constraint/i);
+      await expect(db.run('UPDATE accounts SET available = available - $1 WHERE id = $2', [6n, account])).rejects.toThrow(
+        /check constraint/i,
+      );
       expect(await available(db, account)).toBe(5n);
       // The conditional debit money code uses: no row changes when funds are short.
       expect(await db.run('UPDATE accounts SET available = available - $1 WHERE id = $2 AND available >= $1', [6n, account])).toBe(0);
@@ -382,7 +400,12 @@ describeEngines('Database contract', (engine) => {
 
     it('refuses UPDATE and DELETE on ledger entries (append-only)', async () => {
       const settlement = await insertAccount(db, { tenantId, kind: 'settlement', currency: 'GBP' });
-      const account = await insertAccount(db, { tenantId, kind: 'customer', customerId: await insertCustomer(db, tenantId), currency: 'GBP' });
+      const account = await insertAccount(db, {
+        tenantId,
+        kind: 'customer',
+        customerId: await insertCustomer(db, tenantId),
+        currency: 'GBP',
+      });
       const transferId = uid('tr');
       const entryId = uid('ent');
       await db.transaction(async (tx) => {
@@ -406,7 +429,10 @@ describeEngines('Database contract', (engine) => {
 
       const rows = await db.query<{ amount: bigint }>('SELECT amount FROM entries WHERE transfer_id = $1 ORDER BY seq', [transferId]);
       expect(rows.map((r) => r.amount)).toEqual([-250n, 250n]);
-      expect(await db.one('SELECT amount, balance_after FROM entries WHERE id = $1', [entryId])).toEqual({ amount: 250n, balance_after: 250n });
+      expect(await db.one('SELECT amount, balance_after FROM entries WHERE id = $1', [entryId])).toEqual({
+        amount: 250n,
+        balance_after: 250n,
+      });
     });
   });
 

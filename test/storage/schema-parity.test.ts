@@ -40,7 +40,12 @@ function withoutLiterals(sql: string): string {
 
 /** Index predicates and defaults as comparable text: PostgreSQL adds casts and parentheses (dropped, so coarse). */
 function normalizeExpression(expr: string): string {
-  return expr.replace(/::(?:character varying|double precision|[a-z_]+)/g, '').replace(/[()]/g, '').replace(/\s+/g, ' ').trim().toLowerCase();
+  return expr
+    .replace(/::(?:character varying|double precision|[a-z_]+)/g, '')
+    .replace(/[()]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toLowerCase();
 }
 
 /** The column names each CHECK (…) of a CREATE TABLE statement refers to (SQLite has no catalog for them). */
@@ -55,7 +60,12 @@ function checkColumns(createSql: string, columns: readonly string[]): string[][]
       if (sql[i] === '(') depth++;
       else if (sql[i] === ')') depth--;
     }
-    const words = new Set(sql.slice(start, i - 1).toLowerCase().match(/[a-z_][a-z0-9_]*/g) ?? []);
+    const words = new Set(
+      sql
+        .slice(start, i - 1)
+        .toLowerCase()
+        .match(/[a-z_][a-z0-9_]*/g) ?? [],
+    );
     found.push(columns.filter((c) => words.has(c)).sort());
   }
   return found;
@@ -122,7 +132,7 @@ async function sqliteSchema(db: Sql): Promise<Facts> {
         continue;
       }
       const def = await db.one<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = $1", [ix.name]);
-      const where = ix.partial === 1n ? / WHERE (.*)$/is.exec(def?.sql ?? '')?.[1] ?? '<unparsed>' : undefined;
+      const where = ix.partial === 1n ? (/ WHERE (.*)$/is.exec(def?.sql ?? '')?.[1] ?? '<unparsed>') : undefined;
       const value = `${ix.unique === 1n ? 'unique ' : ''}${on}${where === undefined ? '' : ` where ${normalizeExpression(where)}`}`;
       add(facts, `${t}: index ${ix.name}`, value);
     }
@@ -139,7 +149,11 @@ async function sqliteSchema(db: Sql): Promise<Facts> {
       add(facts, key, `on update ${first.on_update} on delete ${first.on_delete}`);
     }
 
-    for (const on of checkColumns(sql, cols.map((c) => c.name))) count(facts, `${t}: check on (${on.join(', ')})`);
+    for (const on of checkColumns(
+      sql,
+      cols.map((c) => c.name),
+    ))
+      count(facts, `${t}: check on (${on.join(', ')})`);
   }
 
   const triggers = await db.query<{ tbl_name: string; sql: string }>("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'");
@@ -149,7 +163,11 @@ async function sqliteSchema(db: Sql): Promise<Facts> {
     count(facts, `${tr.tbl_name}: trigger ${m ? `${m[1]} ${m[2]}`.toUpperCase() : '<unparsed>'} for each row`);
   }
 
-  await rowCounts(db, tables.map((t) => t.name), facts);
+  await rowCounts(
+    db,
+    tables.map((t) => t.name),
+    facts,
+  );
   return facts;
 }
 
@@ -158,7 +176,13 @@ async function postgresSchema(db: Sql): Promise<Facts> {
   const tables = await db.query<{ table_name: string }>(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
   );
-  const cols = await db.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; column_default: string | null }>(
+  const cols = await db.query<{
+    table_name: string;
+    column_name: string;
+    data_type: string;
+    is_nullable: string;
+    column_default: string | null;
+  }>(
     `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
      WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
   );
@@ -168,7 +192,12 @@ async function postgresSchema(db: Sql): Promise<Facts> {
     add(facts, `${t}: column order`, own.map((c) => c.column_name).join(', '));
     for (const c of own) {
       const type = POSTGRES_TYPES[c.data_type] ?? `postgres:${c.data_type}`;
-      const dflt = c.column_default === null ? null : c.column_default.startsWith('nextval(') ? 'autoincrement' : normalizeExpression(c.column_default);
+      const dflt =
+        c.column_default === null
+          ? null
+          : c.column_default.startsWith('nextval(')
+            ? 'autoincrement'
+            : normalizeExpression(c.column_default);
       add(facts, `${t}: column ${c.column_name}`, columnFact(type, c.is_nullable === 'NO', dflt));
     }
   }
@@ -178,7 +207,13 @@ async function postgresSchema(db: Sql): Promise<Facts> {
     `(SELECT string_agg(a.attname, ', ' ORDER BY k.ord) FROM unnest(${arr}) WITH ORDINALITY AS k(attnum, ord)
       JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attnum = k.attnum)`;
   const constraints = await db.query<{
-    table_name: string; contype: string; columns: string; ref_table: string; ref_columns: string | null; upd: string; del: string;
+    table_name: string;
+    contype: string;
+    columns: string;
+    ref_table: string;
+    ref_columns: string | null;
+    upd: string;
+    del: string;
   }>(
     `SELECT r.relname AS table_name, c.contype, ${keyColumns('c.conkey', 'c.conrelid')} AS columns,
             COALESCE(f.relname, '') AS ref_table, ${keyColumns('c.confkey', 'c.confrelid')} AS ref_columns,
@@ -192,12 +227,21 @@ async function postgresSchema(db: Sql): Promise<Facts> {
     if (c.contype === 'p') add(facts, `${t}: primary key`, `(${c.columns})`);
     else if (c.contype === 'u') add(facts, `${t}: unique constraint (${c.columns})`, 'exists');
     else if (c.contype === 'f') {
-      add(facts, `${t}: foreign key (${c.columns}) → ${c.ref_table}(${c.ref_columns ?? ''})`,
-        `on update ${FK_ACTIONS[c.upd] ?? c.upd} on delete ${FK_ACTIONS[c.del] ?? c.del}`);
+      add(
+        facts,
+        `${t}: foreign key (${c.columns}) → ${c.ref_table}(${c.ref_columns ?? ''})`,
+        `on update ${FK_ACTIONS[c.upd] ?? c.upd} on delete ${FK_ACTIONS[c.del] ?? c.del}`,
+      );
     } else count(facts, `${t}: check on (${c.columns.split(', ').sort().join(', ')})`);
   }
 
-  const indexes = await db.query<{ table_name: string; index_name: string; unique: boolean; columns: string | null; predicate: string | null }>(
+  const indexes = await db.query<{
+    table_name: string;
+    index_name: string;
+    unique: boolean;
+    columns: string | null;
+    predicate: string | null;
+  }>(
     `SELECT t.relname AS table_name, i.relname AS index_name, x.indisunique AS unique,
             ${keyColumns('x.indkey::int2[]', 'x.indrelid')} AS columns, pg_get_expr(x.indpred, x.indrelid) AS predicate
      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
@@ -220,12 +264,21 @@ async function postgresSchema(db: Sql): Promise<Facts> {
     const bits = Number(tr.tgtype);
     const timing = bits & 2 ? 'BEFORE' : bits & 64 ? 'INSTEAD OF' : 'AFTER';
     const level = bits & 1 ? 'for each row' : 'for each statement';
-    for (const [bit, event] of [[4, 'INSERT'], [8, 'DELETE'], [16, 'UPDATE'], [32, 'TRUNCATE']] as const) {
+    for (const [bit, event] of [
+      [4, 'INSERT'],
+      [8, 'DELETE'],
+      [16, 'UPDATE'],
+      [32, 'TRUNCATE'],
+    ] as const) {
       if (bits & bit) count(facts, `${tr.table_name}: trigger ${timing} ${event} ${level}`);
     }
   }
 
-  await rowCounts(db, tables.map((t) => t.table_name), facts);
+  await rowCounts(
+    db,
+    tables.map((t) => t.table_name),
+    facts,
+  );
   return facts;
 }
 

@@ -7,7 +7,11 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 export const BIN = path.resolve('bin/vaultgate.js');
 
-export interface CliResult { code: number; stdout: string; stderr: string }
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, ...(input ? { input } : {}) }).then(

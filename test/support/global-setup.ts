@@ -65,4 +65,3 @@ function installHint(name: string): string {
     ? 'install the Debian package postgresql to run them (or set VAULTGATE_TEST_PG_URL)'
     : 'install the Debian package redis-server to run them (or set VAULTGATE_TEST_REDIS_URL)';
 }
-

@@ -14,4 +14,3 @@ export function freePort(): Promise<number> {
     });
   });
 }
-

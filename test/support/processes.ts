@@ -76,12 +76,7 @@ export async function stopChild(child: ChildProcess, signals: NodeJS.Signals[]):
   }
 }
 
-export async function waitFor(
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-  message: () => string,
-  child?: Child,
-): Promise<void> {
+export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, message: () => string, child?: Child): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child && exited(child.process)) throw new Error(message());

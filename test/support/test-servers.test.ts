@@ -1,13 +1,7 @@
 // The test harness itself: the throwaway servers answer and test databases are isolated clones.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  describeEngines,
-  describeRedis,
-  redisUrl,
-  uniqueRedisPrefix,
-} from './databases.js';
+import { createTestDatabase, describeEngines, describeRedis, redisUrl, uniqueRedisPrefix } from './databases.js';
 
 describeEngines('test databases', (engine) => {
   it('are isolated from each other and disposed completely', async () => {

@@ -35,7 +35,8 @@ describeEngines('ensureTenant', (engine) => {
   });
   afterAll(async () => t?.dispose());
 
-  const rows = async (name: string) => (await t.db.query<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [name])).map((r) => r.id);
+  const rows = async (name: string) =>
+    (await t.db.query<{ id: string }>('SELECT id FROM tenants WHERE name = $1', [name])).map((r) => r.id);
   const ensure = (name: string) => t.db.transaction((tx) => ensureTenant(tx, name));
 
   it('creates a tenant on first use and finds it after', async () => {
@@ -51,7 +52,10 @@ describeEngines('ensureTenant', (engine) => {
   it('refuses a name outside the rule, and creates nothing', async () => {
     const err = await ensure('Bad Name').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({ code: 'validation_failed', detail: 'tenant: must be a tenant name (a-z, 0-9 and -, 1 to 63 characters, not starting with -)' });
+    expect(err).toMatchObject({
+      code: 'validation_failed',
+      detail: 'tenant: must be a tenant name (a-z, 0-9 and -, 1 to 63 characters, not starting with -)',
+    });
     expect(await rows('Bad Name')).toEqual([]);
   });
 
@@ -65,10 +69,12 @@ describeEngines('ensureTenant', (engine) => {
   });
 
   it('a creator that rolls back leaves no tenant; the next one creates it', async () => {
-    await expect(t.db.transaction(async (tx) => {
-      await ensureTenant(tx, 'rolled-back');
-      throw new Error('the caller failed');
-    })).rejects.toThrow('the caller failed');
+    await expect(
+      t.db.transaction(async (tx) => {
+        await ensureTenant(tx, 'rolled-back');
+        throw new Error('the caller failed');
+      }),
+    ).rejects.toThrow('the caller failed');
     expect(await rows('rolled-back')).toEqual([]);
     const id = await ensure('rolled-back');
     expect(await rows('rolled-back')).toEqual([id]);

@@ -77,9 +77,21 @@ it('the shares, stream caps and connection limits are configured strictly, with 
   const load = (yaml: string) => loadConfig({ VAULTGATE_CONFIG: writeConfig(yaml) }).rateLimits;
   const d = load('rate_limits: {}\n');
   expect([d.shedding.perAddress, d.shedding.perSession, d.shedding.perClient, d.shedding.stallMs]).toEqual([256, 64, 256, 10_000]);
-  expect([d.streams, d.connections]).toEqual([{ perClient: 5, max: 1000 }, { max: 4096, perAddress: 256 }]);
-  expect(load('rate_limits:\n  streams: { per_client: 2 }\n  connections: { per_address: 9 }\n').streams).toEqual({ perClient: 2, max: 1000 });
-  expect(() => load('rate_limits:\n  shedding: { per_address: 0 }\n')).toThrow('VAULTGATE_CONFIG: rate_limits.shedding.per_address: must be an integer 1..1000000');
-  expect(() => load('rate_limits:\n  streams: { per_client: 5000 }\n')).toThrow('VAULTGATE_CONFIG: rate_limits.streams.per_client: must be an integer 1..1000');
-  expect(() => load('rate_limits:\n  connections: { per_ip: 5 }\n')).toThrow('VAULTGATE_CONFIG: rate_limits.connections.per_ip: unknown key (allowed: max, per_address)');
+  expect([d.streams, d.connections]).toEqual([
+    { perClient: 5, max: 1000 },
+    { max: 4096, perAddress: 256 },
+  ]);
+  expect(load('rate_limits:\n  streams: { per_client: 2 }\n  connections: { per_address: 9 }\n').streams).toEqual({
+    perClient: 2,
+    max: 1000,
+  });
+  expect(() => load('rate_limits:\n  shedding: { per_address: 0 }\n')).toThrow(
+    'VAULTGATE_CONFIG: rate_limits.shedding.per_address: must be an integer 1..1000000',
+  );
+  expect(() => load('rate_limits:\n  streams: { per_client: 5000 }\n')).toThrow(
+    'VAULTGATE_CONFIG: rate_limits.streams.per_client: must be an integer 1..1000',
+  );
+  expect(() => load('rate_limits:\n  connections: { per_ip: 5 }\n')).toThrow(
+    'VAULTGATE_CONFIG: rate_limits.connections.per_ip: unknown key (allowed: max, per_address)',
+  );
 });

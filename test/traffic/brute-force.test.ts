@@ -17,7 +17,9 @@ describe('token endpoint brute force', () => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer('sqlite', {
-      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 60, max_lockout_seconds: 600 }\n'),
+      VAULTGATE_CONFIG: writeConfig(
+        'rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 60, max_lockout_seconds: 600 }\n',
+      ),
     });
   });
   afterAll(async () => s?.close());
@@ -36,7 +38,11 @@ describe('token endpoint brute force', () => {
       expect(r.body.code).toBe('rate_limited');
       expect(r.body.detail).toBe('Too many failed attempts; retry later');
     }
-    const raw = await s.http.call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    const raw = await s.http.call('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
     expect(Number(raw.headers['retry-after'])).toBeGreaterThan(50);
     // Lockouts are logged without the client id.
     const lockLines = s.logs.filter((l) => l.includes('"event":"ratelimit.lockout"'));
@@ -49,18 +55,24 @@ describe('a client-id lockout never refuses the right secret (client ids are not
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer('sqlite', {
-      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 60, max_lockout_seconds: 600 }\n'),
+      VAULTGATE_CONFIG: writeConfig(
+        'rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 60, max_lockout_seconds: 600 }\n',
+      ),
     });
   });
   afterAll(async () => s?.close());
 
   it('wrong secrets from anywhere stay locked out; the right one, from another address, gets its token', async () => {
     const client = await s.newClient('acme', ['accounts:read']);
-    const ask = (from: TestServer, secret: string) => from.http.call('/oauth/token', {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials&scope=accounts:read',
-    });
+    const ask = (from: TestServer, secret: string) =>
+      from.http.call('/oauth/token', {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${client.clientId}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials&scope=accounts:read',
+      });
     const attacker = fromAddress(s, s.url, '127.0.0.2');
     for (let i = 0; i < 4; i++) expect((await ask(attacker, `wrong-${i}`)).status).toBe(401);
     expect((await ask(attacker, 'wrong-again')).status).toBe(429);
@@ -105,6 +117,10 @@ describeRedis('brute-force guard on Redis', () => {
     await redis.quit();
   });
   guardSuite('redis', () =>
-    createBruteForceGuard(policy, { redis, health: createRedisHealth(redis, { audit: createNoopAudit(), logger: createLogger('silent') }), prefix: uniqueRedisPrefix() }),
+    createBruteForceGuard(policy, {
+      redis,
+      health: createRedisHealth(redis, { audit: createNoopAudit(), logger: createLogger('silent') }),
+      prefix: uniqueRedisPrefix(),
+    }),
   );
 });

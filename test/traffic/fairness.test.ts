@@ -16,7 +16,10 @@ const PER_ADDRESS = 20;
 const PER_SESSION = 8;
 const STALL_SECONDS = 2;
 
-interface Answer { status: number; code: string | undefined }
+interface Answer {
+  status: number;
+  code: string | undefined;
+}
 
 function connect(s: TestServer, ca: Buffer, localAddress: string, settings: http2.Settings = {}): Promise<http2.ClientHttp2Session> {
   const { port } = new URL(s.url);
@@ -39,7 +42,11 @@ function get(session: http2.ClientHttp2Session, pathname: string, token?: string
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
       let code: string | undefined;
-      try { code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: string }).code; } catch { code = undefined; }
+      try {
+        code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: string }).code;
+      } catch {
+        code = undefined;
+      }
       resolve({ status, code });
     });
     stream.on('error', reject);
@@ -120,18 +127,36 @@ rate_limits:
     const requests: Array<ReturnType<typeof httpsRequest>> = [];
     const post = (localAddress: string, trickle: boolean) =>
       new Promise<Answer>((resolve, reject) => {
-        const req = httpsRequest({
-          host: '127.0.0.1', port, servername: 'localhost', ca, localAddress, method: 'POST', path: '/oauth/token', agent: false,
-          headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) },
-        }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let code: string | undefined;
-            try { code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: string }).code; } catch { code = undefined; }
-            resolve({ status: res.statusCode ?? 0, code });
-          });
-        });
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            servername: 'localhost',
+            ca,
+            localAddress,
+            method: 'POST',
+            path: '/oauth/token',
+            agent: false,
+            headers: {
+              authorization: basic,
+              'content-type': 'application/x-www-form-urlencoded',
+              'content-length': String(Buffer.byteLength(body)),
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              let code: string | undefined;
+              try {
+                code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: string }).code;
+              } catch {
+                code = undefined;
+              }
+              resolve({ status: res.statusCode ?? 0, code });
+            });
+          },
+        );
         requests.push(req);
         req.on('error', (err) => (trickle ? undefined : reject(err)));
         // The attacker sends its headers and one byte of a body it never finishes.
@@ -144,7 +169,11 @@ rate_limits:
       // Every request beyond the address's share is refused at once, before its body is read.
       const early = await new Promise<Answer[]>((resolve) => {
         const got: Answer[] = [];
-        for (const p of slow) void p.then((r) => { got.push(r); if (got.length === total - PER_ADDRESS) resolve(got); });
+        for (const p of slow)
+          void p.then((r) => {
+            got.push(r);
+            if (got.length === total - PER_ADDRESS) resolve(got);
+          });
       });
       expect(early).toEqual(Array.from({ length: total - PER_ADDRESS }, () => ({ status: 429, code: 'rate_limited' })));
       expect((await post('127.0.0.2', false)).status).toBe(200);

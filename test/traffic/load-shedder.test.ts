@@ -24,21 +24,35 @@ it('sheds while the event loop lags beyond the limit, and recovers when it is qu
     // block the loop for well over the limit, as a synchronous hot spot in a handler would. The
     // block runs in the check phase, apart from the timers that sample the delay.
     await new Promise((r) => setTimeout(r, 250));
-    await new Promise<void>((r) => setImmediate(() => {
-      const until = Date.now() + 1200;
-      while (Date.now() < until) { /* busy */ }
-      r();
-    }));
-    await expect.poll(() => {
-      const admitted = shedder.admit();
-      if (admitted) shedder.done();
-      return admitted;
-    }, { timeout: 2000, interval: 5 }).toBe(false);
-    await expect.poll(() => {
-      const admitted = shedder.admit();
-      if (admitted) shedder.done();
-      return admitted;
-    }, { timeout: 10_000, interval: 50 }).toBe(true);
+    await new Promise<void>((r) =>
+      setImmediate(() => {
+        const until = Date.now() + 1200;
+        while (Date.now() < until) {
+          /* busy */
+        }
+        r();
+      }),
+    );
+    await expect
+      .poll(
+        () => {
+          const admitted = shedder.admit();
+          if (admitted) shedder.done();
+          return admitted;
+        },
+        { timeout: 2000, interval: 5 },
+      )
+      .toBe(false);
+    await expect
+      .poll(
+        () => {
+          const admitted = shedder.admit();
+          if (admitted) shedder.done();
+          return admitted;
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBe(true);
   } finally {
     shedder.close();
   }

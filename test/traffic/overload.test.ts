@@ -76,7 +76,12 @@ describe('slowloris', () => {
 
   it('disconnects a client that sends its headers slowly', async () => {
     const url = new URL(s.url);
-    const socket = tls.connect({ host: '127.0.0.1', port: Number(url.port), servername: 'localhost', ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')) });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: Number(url.port),
+      servername: 'localhost',
+      ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')),
+    });
     await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
     let sent = 0;
     let received = '';

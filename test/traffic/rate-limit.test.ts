@@ -64,7 +64,9 @@ rate_limits:
     s = await startTestServer('sqlite', { VAULTGATE_CONFIG: file });
     partner = await s.newClient('bigbank');
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 rate_limits:
   ip: { limit: 1000, window_seconds: 3600 }
   tiers:
@@ -72,12 +74,15 @@ rate_limits:
       read: { limit: ${2 * L}, window_seconds: 3600 }
   clients:
     ${partner.clientId}: partner
-`);
+`,
+    );
     const { startServer } = await import('../../src/server.js');
     const { createLogger } = await import('../../src/logger.js');
     const { Writable } = await import('node:stream');
     await s.server.close();
-    const second = await startServer(loadConfig({ ...s.env, VAULTGATE_CONFIG: file }), { logger: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })) });
+    const second = await startServer(loadConfig({ ...s.env, VAULTGATE_CONFIG: file }), {
+      logger: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })),
+    });
     const { createClient } = await import('../e2e/http.js');
     const { readFileSync } = await import('node:fs');
     const http = createClient(second.url, readFileSync(`${s.dataDir}/dev-tls-cert.pem`));
@@ -102,7 +107,9 @@ rate_limits:
   });
 
   it('limits per IP before authentication, /oauth/* included', async () => {
-    const ipOnly = await startTestServer('sqlite', { VAULTGATE_CONFIG: writeConfig('rate_limits:\n  ip: { limit: 5, window_seconds: 3600 }\n') });
+    const ipOnly = await startTestServer('sqlite', {
+      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  ip: { limit: 5, window_seconds: 3600 }\n'),
+    });
     try {
       const results = await Promise.all(
         Array.from({ length: 12 }, (_, i) => ipOnly.http.call(i % 2 ? '/v1/accounts' : '/.well-known/openid-configuration')),

@@ -112,7 +112,13 @@ rate_limits:
     expect(unavailable() - before).toBe(1);
     const soc = await s.newClient('platform', ['alerts:read']);
     await expect
-      .poll(async () => (await s.http.call('/v1/alerts', { token: soc.token })).body.data.filter((a: { rule: string }) => a.rule === 'shared_store_unavailable'), { timeout: 5000 })
+      .poll(
+        async () =>
+          (await s.http.call('/v1/alerts', { token: soc.token })).body.data.filter(
+            (a: { rule: string }) => a.rule === 'shared_store_unavailable',
+          ),
+        { timeout: 5000 },
+      )
       .toEqual([expect.objectContaining({ severity: 'high', subject: 'redis', tenant_id: null, count: 1 })]);
 
     redis = await startRedis(port);

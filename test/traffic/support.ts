@@ -35,13 +35,17 @@ export async function openAccount(s: TestServer, token: string, currency = 'EUR'
 
 export function deposit(s: TestServer, token: string, accountId: string, amount: number, key = `dep-${Math.random()}`) {
   return s.http.call('/v1/deposits', {
-    token, headers: { 'idempotency-key': key }, body: { account_id: accountId, amount, currency: 'EUR', reference: 'seed' },
+    token,
+    headers: { 'idempotency-key': key },
+    body: { account_id: accountId, amount, currency: 'EUR', reference: 'seed' },
   });
 }
 
 export function transfer(s: TestServer, token: string, source: string, destination: string, amount: number, key = `tr-${Math.random()}`) {
   return s.http.call('/v1/transfers', {
-    token, headers: { 'idempotency-key': key }, body: { source_account_id: source, destination_account_id: destination, amount, currency: 'EUR' },
+    token,
+    headers: { 'idempotency-key': key },
+    body: { source_account_id: source, destination_account_id: destination, amount, currency: 'EUR' },
   });
 }
 
@@ -49,13 +53,21 @@ export const REDIS_SERVER = process.env.VAULTGATE_TEST_REDIS_SERVER ?? '/usr/bin
 
 /** A redis-server child on `port`, without persistence; resolves once it answers PING. */
 export async function startRedis(port: number): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const url = `redis://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined);
-    const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+    const ok = await probe
+      .connect()
+      .then(() => probe.ping())
+      .then(
+        () => true,
+        () => false,
+      );
     probe.disconnect();
     if (ok) break;
     await new Promise((r) => setTimeout(r, 50));

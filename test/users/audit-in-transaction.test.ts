@@ -10,11 +10,17 @@ async function failAuditFor(db: Database, engine: Engine, action: string): Promi
   // The action is a constant of this file, never input; triggers cannot take bound parameters.
   if (!/^[a-z_.]+$/.test(action)) throw new Error('bad action');
   if (engine === 'sqlite') {
-    await db.run(`CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events WHEN NEW.action = '${action}' BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END`);
+    await db.run(
+      `CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events WHEN NEW.action = '${action}' BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END`,
+    );
     return async () => void (await db.run('DROP TRIGGER audit_fail'));
   }
-  await db.run("CREATE OR REPLACE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$");
-  await db.run(`CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION audit_fail()`);
+  await db.run(
+    "CREATE OR REPLACE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
+  );
+  await db.run(
+    `CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION audit_fail()`,
+  );
   return async () => void (await db.run('DROP TRIGGER audit_fail ON audit_events'));
 }
 
@@ -38,7 +44,9 @@ describeEngines('client and user changes audited in their own transaction', (eng
 
     // Control: the same call succeeds with its event once the audit log works.
     const created = await clients.create({ tenant: 'doomed', name: 'doomed', scopes: ['accounts:read'] });
-    expect(await count(db, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'client.create' AND target = $1", [created.client_id])).toBe(1);
+    expect(
+      await count(db, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'client.create' AND target = $1", [created.client_id]),
+    ).toBe(1);
   });
 
   it('a revoke or scope change whose audit insert fails changes nothing', async () => {
@@ -61,11 +69,20 @@ describeEngines('client and user changes audited in their own transaction', (eng
     const db = s.database.db;
     const users = s.server.services.identity.users;
     const restore = await failAuditFor(db, engine, 'user.create');
-    await expect(users.create({ tenant: 'acme', email: 'ops@acme.example', password: 'correct horse battery staple', role: 'operator' })).rejects.toThrow();
+    await expect(
+      users.create({ tenant: 'acme', email: 'ops@acme.example', password: 'correct horse battery staple', role: 'operator' }),
+    ).rejects.toThrow();
     await restore();
     expect(await count(db, 'SELECT COUNT(*) AS n FROM users')).toBe(0);
 
-    const created = await users.create({ tenant: 'acme', email: 'ops@acme.example', password: 'correct horse battery staple', role: 'operator' });
-    expect(await count(db, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.create' AND user_id = $1", [created.user_id])).toBe(1);
+    const created = await users.create({
+      tenant: 'acme',
+      email: 'ops@acme.example',
+      password: 'correct horse battery staple',
+      role: 'operator',
+    });
+    expect(await count(db, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.create' AND user_id = $1", [created.user_id])).toBe(
+      1,
+    );
   });
 });

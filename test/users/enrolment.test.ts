@@ -23,14 +23,21 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
 
   beforeAll(async () => {
     s = await startTestServer('sqlite', {
-      VAULTGATE_CONFIG: writeConfig('rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 600, max_lockout_seconds: 3600 }\n'),
+      VAULTGATE_CONFIG: writeConfig(
+        'rate_limits:\n  brute_force: { free_attempts: 3, base_lockout_seconds: 600, max_lockout_seconds: 3600 }\n',
+      ),
     });
     app = await registerFapiClient(s, 'acme', ['accounts:read']);
   });
   afterAll(async () => s?.close());
 
   it('the code is long, random and stored only as an HMAC with a 72 h expiry; customers and auditors get none', async () => {
-    const created = await s.server.services.identity.users.create({ tenant: 'acme', email: 'olga@acme.example', password: PASSWORD, role: 'admin' });
+    const created = await s.server.services.identity.users.create({
+      tenant: 'acme',
+      email: 'olga@acme.example',
+      password: PASSWORD,
+      role: 'admin',
+    });
     expect(created.enrolment_code).toMatch(/^[0-9a-f]{4}(-[0-9a-f]{4}){5}$/);
     const hours = (Date.parse(created.enrolment_code_expires_at!) - Date.now()) / 3600_000;
     expect(Math.round(hours)).toBe(72);
@@ -38,7 +45,12 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
     const text = dump([row]);
     expect(text).not.toContain(created.enrolment_code!);
     expect(text).not.toContain(created.enrolment_code!.replace(/-/g, ''));
-    const auditor = await s.server.services.identity.users.create({ tenant: 'acme', email: 'aude@acme.example', password: PASSWORD, role: 'auditor' });
+    const auditor = await s.server.services.identity.users.create({
+      tenant: 'acme',
+      email: 'aude@acme.example',
+      password: PASSWORD,
+      role: 'auditor',
+    });
     expect(auditor.enrolment_code).toBeUndefined();
   });
 
@@ -51,12 +63,20 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
     // Drive the pages by hand: an empty code is refused, and the enrolment step refuses the ticket
     // of the code step (the ticket names its step), so it cannot be skipped.
     const { challenge } = pkce();
-    const p = await par(s, app, { response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid accounts:read', code_challenge: challenge, code_challenge_method: 'S256' });
+    const p = await par(s, app, {
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid accounts:read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     const browser = new Browser(s);
     const start = await browser.request(`/oauth/authorize?client_id=${app.clientId}&request_uri=${encodeURIComponent(p.body.request_uri)}`);
     const login = await browser.request(String(start.headers.location));
     const csrf = hiddenField(login.text, 'csrf');
-    const codePage = await browser.request(formAction(login.text, 'login')!, { form: { csrf, email: 'nina@acme.example', password: PASSWORD } });
+    const codePage = await browser.request(formAction(login.text, 'login')!, {
+      form: { csrf, email: 'nina@acme.example', password: PASSWORD },
+    });
     const action = formAction(codePage.text, 'enrolment-code')!;
     const ticket = hiddenField(codePage.text, 'ticket');
     const empty = await browser.request(action, { form: { csrf, ticket, enrolment_code: '' } });
@@ -101,14 +121,19 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
     const done = await signIn(s, app, { email: 'otto@acme.example', password: PASSWORD, enrolmentCode: reset.enrolment_code! });
     expect(done.code).toBeDefined();
     expect(done.recoveryCodes).toHaveLength(10);
-    const events = await s.database.db.query<{ action: string }>("SELECT action FROM audit_events WHERE action IN ('user.mfa_reset', 'user.mfa_enrolled')");
+    const events = await s.database.db.query<{ action: string }>(
+      "SELECT action FROM audit_events WHERE action IN ('user.mfa_reset', 'user.mfa_enrolled')",
+    );
     expect(events.map((e) => e.action).sort()).toEqual(['user.mfa_enrolled', 'user.mfa_reset']);
   });
 
   it('repeated wrong codes pause the check: then even the right code is refused', async () => {
     const code = await operator('mallory@acme.example');
     for (let i = 0; i < 4; i++) {
-      expect((await signIn(s, app, { email: 'mallory@acme.example', password: PASSWORD, enrolmentCode: `aaaa-bbbb-cccc-dddd-eeee-000${i}` })).location).toBe('enrolment-refused');
+      expect(
+        (await signIn(s, app, { email: 'mallory@acme.example', password: PASSWORD, enrolmentCode: `aaaa-bbbb-cccc-dddd-eeee-000${i}` }))
+          .location,
+      ).toBe('enrolment-refused');
     }
     const right = await signIn(s, app, { email: 'mallory@acme.example', password: PASSWORD, enrolmentCode: code });
     expect(right.location).toBe('enrolment-refused');

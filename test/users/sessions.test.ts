@@ -24,7 +24,13 @@ describe('sign-in sessions end when the account changes', () => {
   /** One authorization in `browser`: the pages it showed and how it ended. */
   async function authorizeIn(browser: Browser, email: string, scope: string, extra: { enrolmentCode?: string } = {}) {
     const { challenge } = pkce();
-    const p = await par(s, app, { response_type: 'code', redirect_uri: REDIRECT_URI, scope: `openid ${scope}`, code_challenge: challenge, code_challenge_method: 'S256' });
+    const p = await par(s, app, {
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: `openid ${scope}`,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     expect(p.status).toBe(201);
     const result = await authorize(s, browser, app.clientId, p.body.request_uri, { email, password: PASSWORD, ...extra });
     return { ...result, askedToSignIn: result.pages.some((html) => formAction(html, 'login') !== undefined) };

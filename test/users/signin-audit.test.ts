@@ -17,22 +17,33 @@ describe('sign-in failure events and the sign_in_failures alert', () => {
   beforeAll(async () => {
     s = await startTestServer('sqlite');
     const svc = await s.newClient('acme', ['customers:write']);
-    const customer = (await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Carla C', email: 'carla@example.com' } })).body.id;
-    userId = (await s.server.services.identity.users.create({ tenant: 'acme', email: EMAIL, password: PASSWORD, role: 'customer', customerId: customer })).user_id;
+    const customer = (await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Carla C', email: 'carla@example.com' } }))
+      .body.id;
+    userId = (
+      await s.server.services.identity.users.create({
+        tenant: 'acme',
+        email: EMAIL,
+        password: PASSWORD,
+        role: 'customer',
+        customerId: customer,
+      })
+    ).user_id;
     app = await registerFapiClient(s, 'acme', ['accounts:read']);
   });
   afterAll(async () => s?.close());
 
   it('five failures for one account raise the alert; events carry the blind index and user id, never the e-mail', async () => {
     const soc = await s.newClient('platform', ['alerts:read']);
-    const alerts = async () => (await s.http.call('/v1/alerts', { token: soc.token })).body.data as Array<{ rule: string; subject: string }>;
+    const alerts = async () =>
+      (await s.http.call('/v1/alerts', { token: soc.token })).body.data as Array<{ rule: string; subject: string }>;
     expect((await alerts()).filter((x) => x.rule === 'sign_in_failures')).toEqual([]);
 
     // The default threshold is 5 failures in 300 s; the default lockout starts after the 5th.
     for (let i = 0; i < 5; i++) {
       expect((await signIn(s, app, { email: EMAIL, password: `wrong password ${i}` })).location).toBe('login-refused');
     }
-    await expect.poll(async () => (await alerts()).filter((x) => x.rule === 'sign_in_failures').map((x) => x.subject), { timeout: 5000 })
+    await expect
+      .poll(async () => (await alerts()).filter((x) => x.rule === 'sign_in_failures').map((x) => x.subject), { timeout: 5000 })
       .toEqual([`account:${userId}`]);
 
     const failures = await s.database.db.query<{ target: string | null; user_id: string | null }>(

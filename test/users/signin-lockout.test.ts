@@ -34,7 +34,8 @@ rate_limits:
     attackerOnA = fromAddress(a, a.url, '127.0.0.2');
     victimOnB = fromAddress(a, b.url, '127.0.0.1');
     const svc = await a.newClient('acme', ['customers:write', 'accounts:write']);
-    const customer = (await a.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Ada A', email: 'a@example.com' } })).body.id;
+    const customer = (await a.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Ada A', email: 'a@example.com' } })).body
+      .id;
     const users = a.server.services.identity.users;
     await users.create({ tenant: 'acme', email: 'ada@acme.example', password: PASSWORD, role: 'customer', customerId: customer });
     await users.create({ tenant: 'acme', email: 'bea@acme.example', password: PASSWORD, role: 'customer', customerId: customer });

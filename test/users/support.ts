@@ -6,7 +6,17 @@ import path from 'node:path';
 import type { TestServer } from '../e2e/harness.js';
 import { createClient } from '../e2e/http.js';
 import {
-  Browser, REDIRECT_URI, authorize, dpopProof, exchangeCode, newDpopKey, par, pkce, type DpopKey, type FapiClient, type SignInUser,
+  Browser,
+  REDIRECT_URI,
+  authorize,
+  dpopProof,
+  exchangeCode,
+  newDpopKey,
+  par,
+  pkce,
+  type DpopKey,
+  type FapiClient,
+  type SignInUser,
 } from '../fapi/fapi-client.js';
 
 const ENTRY = path.resolve('test/users/cli-entry.ts');
@@ -14,7 +24,10 @@ const ENTRY = path.resolve('test/users/cli-entry.ts');
 /** Runs `vaultgate …` from the sources; `input` is written to its stdin (then closed). */
 export function cli(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
@@ -35,7 +48,13 @@ export function fromAddress(s: TestServer, url: string, localAddress: string): T
 /** PAR → authorize through the sign-in pages with `user`; returns the result and the PKCE verifier. */
 export async function signIn(s: TestServer, app: FapiClient, user: SignInUser, scope = 'accounts:read') {
   const { verifier, challenge } = pkce();
-  const p = await par(s, app, { response_type: 'code', redirect_uri: REDIRECT_URI, scope: `openid ${scope}`, code_challenge: challenge, code_challenge_method: 'S256' });
+  const p = await par(s, app, {
+    response_type: 'code',
+    redirect_uri: REDIRECT_URI,
+    scope: `openid ${scope}`,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
   if (p.status !== 201) throw new Error(`PAR failed: ${p.status}`);
   return { ...(await authorize(s, new Browser(s), app.clientId, p.body.request_uri, user)), verifier };
 }
@@ -50,7 +69,9 @@ export async function tokenFor(s: TestServer, app: FapiClient, user: SignInUser,
 }
 
 export async function apiCall(s: TestServer, path: string, t: { token: string; dpop: DpopKey }) {
-  return s.http.call(path, { headers: { authorization: `DPoP ${t.token}`, dpop: await dpopProof(t.dpop, 'GET', `${s.url}${path.split('?')[0]}`, t.token) } });
+  return s.http.call(path, {
+    headers: { authorization: `DPoP ${t.token}`, dpop: await dpopProof(t.dpop, 'GET', `${s.url}${path.split('?')[0]}`, t.token) },
+  });
 }
 
 /** The alert text of the last page of a refused sign-in. */

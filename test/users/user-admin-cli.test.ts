@@ -20,12 +20,18 @@ describe('vaultgate users: create, set-role, disable, reset-mfa', () => {
   const users = (args: string[], input?: string) => cli(['users', ...args, '--json'], s.env, input);
 
   it('create prints the enrolment code only for roles that need TOTP', async () => {
-    const op = await users(['create', '--tenant', 'acme', '--email', 'op@acme.example', '--role', 'operator', '--password-stdin'], `${PASSWORD}\n`);
+    const op = await users(
+      ['create', '--tenant', 'acme', '--email', 'op@acme.example', '--role', 'operator', '--password-stdin'],
+      `${PASSWORD}\n`,
+    );
     expect(op.code).toBe(0);
     const doc = JSON.parse(op.stdout);
     expect(Object.keys(doc).sort()).toEqual(['customer_id', 'enrolment_code', 'enrolment_code_expires_at', 'role', 'tenant_id', 'user_id']);
     expect(doc.enrolment_code.replace(/-/g, '').length).toBeGreaterThanOrEqual(20);
-    const aud = await users(['create', '--tenant', 'acme', '--email', 'aud@acme.example', '--role', 'auditor', '--password-stdin'], `${PASSWORD}\n`);
+    const aud = await users(
+      ['create', '--tenant', 'acme', '--email', 'aud@acme.example', '--role', 'auditor', '--password-stdin'],
+      `${PASSWORD}\n`,
+    );
     expect(JSON.parse(aud.stdout).enrolment_code).toBeUndefined();
   });
 
@@ -42,7 +48,9 @@ describe('vaultgate users: create, set-role, disable, reset-mfa', () => {
     // The next sign-in asks for the enrolment code before anything else.
     expect((await signIn(s, app, { email: 'aud@acme.example', password: PASSWORD })).location).toBe('enrolment-refused');
 
-    const events = await s.database.db.query<{ user_id: string; details: string }>("SELECT user_id, details FROM audit_events WHERE action = 'user.role_change'");
+    const events = await s.database.db.query<{ user_id: string; details: string }>(
+      "SELECT user_id, details FROM audit_events WHERE action = 'user.role_change'",
+    );
     expect(events).toHaveLength(1);
     expect(events[0]!.user_id).toBe(doc.user_id);
     expect(JSON.parse(events[0]!.details)).toEqual({ from: 'auditor', to: 'operator' });

@@ -87,7 +87,9 @@ redis.call('SET', KEYS[2], '1', 'PX', ms)
 return {n, ms}
 `;
 
-type FailRedis = Redis & { vgBruteFail(counter: string, lock: string, windowMs: string, free: string, base: string, max: string): Promise<[number, number]> };
+type FailRedis = Redis & {
+  vgBruteFail(counter: string, lock: string, windowMs: string, free: string, base: string, max: string): Promise<[number, number]>;
+};
 
 /** Redis-backed when `shared` is given (counters hold across nodes), per node otherwise or during an outage. */
 export function createBruteForceGuard(p: Policy, shared?: { redis: Redis; health: RedisHealth; prefix: string }): BruteForceGuard {
@@ -117,20 +119,34 @@ export function createBruteForceGuard(p: Policy, shared?: { redis: Redis; health
   return {
     freeAttempts: p.freeAttempts,
     check: (keys) =>
-      remote(async () => Math.max(0, ...(await Promise.all(keys.map((k) => redis.pttl(lockKey(k)))))), () => local.check(keys)),
+      remote(
+        async () => Math.max(0, ...(await Promise.all(keys.map((k) => redis.pttl(lockKey(k)))))),
+        () => local.check(keys),
+      ),
     fail: (keys, options) =>
       remote(
         async () => {
           const started: LockStarted[] = [];
           const free = options?.freeAttempts ?? p.freeAttempts;
           for (const key of keys) {
-            const [n, ms] = await r.vgBruteFail(counterKey(key), lockKey(key), String(p.windowMs), String(free), String(p.baseLockoutMs), String(p.maxLockoutMs));
+            const [n, ms] = await r.vgBruteFail(
+              counterKey(key),
+              lockKey(key),
+              String(p.windowMs),
+              String(free),
+              String(p.baseLockoutMs),
+              String(p.maxLockoutMs),
+            );
             if (ms > 0) started.push({ key, failures: n, lockMs: ms });
           }
           return started;
         },
         () => local.fail(keys, options),
       ),
-    succeed: (keys) => remote(async () => void (await redis.del(...keys.map(counterKey))), () => local.succeed(keys)),
+    succeed: (keys) =>
+      remote(
+        async () => void (await redis.del(...keys.map(counterKey))),
+        () => local.succeed(keys),
+      ),
   };
 }

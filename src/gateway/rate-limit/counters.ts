@@ -24,7 +24,12 @@ export interface Counters {
   close(): Promise<void>;
 }
 
-export function createCounters(deps: { settings: RateLimitSettings; redisUrl: string | undefined; audit: AuditLog; logger: Logger }): Counters {
+export function createCounters(deps: {
+  settings: RateLimitSettings;
+  redisUrl: string | undefined;
+  audit: AuditLog;
+  logger: Logger;
+}): Counters {
   let redis: Redis | undefined;
   let shared: Parameters<typeof createLimiter>[0];
   if (deps.redisUrl) {

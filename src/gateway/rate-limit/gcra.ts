@@ -25,7 +25,10 @@ export function gcraStep(storedTat: number | undefined, now: number, limit: Limi
   const newTat = tat + interval;
   const allowAt = newTat - limit.limit * interval;
   if (now < allowAt) {
-    return { decision: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(allowAt - now), resetMs: Math.ceil(tat - now) }, tat: undefined };
+    return {
+      decision: { allowed: false, remaining: 0, retryAfterMs: Math.ceil(allowAt - now), resetMs: Math.ceil(tat - now) },
+      tat: undefined,
+    };
   }
   return {
     decision: { allowed: true, remaining: Math.floor((now - allowAt) / interval), retryAfterMs: 0, resetMs: Math.ceil(newTat - now) },

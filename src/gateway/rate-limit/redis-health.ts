@@ -26,7 +26,10 @@ export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger:
     // The first connection may still be in progress at start: that is not an outage (yet).
     if (!everReady && Date.now() - startedAt < STARTUP_GRACE_MS) return;
     down = true;
-    deps.logger.error({ event: 'ratelimit.redis_unavailable', reason: why }, 'Redis unreachable: money routes fail closed, other limits run per node');
+    deps.logger.error(
+      { event: 'ratelimit.redis_unavailable', reason: why },
+      'Redis unreachable: money routes fail closed, other limits run per node',
+    );
     void deps.audit
       .record({ action: AUDIT_ACTIONS.rateLimitRedisUnavailable, outcome: 'failure', details: { reason: why } })
       .catch(() => undefined);

@@ -30,7 +30,9 @@ export function createRedisStore(redis: Redis, prefix: string): LimiterStore {
   return {
     async take(key: string, limit: Limit): Promise<Decision> {
       const [allowed, remaining, retryAfterMs, resetMs] = await r.vgGcra(
-        `${prefix}rl:${key}`, String(limit.windowMs / limit.limit), String(limit.limit),
+        `${prefix}rl:${key}`,
+        String(limit.windowMs / limit.limit),
+        String(limit.limit),
       );
       return { allowed: allowed === 1, remaining, retryAfterMs, resetMs };
     },

@@ -40,8 +40,13 @@ export interface RateLimitSettings {
    * capacity). An HTTP/2 response that makes no write progress for `stallMs` is reset.
    */
   shedding: {
-    maxInFlight: number; maxEventLoopDelayMs: number; retryAfterSeconds: number;
-    perAddress: number; perSession: number; perClient: number; stallMs: number;
+    maxInFlight: number;
+    maxEventLoopDelayMs: number;
+    retryAfterSeconds: number;
+    perAddress: number;
+    perSession: number;
+    perClient: number;
+    stallMs: number;
   };
   /** Long-lived streams (SSE), counted apart from requests: per client and in all. */
   streams: { perClient: number; max: number };
@@ -72,7 +77,15 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   tiers: { default: tier(1), partner: tier(5), internal: tier(20) },
   clients: {},
   concurrency: { money: { max: 16, queue: 256 } },
-  shedding: { maxInFlight: 2000, maxEventLoopDelayMs: 1000, retryAfterSeconds: 2, perAddress: 256, perSession: 64, perClient: 256, stallMs: 10_000 },
+  shedding: {
+    maxInFlight: 2000,
+    maxEventLoopDelayMs: 1000,
+    retryAfterSeconds: 2,
+    perAddress: 256,
+    perSession: 64,
+    perClient: 256,
+    stallMs: 10_000,
+  },
   streams: { perClient: 5, max: 1000 },
   connections: { max: 4096, perAddress: 256 },
   bruteForce: { freeAttempts: 5, baseLockoutMs: 1000, maxLockoutMs: 15 * MINUTE, windowMs: 15 * MINUTE },
@@ -105,7 +118,10 @@ function positiveInt(value: unknown, where: string, max = Number.MAX_SAFE_INTEGE
 function limitOf(value: unknown, where: string): Limit {
   const m = mapping(value, where, ['limit', 'window_seconds']);
   if (m.limit === undefined || m.window_seconds === undefined) fail(where, 'needs limit and window_seconds');
-  return { limit: positiveInt(m.limit, `${where}.limit`, 1e9), windowMs: positiveInt(m.window_seconds, `${where}.window_seconds`, 86_400) * 1000 };
+  return {
+    limit: positiveInt(m.limit, `${where}.limit`, 1e9),
+    windowMs: positiveInt(m.window_seconds, `${where}.window_seconds`, 86_400) * 1000,
+  };
 }
 
 /** An optional positive integer of a mapping: its value, or `fallback` when absent. */
@@ -136,7 +152,8 @@ function parseVelocity(value: unknown): VelocityRule[] {
       tenant: m.tenant,
       maxAmountPerHour: amount('max_amount_per_hour'),
       maxAmountPerDay: amount('max_amount_per_day'),
-      maxTransfersPerMinute: m.max_transfers_per_minute === undefined ? undefined : positiveInt(m.max_transfers_per_minute, `${where}.max_transfers_per_minute`),
+      maxTransfersPerMinute:
+        m.max_transfers_per_minute === undefined ? undefined : positiveInt(m.max_transfers_per_minute, `${where}.max_transfers_per_minute`),
     };
     if (rule.maxAmountPerHour === undefined && rule.maxAmountPerDay === undefined && rule.maxTransfersPerMinute === undefined) {
       fail(where, 'needs at least one of max_amount_per_hour, max_amount_per_day, max_transfers_per_minute');
@@ -147,7 +164,19 @@ function parseVelocity(value: unknown): VelocityRule[] {
 
 export function parseRateLimits(raw: unknown): RateLimitSettings {
   if (raw === undefined || raw === null) return DEFAULT_RATE_LIMITS;
-  const m = mapping(raw, '', ['ip', 'tiers', 'clients', 'concurrency', 'shedding', 'streams', 'connections', 'brute_force', 'timeouts', 'velocity', 'redis_key_prefix']);
+  const m = mapping(raw, '', [
+    'ip',
+    'tiers',
+    'clients',
+    'concurrency',
+    'shedding',
+    'streams',
+    'connections',
+    'brute_force',
+    'timeouts',
+    'velocity',
+    'redis_key_prefix',
+  ]);
   const d = DEFAULT_RATE_LIMITS;
 
   const tiers: Record<string, Tier> = { ...d.tiers };
@@ -176,7 +205,7 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
       const cm = mapping(value, `concurrency.${c}`, ['max', 'queue']);
       concurrency[c as RouteClass] = {
         max: positiveInt(cm.max, `concurrency.${c}.max`, 100_000),
-        queue: cm.queue === undefined ? 0 : (cm.queue === 0 ? 0 : positiveInt(cm.queue, `concurrency.${c}.queue`, 100_000)),
+        queue: cm.queue === undefined ? 0 : cm.queue === 0 ? 0 : positiveInt(cm.queue, `concurrency.${c}.queue`, 100_000),
       };
     }
   }
@@ -184,7 +213,13 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
   let shedding = d.shedding;
   if (m.shedding !== undefined) {
     const s = mapping(m.shedding, 'shedding', [
-      'max_in_flight', 'max_event_loop_delay_ms', 'retry_after_seconds', 'per_address', 'per_session', 'per_client', 'stall_seconds',
+      'max_in_flight',
+      'max_event_loop_delay_ms',
+      'retry_after_seconds',
+      'per_address',
+      'per_session',
+      'per_client',
+      'stall_seconds',
     ]);
     const int = (key: string, fallback: number, max: number) => intOr(s, key, 'shedding', fallback, max);
     shedding = {
@@ -201,20 +236,27 @@ export function parseRateLimits(raw: unknown): RateLimitSettings {
   let streams = d.streams;
   if (m.streams !== undefined) {
     const s = mapping(m.streams, 'streams', ['per_client', 'max']);
-    streams = { perClient: intOr(s, 'per_client', 'streams', d.streams.perClient, 1000), max: intOr(s, 'max', 'streams', d.streams.max, 1e6) };
+    streams = {
+      perClient: intOr(s, 'per_client', 'streams', d.streams.perClient, 1000),
+      max: intOr(s, 'max', 'streams', d.streams.max, 1e6),
+    };
   }
 
   let connections = d.connections;
   if (m.connections !== undefined) {
     const c = mapping(m.connections, 'connections', ['max', 'per_address']);
-    connections = { max: intOr(c, 'max', 'connections', d.connections.max, 1e6), perAddress: intOr(c, 'per_address', 'connections', d.connections.perAddress, 1e6) };
+    connections = {
+      max: intOr(c, 'max', 'connections', d.connections.max, 1e6),
+      perAddress: intOr(c, 'per_address', 'connections', d.connections.perAddress, 1e6),
+    };
   }
 
   let bruteForce = d.bruteForce;
   if (m.brute_force !== undefined) {
     const b = mapping(m.brute_force, 'brute_force', ['free_attempts', 'base_lockout_seconds', 'max_lockout_seconds', 'window_seconds']);
     bruteForce = {
-      freeAttempts: b.free_attempts === undefined ? d.bruteForce.freeAttempts : positiveInt(b.free_attempts, 'brute_force.free_attempts', 1000),
+      freeAttempts:
+        b.free_attempts === undefined ? d.bruteForce.freeAttempts : positiveInt(b.free_attempts, 'brute_force.free_attempts', 1000),
       baseLockoutMs: seconds(b, 'base_lockout_seconds', 'brute_force', d.bruteForce.baseLockoutMs),
       maxLockoutMs: seconds(b, 'max_lockout_seconds', 'brute_force', d.bruteForce.maxLockoutMs),
       windowMs: seconds(b, 'window_seconds', 'brute_force', d.bruteForce.windowMs),

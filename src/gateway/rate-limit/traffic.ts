@@ -66,7 +66,9 @@ const REDIS_DOWN_RETRY_AFTER = '5';
  */
 function refusal(reason: Refusal, overloadRetryAfterSeconds: number, rateLimited: RateLimitedError): AppError {
   if (reason === 'overloaded') {
-    return new AppError('service_unavailable', 'The service is overloaded; retry shortly', { 'Retry-After': String(overloadRetryAfterSeconds) });
+    return new AppError('service_unavailable', 'The service is overloaded; retry shortly', {
+      'Retry-After': String(overloadRetryAfterSeconds),
+    });
   }
   const who = reason === 'address' ? 'this address' : 'this connection';
   return rateLimited(1000, `Too many requests in flight from ${who}`, `${reason}_in_flight`);
@@ -135,15 +137,24 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
     reply.raw.once('finish', () => {
       const status = reply.raw.statusCode;
       if (status === 401) {
-        void bruteForce.fail(keys).then((started) => {
-          for (const s of started) {
-            const kind = s.key.startsWith('tok:ip:') ? 'ip' : 'client';
-            logger.warn({ event: 'ratelimit.lockout', kind, failures: s.failures, lock_ms: s.lockMs }, 'token endpoint lockout');
-            void audit
-              .record({ action: AUDIT_ACTIONS.rateLimitLockout, outcome: 'denied', ip, requestId: String(request.id), details: { endpoint: 'token', kind, failures: s.failures, lock_seconds: Math.ceil(s.lockMs / 1000) } })
-              .catch(() => undefined);
-          }
-        }, () => undefined);
+        void bruteForce.fail(keys).then(
+          (started) => {
+            for (const s of started) {
+              const kind = s.key.startsWith('tok:ip:') ? 'ip' : 'client';
+              logger.warn({ event: 'ratelimit.lockout', kind, failures: s.failures, lock_ms: s.lockMs }, 'token endpoint lockout');
+              void audit
+                .record({
+                  action: AUDIT_ACTIONS.rateLimitLockout,
+                  outcome: 'denied',
+                  ip,
+                  requestId: String(request.id),
+                  details: { endpoint: 'token', kind, failures: s.failures, lock_seconds: Math.ceil(s.lockMs / 1000) },
+                })
+                .catch(() => undefined);
+            }
+          },
+          () => undefined,
+        );
       } else if (status < 400 && clientId) {
         // Only the client's counter: an attacker holding one valid client must not reset the IP's.
         void bruteForce.succeed([`tok:c:${digest(clientId)}`]).catch(() => undefined);
@@ -198,7 +209,9 @@ export function createTrafficProtection(deps: TrafficDeps): TrafficProtection {
       // would multiply the limit by the number of nodes exactly where it matters most.
       const decision = await limiter.take(`c:${principal.clientId}:${routeClass}`, limit, { failClosed: routeClass === 'money' });
       if (!decision) {
-        throw new AppError('service_unavailable', 'Rate limiting is temporarily unavailable; retry shortly', { 'Retry-After': REDIS_DOWN_RETRY_AFTER });
+        throw new AppError('service_unavailable', 'Rate limiting is temporarily unavailable; retry shortly', {
+          'Retry-After': REDIS_DOWN_RETRY_AFTER,
+        });
       }
       (request.rateLimits ??= []).push({ name: `${tierName}.${routeClass}`, limit, decision });
       if (!decision.allowed) throw rateLimited(decision.retryAfterMs, `Rate limit of the ${routeClass} routes exceeded`, routeClass);

@@ -7,11 +7,15 @@ import { encode } from 'uqr';
 export function qrSvg(text: string, ariaLabel: string): string {
   const { data, size } = encode(text, { ecc: 'M', border: 4 });
   let path = '';
-  data.forEach((row, y) => row.forEach((dark, x) => {
-    if (dark) path += `M${x},${y}h1v1h-1z`;
-  }));
+  data.forEach((row, y) =>
+    row.forEach((dark, x) => {
+      if (dark) path += `M${x},${y}h1v1h-1z`;
+    }),
+  );
   const label = ariaLabel.replace(/[&<>"']/g, '');
-  return `<svg id="totp-qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size}" width="232" height="232" `
-    + `role="img" aria-label="${label}" shape-rendering="crispEdges"><rect width="${size}" height="${size}" fill="#fff"/>`
-    + `<path fill="#000" d="${path}"/></svg>`;
+  return (
+    `<svg id="totp-qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size}" width="232" height="232" ` +
+    `role="img" aria-label="${label}" shape-rendering="crispEdges"><rect width="${size}" height="${size}" fill="#fff"/>` +
+    `<path fill="#000" d="${path}"/></svg>`
+  );
 }

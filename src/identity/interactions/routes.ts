@@ -24,7 +24,8 @@ const ACTIONS = ['login', 'mfa', 'enrolment-code', 'enrol', 'continue', 'consent
 type Action = (typeof ACTIONS)[number];
 const GENERIC_FAILURE = 'The e-mail or password is not correct, or sign-in is paused after repeated failures. Try again later.';
 // One answer for a wrong, expired or already used enrolment code, and for a paused account.
-const ENROLMENT_CODE_FAILURE = 'The enrolment code is not valid, or the check is paused after repeated failures. Ask your administrator for a new code.';
+const ENROLMENT_CODE_FAILURE =
+  'The enrolment code is not valid, or the check is paused after repeated failures. Ask your administrator for a new code.';
 
 type Step = 'mfa' | 'enrolment_code' | 'enrol' | 'done';
 
@@ -75,7 +76,12 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
 
   function send(reply: FastifyReply, status: number, html: string, formTargets: string[] = []): FastifyReply {
     // Cache-Control and CSP replace the API defaults (gateway/security-headers.ts).
-    return reply.code(status).header('Content-Type', 'text/html; charset=utf-8').header('Cache-Control', 'no-store').header('Content-Security-Policy', pageCsp(formTargets)).send(html);
+    return reply
+      .code(status)
+      .header('Content-Type', 'text/html; charset=utf-8')
+      .header('Cache-Control', 'no-store')
+      .header('Content-Security-Policy', pageCsp(formTargets))
+      .send(html);
   }
 
   async function page(request: FastifyRequest<{ Params: { uid: string; action?: string } }>, reply: FastifyReply): Promise<FastifyReply> {
@@ -104,18 +110,23 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
       const authz = accountId ? await users.authz(accountId) : undefined;
       if (!authz) return show(400, messagePage('Sign-in failed', 'Sign in again.'));
       const { granted, refused } = splitScopes(details, issuer, authz.role);
-      return show(200, consentPage({ action: `${base}/consent`, abort: `${base}/abort`, csrf, clientName: client!.name, granted, refused }));
+      return show(
+        200,
+        consentPage({ action: `${base}/consent`, abort: `${base}/abort`, csrf, clientName: client!.name, granted, refused }),
+      );
     }
 
     if (action === undefined) {
-      if (details.prompt.name === 'login') return show(200, loginPage({ action: `${base}/login`, abort: `${base}/abort`, csrf, clientName: client.name }));
+      if (details.prompt.name === 'login')
+        return show(200, loginPage({ action: `${base}/login`, abort: `${base}/abort`, csrf, clientName: client.name }));
       if (details.prompt.name === 'consent') return renderConsent();
       return show(400, messagePage('Sign-in failed', 'Unsupported step.'));
     }
 
     // CSRF: a browser always sends Origin on a cross-origin POST; ours must match, and the token too.
     const reqOrigin = request.headers.origin;
-    if (reqOrigin !== undefined && reqOrigin !== origin && reqOrigin !== 'null') return show(403, messagePage('Refused', 'Cross-site request refused.'));
+    if (reqOrigin !== undefined && reqOrigin !== origin && reqOrigin !== 'null')
+      return show(403, messagePage('Refused', 'Cross-site request refused.'));
     const form = request.body instanceof URLSearchParams ? request.body : undefined;
     try {
       if (!form || !equal(field(form, 'csrf'), csrf)) throw new FormError('csrf');
@@ -125,7 +136,9 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
     const ip = request.ip;
 
     async function audit(auditAction: AuditAction, outcome: 'success' | 'failure' | 'denied', userId?: string, target?: string) {
-      await deps.audit?.record({ action: auditAction, outcome, tenantId: client!.tenantId, clientId, userId, ip, target }).catch(() => undefined);
+      await deps.audit
+        ?.record({ action: auditAction, outcome, tenantId: client!.tenantId, clientId, userId, ip, target })
+        .catch(() => undefined);
     }
     /** Back to the authorization endpoint with the result (303). */
     async function finish(result: Record<string, unknown>) {
@@ -142,11 +155,18 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
             // The account by its blind index (never the e-mail), and its id when it exists: the
             // detector counts failures per account. The page stays the same either way.
             await audit(AUDIT_ACTIONS.signIn, 'failure', result.userId, result.subject);
-            return show(401, loginPage({ action: `${base}/login`, abort: `${base}/abort`, csrf, clientName: client.name, message: GENERIC_FAILURE }));
+            return show(
+              401,
+              loginPage({ action: `${base}/login`, abort: `${base}/abort`, csrf, clientName: client.name, message: GENERIC_FAILURE }),
+            );
           }
-          if (result.mfa === 'verify') return show(200, mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, result.userId, 'mfa') }));
+          if (result.mfa === 'verify')
+            return show(200, mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, result.userId, 'mfa') }));
           if (result.mfa === 'enrol') {
-            return show(200, enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, result.userId, 'enrolment_code') }));
+            return show(
+              200,
+              enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, result.userId, 'enrolment_code') }),
+            );
           }
           await audit(AUDIT_ACTIONS.signIn, 'success', result.userId);
           return finish({ login: { accountId: result.userId, amr: ['pwd'] } });
@@ -156,7 +176,10 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
           if (!userId) return show(400, messagePage('Sign-in expired', 'Start again from the application.'));
           if (!(await users.verifySecondFactor(userId, field(form, 'code'), ip))) {
             await audit(AUDIT_ACTIONS.mfa, 'failure', userId);
-            return show(401, mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, userId, 'mfa'), message: 'The code is not correct.' }));
+            return show(
+              401,
+              mfaPage({ action: `${base}/mfa`, csrf, ticket: ticket(uid, userId, 'mfa'), message: 'The code is not correct.' }),
+            );
           }
           await audit(AUDIT_ACTIONS.signIn, 'success', userId);
           return finish({ login: { accountId: userId, amr: ['pwd', 'otp'] } });
@@ -167,7 +190,15 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
           const started = await users.startEnrolment(userId, field(form, 'enrolment_code'), 'vaultgate', ip);
           if (!started) {
             await audit(AUDIT_ACTIONS.mfa, 'failure', userId);
-            return show(401, enrolmentCodePage({ action: `${base}/enrolment-code`, csrf, ticket: ticket(uid, userId, 'enrolment_code'), message: ENROLMENT_CODE_FAILURE }));
+            return show(
+              401,
+              enrolmentCodePage({
+                action: `${base}/enrolment-code`,
+                csrf,
+                ticket: ticket(uid, userId, 'enrolment_code'),
+                message: ENROLMENT_CODE_FAILURE,
+              }),
+            );
           }
           return show(200, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), ...started }));
         }
@@ -179,7 +210,16 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
             // The enrolment code is spent: the same pending key again, for the holder of this ticket.
             const pending = await users.pendingEnrolment(userId, 'vaultgate');
             if (!pending) return show(400, messagePage('Sign-in expired', 'Start again from the application.'));
-            return show(401, enrolPage({ action: `${base}/enrol`, csrf, ticket: ticket(uid, userId, 'enrol'), ...pending, message: 'The code is not correct.' }));
+            return show(
+              401,
+              enrolPage({
+                action: `${base}/enrol`,
+                csrf,
+                ticket: ticket(uid, userId, 'enrol'),
+                ...pending,
+                message: 'The code is not correct.',
+              }),
+            );
           }
           return show(200, recoveryCodesPage({ action: `${base}/continue`, csrf, ticket: ticket(uid, userId, 'done'), codes }));
         }
@@ -227,7 +267,8 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
     // The pages answer in HTML, errors too: a form too large (413) is a refusal like any other.
     scope.setErrorHandler(async (err: { statusCode?: number }, _request, reply) => {
       const status = err.statusCode;
-      if (status !== undefined && status >= 400 && status < 500) return send(reply, status, messagePage('Refused', 'The form is not valid.'));
+      if (status !== undefined && status >= 400 && status < 500)
+        return send(reply, status, messagePage('Refused', 'The form is not valid.'));
       deps.onError(err);
       return send(reply, 500, messagePage('Error', 'Something went wrong. Start again from the application.'));
     });

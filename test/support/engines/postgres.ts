@@ -9,14 +9,28 @@ import pg from 'pg';
 import { openPostgres } from '../../../src/storage/postgres/postgres-database.js';
 import { withAdminClient } from '../pg-admin.js';
 import { freePort } from '../ports.js';
-import { isExecutable, runToEnd, spawnChild, STARTUP_TIMEOUT_MS, stopChild, Unavailable, waitFor, type RunAs, type Server } from '../processes.js';
+import {
+  isExecutable,
+  runToEnd,
+  spawnChild,
+  STARTUP_TIMEOUT_MS,
+  stopChild,
+  Unavailable,
+  waitFor,
+  type RunAs,
+  type Server,
+} from '../processes.js';
 import { reaper } from '../reaper.js';
 import { TEMPLATE_DATABASE } from '../shared.js';
 
 export async function preparePostgres(): Promise<{ url: string; server?: Server }> {
   const external = process.env.VAULTGATE_TEST_PG_URL;
   if (external) {
-    await waitFor(() => pgPing(external), 10_000, () => `PostgreSQL at VAULTGATE_TEST_PG_URL does not answer`);
+    await waitFor(
+      () => pgPing(external),
+      10_000,
+      () => `PostgreSQL at VAULTGATE_TEST_PG_URL does not answer`,
+    );
     await createTemplate(external);
     return {
       url: external,
@@ -52,12 +66,16 @@ function findPostgresBinDir(): string | undefined {
   const candidates: string[] = [];
   for (const root of ['/usr/lib/postgresql']) {
     if (!existsSync(root)) continue;
-    const versions = readdirSync(root).filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(root)
+      .filter((v) => /^\d+(\.\d+)?$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => path.join(root, v, 'bin')));
   }
   // RHEL/Fedora (PGDG) layout.
   if (existsSync('/usr')) {
-    const pgsql = readdirSync('/usr').filter((d) => /^pgsql-\d+$/.test(d)).sort((a, b) => Number(b.slice(6)) - Number(a.slice(6)));
+    const pgsql = readdirSync('/usr')
+      .filter((d) => /^pgsql-\d+$/.test(d))
+      .sort((a, b) => Number(b.slice(6)) - Number(a.slice(6)));
     candidates.push(...pgsql.map((d) => path.join('/usr', d, 'bin')));
   }
   return candidates.find(hasBoth);
@@ -86,11 +104,10 @@ async function startPostgres(binDir: string, runAs: RunAs | undefined): Promise<
   try {
     if (runAs) chownSync(dir, runAs.uid, runAs.gid);
     const data = path.join(dir, 'data');
-    await runToEnd(
-      path.join(binDir, 'initdb'),
-      ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'],
-      { cwd: dir, runAs },
-    );
+    await runToEnd(path.join(binDir, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'], {
+      cwd: dir,
+      runAs,
+    });
 
     // A free port can be taken between probing and binding: try a few.
     let lastError: unknown;
@@ -100,31 +117,52 @@ async function startPostgres(binDir: string, runAs: RunAs | undefined): Promise<
       const child = spawnChild(
         path.join(binDir, 'postgres'),
         [
-          '-D', data,
-          '-p', String(port),
-          '-c', 'listen_addresses=127.0.0.1',
-          '-c', `unix_socket_directories=${dir}`,
+          '-D',
+          data,
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          `unix_socket_directories=${dir}`,
           // Durability is worthless for a throwaway server; speed is not.
-          '-c', 'fsync=off',
-          '-c', 'synchronous_commit=off',
-          '-c', 'full_page_writes=off',
-          '-c', 'autovacuum=off',
-          '-c', 'max_connections=300',
-          '-c', 'shared_buffers=128MB',
-          '-c', 'max_wal_size=2GB',
-          '-c', 'checkpoint_timeout=1h',
+          '-c',
+          'fsync=off',
+          '-c',
+          'synchronous_commit=off',
+          '-c',
+          'full_page_writes=off',
+          '-c',
+          'autovacuum=off',
+          '-c',
+          'max_connections=300',
+          '-c',
+          'shared_buffers=128MB',
+          '-c',
+          'max_wal_size=2GB',
+          '-c',
+          'checkpoint_timeout=1h',
           // Deadlock tests need not wait the default second.
-          '-c', 'deadlock_timeout=100ms',
-          '-c', 'logging_collector=off',
-          '-c', 'log_min_messages=warning',
-          '-c', 'log_min_error_statement=panic',
+          '-c',
+          'deadlock_timeout=100ms',
+          '-c',
+          'logging_collector=off',
+          '-c',
+          'log_min_messages=warning',
+          '-c',
+          'log_min_error_statement=panic',
         ],
         { cwd: dir, runAs },
       );
       // SIGQUIT = immediate shutdown: the postmaster takes its backends down with it.
       const releaseKill = reaper.killLater(child.process, 'SIGQUIT');
       try {
-        await waitFor(() => pgPing(url), STARTUP_TIMEOUT_MS, () => `PostgreSQL did not start:\n${child.output()}`, child);
+        await waitFor(
+          () => pgPing(url),
+          STARTUP_TIMEOUT_MS,
+          () => `PostgreSQL did not start:\n${child.output()}`,
+          child,
+        );
       } catch (err) {
         lastError = err;
         await stopChild(child.process, ['SIGINT', 'SIGQUIT', 'SIGKILL']);
@@ -194,4 +232,3 @@ async function createTemplate(adminUrl: string): Promise<void> {
   // No session may connect to it afterwards: CREATE DATABASE … TEMPLATE fails while one is connected.
   await withAdmin(adminUrl, (c) => c.query(`ALTER DATABASE ${TEMPLATE_DATABASE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`));
 }
-

@@ -29,7 +29,10 @@ function findRedisServer(): string | undefined {
   const override = process.env.VAULTGATE_TEST_REDIS_SERVER;
   if (override !== undefined) return isExecutable(override) ? override : undefined;
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/local/bin', '/usr/sbin', '/opt/homebrew/bin'];
-  return dirs.filter(Boolean).map((d) => path.join(d, 'redis-server')).find(isExecutable);
+  return dirs
+    .filter(Boolean)
+    .map((d) => path.join(d, 'redis-server'))
+    .find(isExecutable);
 }
 
 async function startRedis(bin: string): Promise<Server> {
@@ -44,12 +47,32 @@ async function startRedis(bin: string): Promise<Server> {
     const port = await freePort();
     const child = spawnChild(
       bin,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--dir',
+        dir,
+        '--loglevel',
+        'warning',
+      ],
       { cwd: dir },
     );
     const releaseKill = reaper.killLater(child.process, 'SIGKILL');
     try {
-      await waitFor(() => redisPing(port), STARTUP_TIMEOUT_MS, () => `Redis did not start:\n${child.output()}`, child);
+      await waitFor(
+        () => redisPing(port),
+        STARTUP_TIMEOUT_MS,
+        () => `Redis did not start:\n${child.output()}`,
+        child,
+      );
     } catch (err) {
       lastError = err;
       await stopChild(child.process, ['SIGTERM', 'SIGKILL']);
@@ -88,4 +111,3 @@ function redisPing(port: number, host = '127.0.0.1'): Promise<boolean> {
     });
   });
 }
-
