@@ -6,7 +6,7 @@
 import { createAuditLog } from '../audit/audit-log.js';
 import { AppError } from '../errors.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
-import { MFA_ROLES } from '../identity/roles.js';
+import { MFA_ROLES } from '../lib/roles.js';
 import { createUsers, type Users } from '../users/user-service.js';
 import type { UserChange } from '../users/user-admin.js';
 import { validateNewUser, validateRole } from '../users/user-input.js';

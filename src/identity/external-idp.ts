@@ -6,7 +6,7 @@ import { request } from 'node:https';
 import { createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Database } from '../storage/types.js';
 import { SIGNING_ALGS } from './keys.js';
-import { isRole, ROLE_SCOPES } from './roles.js';
+import { isRole, ROLE_SCOPES } from '../lib/roles.js';
 import type { Role } from '../lib/principal.js';
 import { confirmationOf } from './token-standing.js';
 

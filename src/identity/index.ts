@@ -15,7 +15,7 @@ import { loadSigningKeys } from './keys.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { buildProvider } from './provider.js';
 import { createMemoryReplayCache, createRedisReplayCache } from './replay-cache.js';
-import { MFA_ROLES } from './roles.js';
+import { MFA_ROLES } from '../lib/roles.js';
 import { structuredTokenMiddleware } from './structured-tokens.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { createUsageTracker } from './usage.js';
@@ -35,7 +35,7 @@ export type {
 } from './types.js';
 export { ACCESS_TOKEN_TTL_S } from './provider.js';
 export { OIDC_ROUTES } from '../lib/oauth-paths.js';
-export { ROLE_SCOPES, ROLES, isRole } from './roles.js';
+export { ROLE_SCOPES, ROLES, isRole } from '../lib/roles.js';
 
 function checkIssuer(issuer: string): void {
   let url: URL;

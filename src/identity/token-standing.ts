@@ -6,7 +6,7 @@
 // always agree.
 import type { Role } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
-import { ROLE_SCOPES } from './roles.js';
+import { ROLE_SCOPES } from '../lib/roles.js';
 
 export interface UserAuthzLookup {
   (userId: string): Promise<{ tenantId: string; role: Role; customerId: string | undefined; active: boolean } | undefined>;

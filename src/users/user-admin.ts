@@ -5,7 +5,7 @@ import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import { emailBlindIndex } from '../crypto/hmac.js';
 import { AppError } from '../errors.js';
-import { isRole } from '../identity/roles.js';
+import { isRole } from '../lib/roles.js';
 import type { Role } from '../lib/principal.js';
 import type { Database, Sql } from '../storage/types.js';
 import { findTenant } from '../tenants/tenants.js';

@@ -5,7 +5,7 @@ import Type, { type Static } from 'typebox';
 import { AppError } from '../errors.js';
 import { Id, StringEnum, Strict } from '../gateway/schemas.js';
 import { schemaCheck } from '../identity/client-input.js';
-import { ROLES } from '../identity/roles.js';
+import { ROLES } from '../lib/roles.js';
 import type { Role } from '../lib/principal.js';
 import { tenantNameSchema } from '../tenants/tenant-name.js';
 

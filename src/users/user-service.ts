@@ -14,7 +14,7 @@ import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import { AppError } from '../errors.js';
 import type { BruteForceGuard } from '../gateway/rate-limit/brute-force.js';
-import { isRole } from '../identity/roles.js';
+import { isRole } from '../lib/roles.js';
 import { newId } from '../lib/ids.js';
 import type { Role } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';

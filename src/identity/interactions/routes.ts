@@ -14,7 +14,7 @@ import type { AuditLog } from '../../audit/types.js';
 import { INTERACTION_PREFIX } from '../../lib/oauth-paths.js';
 import type { Role } from '../../lib/principal.js';
 import type { Users } from '../../users/user-service.js';
-import { ROLE_SCOPES } from '../roles.js';
+import { ROLE_SCOPES } from '../../lib/roles.js';
 import { consentPage, enrolmentCodePage, enrolPage, loginPage, messagePage, mfaPage, pageCsp, recoveryCodesPage } from './pages.js';
 
 const MAX_FORM = 8 * 1024;

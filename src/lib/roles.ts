@@ -1,6 +1,6 @@
 // Roles are named bundles of permission scopes (docs/contract.md §4). An end user's token carries at most
 // its role's bundle, intersected with what the client was registered for: least privilege twice.
-import type { Role, Scope } from '../lib/principal.js';
+import type { Role, Scope } from './principal.js';
 
 export const ROLES: readonly Role[] = ['customer', 'operator', 'auditor', 'admin'];
 
