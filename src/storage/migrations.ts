@@ -15,7 +15,7 @@ export interface MigrationSource {
   up(d: Dialect): string;
 }
 
-// Array order (1, 3, 4, 2, 5, 6, 7) is historical and kept; migrate() applies them in version order.
+// Array order (1, 3, 4, 2, 5, 6, 7, 8) is historical and kept; migrate() applies them in version order.
 export const MIGRATIONS: readonly MigrationSource[] = [
   {
     version: 1,
@@ -324,6 +324,32 @@ ALTER TABLE users ADD COLUMN enrol_code_expires_at ${int};
 ALTER TABLE users ADD COLUMN sessions_valid_after ${int};
 ALTER TABLE oidc_payloads ADD COLUMN account_id TEXT;
 CREATE INDEX oidc_payloads_account ON oidc_payloads(account_id);
+`,
+  },
+  {
+    version: 8,
+    name: 'usage_minutes',
+    // Usage analytics (contract §7): one row per minute and key, added up by every node's flush
+    // (src/analytics/usage-recorder.ts). '' stands for "none" in client_id (anonymous) and upstream
+    // (an internal route), so the key columns stay NOT NULL and one primary key covers them. latency
+    // is the serialized fixed-bucket histogram (src/analytics/histogram.ts). No foreign key to
+    // tenants: this is bulk telemetry, and a lookup per row would only slow every flush.
+    up: ({ int }) => `
+CREATE TABLE usage_minutes (
+  minute ${int} NOT NULL,
+  tenant_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  route TEXT NOT NULL,
+  upstream TEXT NOT NULL,
+  status_class TEXT NOT NULL CHECK (status_class IN ('2xx', '3xx', '4xx', '5xx')),
+  requests ${int} NOT NULL,
+  rate_limited ${int} NOT NULL,
+  bytes_in ${int} NOT NULL,
+  bytes_out ${int} NOT NULL,
+  latency TEXT NOT NULL,
+  PRIMARY KEY (minute, tenant_id, client_id, route, upstream, status_class)
+);
+CREATE INDEX usage_minutes_tenant ON usage_minutes(tenant_id, minute);
 `,
   },
 ];
