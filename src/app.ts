@@ -30,6 +30,8 @@ import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { ALL_SCOPES } from './lib/principal.js';
 import type { Metrics } from './monitoring/metrics.js';
+import { analyticsRoutes } from './analytics/routes.js';
+import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
 import type { Database } from './storage/types.js';
 
 export interface AppDeps {
@@ -47,6 +49,8 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Rate limits, load shedding, brute-force guard (issue 5); absent = no traffic protection. */
   traffic?: TrafficProtection | undefined;
+  /** Usage analytics of this node (docs/contract.md §7): every answer is counted, flushed once a second. */
+  usage?: UsageRecorder | undefined;
   /** The node's Prometheus metrics (served at /metrics when monitoring is on). */
   metrics: Metrics;
   /** Detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
@@ -68,6 +72,7 @@ function observabilityRoutes(deps: AppDeps) {
   const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
   return [
     ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
+    ...analyticsRoutes({ db: deps.db, seesAllTenants }),
     ...(deps.monitoring
       ? monitoringRoutes({
           alerts: deps.monitoring.alerts,
@@ -78,6 +83,26 @@ function observabilityRoutes(deps: AppDeps) {
         })
       : []),
   ];
+}
+
+const byteLength = (value: unknown): number => {
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+};
+
+/** One answer as usage analytics counts it: by the route's operation id (or pattern), never the raw URL. */
+function usageSample(request: FastifyRequest, reply: FastifyReply): UsageSample {
+  const config = request.routeOptions.config as { operationId?: string; upstream?: string } | undefined;
+  return {
+    tenantId: request.principal?.tenantId ?? '',
+    clientId: request.principal?.clientId ?? '',
+    route: config?.operationId ?? request.routeOptions.url ?? 'unmatched',
+    upstream: config?.upstream ?? '',
+    status: reply.statusCode,
+    latencyMs: reply.elapsedTime,
+    bytesIn: byteLength(request.headers['content-length']),
+    bytesOut: byteLength(reply.getHeader('content-length')),
+  };
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -204,6 +229,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       'request',
     );
     deps.monitoring?.observeResponse(request, reply);
+    deps.usage?.record(usageSample(request, reply));
   });
 
   await app.register(swagger, {

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
+import { sweepUsage } from './analytics/usage-queries.js';
+import { createUsageRecorder } from './analytics/usage-recorder.js';
 import { createAuditLog, type AuditService } from './audit/audit-log.js';
 import type { Config } from './config.js';
 import { createDataKeys } from './crypto/data-keys.js';
@@ -105,7 +107,18 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         logger,
         verifyClientSecret: (id, secret) => identity.clientSecretMatches(id, secret),
       });
+    // Usage analytics: counted in memory, written at most once a second in one batch.
+    const usage = createUsageRecorder({
+      db,
+      onFlushError: (err) =>
+        logger.warn(
+          { event: 'usage.flush_failed', error: (err as Error | undefined)?.name ?? 'Error' },
+          'usage analytics flush failed; kept for the next one',
+        ),
+    });
+    usage.start();
     const app = await buildApp({
+      usage,
       db,
       audit,
       identity,
@@ -124,7 +137,11 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     listener.serve((req, res) => app.routing(req, res));
 
     await bootstrapAdmin(config, identity, secrets, logger, options.terminal ?? process.stdout);
-    const sweep = setInterval(() => void idempotency.sweep().catch(() => undefined), 3600_000);
+    // Hourly: expired idempotency records, and usage minutes past their retention (90 days).
+    const sweep = setInterval(() => {
+      void idempotency.sweep().catch(() => undefined);
+      void sweepUsage(db).catch(() => undefined);
+    }, 3600_000);
     sweep.unref();
 
     logger.info({ url: publicUrl, engine: db.engine }, `vaultgate listening on ${publicUrl}`);
@@ -140,6 +157,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         // requests finish (10 s at most), then close the database.
         await listener.close(10_000);
         await app.close();
+        await usage.stop().catch(() => undefined);
         await identity.close();
         traffic?.close();
         await counters?.close();

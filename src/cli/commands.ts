@@ -94,6 +94,14 @@ export const SPECS = {
       outcome: { type: 'string', value: 'success|failure|denied', help: 'the outcome' },
     },
   },
+  usage: {
+    name: 'usage',
+    summary: 'Usage analytics of every tenant: requests, rate limits, latency p50/p95/p99 and bytes per client, route and status class.',
+    options: {
+      since: { type: 'string', value: 'DURATION', help: 'the window up to now: 30m, 1h, 7d … (default 1h, at most 31d)' },
+      'group-by': { type: 'string', value: 'client,route,status', help: 'a subset (default all three)' },
+    },
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 /** Sub-commands per command word, for `vaultgate clients --help` and for a missing one. */

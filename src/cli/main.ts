@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keys: async () => (await import('./keys.js')).keysCommand,
   backup: async () => (await import('./backup.js')).backupCommand,
   restore: async () => (await import('./backup.js')).restoreCommand,
+  usage: async () => (await import('./usage.js')).usageCommand,
 };
 
 /** The whole CLI at a glance, from the same table every command parses with. */

@@ -4,7 +4,7 @@
 import type { CreateClientInput } from '../identity/types.js';
 import { PLATFORM_TENANT } from './platform-scope.js';
 
-export const BOOTSTRAP_SCOPES = ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read'] as const;
+export const BOOTSTRAP_SCOPES = ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read', 'analytics:read'] as const;
 
 export const BOOTSTRAP_CLIENT: Readonly<CreateClientInput> = {
   tenant: PLATFORM_TENANT,

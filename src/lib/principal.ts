@@ -31,6 +31,7 @@ export const ALL_SCOPES = [
   'admin:clients',
   'admin:keys',
   'metrics:read',
+  'analytics:read',
 ] as const;
 
 export type Scope = (typeof ALL_SCOPES)[number];

@@ -11,7 +11,7 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
   operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read'],
   // The audit log and alerts, nothing else.
   auditor: ['audit:read', 'alerts:read'],
-  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read'],
+  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read', 'analytics:read'],
 };
 
 /** Roles whose sign-in needs a second factor (TOTP). */
