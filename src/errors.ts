@@ -29,7 +29,11 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   too_many_streams: 429,
   internal_error: 500,
+  upstream_unreachable: 502,
+  upstream_error: 502,
   service_unavailable: 503,
+  upstream_unavailable: 503,
+  upstream_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -61,7 +65,11 @@ const TITLES: Record<ErrorCode, string> = {
   rate_limited: 'Too many requests',
   too_many_streams: 'Too many open streams for this client',
   internal_error: 'Internal error',
+  upstream_unreachable: 'The upstream service could not be reached',
+  upstream_error: 'The upstream service failed',
   service_unavailable: 'Service unavailable',
+  upstream_unavailable: 'The upstream service is unavailable (circuit open)',
+  upstream_timeout: 'The upstream service did not answer in time',
 };
 
 export class AppError extends Error {
