@@ -5,7 +5,7 @@ import Type from 'typebox';
 import { AppError } from '../errors.js';
 import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
 import { IdParams, Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
-import { newClientSchema, scopeListSchema, toCreateClientInput } from '../identity/client-input.js';
+import { toCreateClientInput } from '../identity/client-input.js';
 import type { ClientInfo, Identity } from '../identity/index.js';
 import { createPlatformScope } from '../lib/platform-scope.js';
 import type { Principal } from '../lib/principal.js';
@@ -53,8 +53,10 @@ const reviewSchema = Strict({
   ),
 });
 
-export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage'>): ApiRoute[] {
+export function adminRoutes(identity: Pick<Identity, 'clients' | 'usage' | 'clientRules'>): ApiRoute[] {
   const { clients } = identity;
+  // The scopes registrable here include those the gateway's routes name.
+  const { newClientSchema, scopeListSchema } = identity.clientRules;
   const seesAllTenants = createPlatformScope(async (clientId) => clients.get(clientId));
 
   /** The client, if this principal may manage it; otherwise not_found. */

@@ -6,7 +6,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { AppError } from '../errors.js';
 import { StringEnum, Strict } from '../gateway/schemas.js';
 import { describeValidationError } from '../gateway/validation.js';
-import { ALL_SCOPES, type Scope } from '../lib/principal.js';
+import { ALL_SCOPES } from '../lib/principal.js';
 import { tenantNameSchema } from '../tenants/tenant-name.js';
 import type { CreateClientInput } from './types.js';
 
@@ -17,28 +17,55 @@ export const AUTH_METHODS = ['client_secret_basic', 'private_key_jwt', 'tls_clie
 export const BINDINGS = ['dpop', 'mtls'] as const;
 export type Binding = (typeof BINDINGS)[number];
 
-/** A set of API permissions (at least `minItems`). */
-export const scopeListSchema = (minItems: number) =>
-  Type.Array(StringEnum(ALL_SCOPES), { minItems, maxItems: ALL_SCOPES.length, uniqueItems: true });
+/** A set of API permissions (at least `minItems`) out of `registrable`. */
+const scopeListOf = (registrable: readonly string[], minItems: number) =>
+  Type.Array(StringEnum(registrable), { minItems, maxItems: registrable.length, uniqueItems: true });
 
-export const newClientSchema = Strict({
-  tenant: tenantNameSchema,
-  // Printable text: names end up in logs, CLI output and admin screens.
-  name: Type.String({ minLength: 1, maxLength: CLIENT_NAME_MAX, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
-  scopes: scopeListSchema(1),
-  grant: Type.Optional(StringEnum(GRANTS)),
-  redirect_uris: Type.Optional(Type.Array(Type.String({ maxLength: 2000 }), { minItems: 1, maxItems: 10 })),
-  auth_method: Type.Optional(StringEnum(AUTH_METHODS)),
-  jwks: Type.Optional(
-    Strict({ keys: Type.Array(Type.Unsafe<Record<string, unknown>>({ type: 'object' }), { minItems: 1, maxItems: 10 }) }),
-  ),
-  tls_subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-  binding: Type.Optional(StringEnum(BINDINGS)),
-  default_scopes: Type.Optional(scopeListSchema(0)),
-});
+function newClientSchemaFor(registrable: readonly string[]) {
+  return Strict({
+    tenant: tenantNameSchema,
+    // Printable text: names end up in logs, CLI output and admin screens.
+    name: Type.String({ minLength: 1, maxLength: CLIENT_NAME_MAX, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
+    scopes: scopeListOf(registrable, 1),
+    grant: Type.Optional(StringEnum(GRANTS)),
+    redirect_uris: Type.Optional(Type.Array(Type.String({ maxLength: 2000 }), { minItems: 1, maxItems: 10 })),
+    auth_method: Type.Optional(StringEnum(AUTH_METHODS)),
+    jwks: Type.Optional(
+      Strict({ keys: Type.Array(Type.Unsafe<Record<string, unknown>>({ type: 'object' }), { minItems: 1, maxItems: 10 }) }),
+    ),
+    tls_subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    binding: Type.Optional(StringEnum(BINDINGS)),
+    default_scopes: Type.Optional(scopeListOf(registrable, 0)),
+  });
+}
+
+/**
+ * The rules of a new client for one set of registrable scopes: the platform's own, plus those that
+ * the gateway's upstream routes name (docs/contract.md §6), known once the configuration is read.
+ * One schema and one validator per set; the module-level exports below are the platform's set.
+ */
+export function createClientRules(registrable: readonly string[]) {
+  const newClientSchema = newClientSchemaFor(registrable);
+  const checkShape = schemaCheck(newClientSchema, 'client');
+  const checkScopeList = schemaCheck(Strict({ scopes: scopeListOf(registrable, 1) }), 'scopes');
+  const known = new Set(registrable);
+
+  return {
+    registrable,
+    isRegistrable: (scope: string): boolean => known.has(scope),
+    scopeListSchema: (minItems: number) => scopeListOf(registrable, minItems),
+    newClientSchema,
+    /** The one validator of a new client: returns it with its defaults, or throws validation_failed `<field>: <why>`. */
+    validateNewClient: (value: unknown): NewClient => checkRules(checkShape(value)),
+    /** A client's new set of scopes (PUT …/scopes, setScopes). Repeats are dropped, as in registration. */
+    validateScopes: (scopes: unknown): string[] => checkScopeList({ scopes: unique(scopes) }).scopes,
+  };
+}
+
+export type ClientRules = ReturnType<typeof createClientRules>;
 
 /** The admin API's body (snake_case, as on the wire). */
-export type NewClientBody = Static<typeof newClientSchema>;
+export type NewClientBody = Static<ReturnType<typeof newClientSchemaFor>>;
 
 /** A body that passed every rule, its defaults filled in: what the service registers. */
 export type NewClient = NewClientBody & Required<Pick<NewClientBody, 'grant' | 'auth_method' | 'default_scopes'>>;
@@ -68,9 +95,6 @@ export function schemaCheck<T extends TSchema>(schema: T, root: string): (value:
   };
 }
 
-const checkShape = schemaCheck(newClientSchema, 'client');
-const checkScopeList = schemaCheck(Strict({ scopes: scopeListSchema(1) }), 'scopes');
-
 function invalid(detail: string): never {
   throw new AppError('validation_failed', detail);
 }
@@ -90,9 +114,8 @@ function checkRedirectUri(u: string, field: string): void {
 /** The client keeps its private key: a JWK set registered here holds public keys only. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'priv'];
 
-/** The one validator of a new client: returns it with its defaults, or throws validation_failed `<field>: <why>`. */
-export function validateNewClient(value: unknown): NewClient {
-  const body = checkShape(value);
+/** The rules across fields a schema cannot say, over a body of the right shape. */
+function checkRules(body: NewClientBody): NewClient {
   const name = body.name.trim();
   if (name === '') invalid('name: must not be blank');
   const grant = body.grant ?? 'client_credentials';
@@ -134,11 +157,6 @@ export function validateNewClient(value: unknown): NewClient {
   };
 }
 
-/** A client's new set of scopes (PUT …/scopes, setScopes). Repeats are dropped, as in registration. */
-export function validateScopes(scopes: unknown): Scope[] {
-  return checkScopeList({ scopes: unique(scopes) }).scopes;
-}
-
 // In-process callers (the CLI, the bootstrap, tests) speak CreateClientInput, camelCase; the
 // mapping both ways is here so the body stays the one definition.
 
@@ -174,3 +192,8 @@ export function toCreateClientInput(body: NewClientBody): CreateClientInput {
     ...(body.default_scopes ? { defaultScopes: body.default_scopes } : {}),
   };
 }
+
+// Last: it compiles the schemas with the module's Ajv instance above.
+/** The platform's own scopes only (no gateway routes): the CLI without a configuration, and tests. */
+export const platformClientRules: ClientRules = createClientRules(ALL_SCOPES);
+export const { newClientSchema, scopeListSchema, validateNewClient, validateScopes } = platformClientRules;

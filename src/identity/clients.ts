@@ -6,12 +6,11 @@ import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
-import { isScope } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
 import { ensureTenant } from '../tenants/tenants.js';
 import type { ClientSecrets } from './client-secret.js';
 // The rules of a registration live in ./client-input.ts, shared with the admin route and the CLI.
-import { defaultScopesFor, isFapi, toNewClientBody, validateNewClient, validateScopes } from './client-input.js';
+import { defaultScopesFor, isFapi, toNewClientBody, type ClientRules } from './client-input.js';
 import type { ClientInfo, ClientService, CreateClientInput, CreatedClient } from './types.js';
 
 interface ClientRow {
@@ -57,9 +56,10 @@ function toInfo(row: ClientRow): ClientInfo {
  * (revoked, or without any valid permission: an empty `scope` would mean "no restriction" to
  * oidc-provider, so such a client is refused outright).
  */
-export function toOidcMetadata(row: ClientRow): Record<string, unknown> | undefined {
+export function toOidcMetadata(row: ClientRow, isRegistrable: (scope: string) => boolean): Record<string, unknown> | undefined {
   if (row.status !== 'active') return undefined;
-  const scopes = split(row.scopes).filter(isScope);
+  // A scope whose gateway route was removed from the configuration no longer exists.
+  const scopes = split(row.scopes).filter(isRegistrable);
   if (scopes.length === 0) return undefined;
   const grantTypes = split(row.grant_types);
   const interactive = grantTypes.includes('authorization_code');
@@ -74,7 +74,7 @@ export function toOidcMetadata(row: ClientRow): Record<string, unknown> | undefi
     scope: (interactive ? ['openid', ...scopes] : scopes).join(' '),
     fapi: Number(row.fapi ?? 0) === 1,
   };
-  const defaults = split(row.default_scopes ?? '').filter((s) => (scopes as string[]).includes(s));
+  const defaults = split(row.default_scopes ?? '').filter((s) => scopes.includes(s));
   if (defaults.length > 0) metadata.default_scope = defaults.join(' ');
   // Sender-constrained tokens: DPoP (RFC 9449 §5.2) or certificate binding (RFC 8705 §3.4).
   if (row.binding === 'dpop') metadata.dpop_bound_access_tokens = true;
@@ -101,14 +101,16 @@ export interface ClientStore {
 export function createClientStore(deps: {
   db: Database;
   secrets: ClientSecrets;
+  /** What a client may be registered for (client-input.ts), for these scopes. */
+  rules: ClientRules;
   /** oidc-provider's own metadata validation, so a row that would fail at token time is refused here. */
   validateMetadata: (metadata: Record<string, unknown>) => Promise<void>;
   audit?: AuditLog | undefined;
 }): ClientStore {
-  const { db, secrets, validateMetadata, audit } = deps;
+  const { db, secrets, rules, validateMetadata, audit } = deps;
 
   async function create(input: CreateClientInput): Promise<CreatedClient> {
-    const client = validateNewClient(toNewClientBody(input));
+    const client = rules.validateNewClient(toNewClientBody(input));
     const fapi = isFapi(client);
     const { name, scopes, auth_method: authMethod, grant } = client;
     const jwks = client.jwks ? JSON.stringify({ keys: client.jwks.keys }) : null;
@@ -137,7 +139,7 @@ export function createClientStore(deps: {
     // Let oidc-provider judge the metadata now (JWK shapes, redirect URIs) instead of failing at
     // token time; its wording is not echoed (no library messages in responses).
     try {
-      await validateMetadata(toOidcMetadata({ ...row, tenant_id: 'ten_validation' })!);
+      await validateMetadata(toOidcMetadata({ ...row, tenant_id: 'ten_validation' }, rules.isRegistrable)!);
     } catch {
       throw new AppError(
         'validation_failed',
@@ -215,7 +217,7 @@ export function createClientStore(deps: {
       });
     },
     async setScopes(clientId, scopes) {
-      const checked: string[] = validateScopes(scopes);
+      const checked: string[] = rules.validateScopes(scopes);
       if (typeof clientId !== 'string') return false;
       return db.transaction(async (tx) => {
         // Defaults shrink with the registration (never wider than what is registered).
@@ -255,7 +257,7 @@ export function createClientStore(deps: {
          FROM clients WHERE id = $1`,
         [clientId],
       );
-      return row ? toOidcMetadata(row) : undefined;
+      return row ? toOidcMetadata(row, rules.isRegistrable) : undefined;
     },
   };
 }

@@ -6,6 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { createUsers } from '../users/user-service.js';
 import { attachAuditEvents } from './audit-events.js';
+import { ALL_SCOPES } from '../lib/principal.js';
+import { createClientRules } from './client-input.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
 import { createExternalVerifier } from './external-idp.js';
@@ -55,6 +57,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   checkIssuer(issuer);
 
   const clientSecrets = createClientSecrets(master);
+  const clientRules = createClientRules([...new Set([...ALL_SCOPES, ...(deps.gatewayScopes ?? [])])]);
   const keys = await loadSigningKeys(secrets);
   const users = createUsers({ db, master, requireMfa: (role) => MFA_ROLES.has(role), audit: deps.audit, guard: deps.bruteForce });
 
@@ -77,6 +80,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     privateJwks: keys.privateJwks,
     cookieKeys: keys.cookieKeys,
     clientSecrets,
+    scopes: clientRules.registrable,
     logger,
     trustProxy: deps.trustProxy === true,
     sessionStillValid: async (userId, login) => {
@@ -94,7 +98,13 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
         return user?.active ? { accountId: sub, claims: () => ({ sub }) } : undefined;
       }),
   });
-  const store = createClientStore({ db, secrets: clientSecrets, validateMetadata: (m) => provider.Client.validate(m), audit: deps.audit });
+  const store = createClientStore({
+    db,
+    secrets: clientSecrets,
+    rules: clientRules,
+    validateMetadata: (m) => provider.Client.validate(m),
+    audit: deps.audit,
+  });
   findMetadata = (clientId) => store.findMetadata(clientId);
 
   const audit = deps.audit;
@@ -160,6 +170,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       void callback(req, res);
     },
     isOidcPath,
+    clientRules,
     registerPages: (app) => registerInteractionRoutes(app, interactions),
     authenticate: verifier,
     recheck: (principal) => verifier.recheck(principal),

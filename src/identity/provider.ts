@@ -4,7 +4,6 @@
 import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import { INTERACTION_PREFIX, OIDC_ROUTES } from '../lib/oauth-paths.js';
 import type { JWK } from 'jose';
-import { ALL_SCOPES } from '../lib/principal.js';
 import type { ClientSecrets } from './client-secret.js';
 import { SIGNING_ALGS } from './keys.js';
 import { certificateAuthorized, certificateSubjectMatches, getCertificate } from './mtls.js';
@@ -68,12 +67,14 @@ export function buildProvider(deps: {
   clientSecrets: ClientSecrets;
   logger: IdentityLogger;
   trustProxy: boolean;
+  /** Every permission scope a client may be registered for (the platform's and the gateway routes'). */
+  scopes: readonly string[];
   findAccount?: (sub: string) => Promise<OidcAccount | undefined>;
   /** Whether a sign-in session may still yield tokens for its account (role, second factor, changes since). */
   sessionStillValid?: (accountId: string, login: { loginTs: number | undefined; amr: string[] | undefined }) => Promise<boolean>;
 }): Provider {
   const { issuer, logger } = deps;
-  const permissionScopes = ALL_SCOPES.join(' ');
+  const permissionScopes = deps.scopes.join(' ');
   const sigAlgs = [...SIGNING_ALGS];
 
   const configuration: Record<string, unknown> = {
@@ -82,7 +83,7 @@ export function buildProvider(deps: {
     cookies: { keys: deps.cookieKeys },
     // The permission scopes must be known to the provider: only then does it refuse a requested
     // scope the client is not registered for (invalid_scope) instead of silently dropping it.
-    scopes: ['openid', ...ALL_SCOPES],
+    scopes: ['openid', ...deps.scopes],
     claims: { openid: ['sub'] },
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'private_key_jwt', 'tls_client_auth'],

@@ -8,6 +8,7 @@ import type { BruteForceGuard } from '../gateway/rate-limit/brute-force.js';
 import type { AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
 import type { Users } from '../users/user-service.js';
+import type { ClientRules } from './client-input.js';
 import type { ExternalIdpConfig } from './external-idp.js';
 import type { UsageTracker } from './usage.js';
 import type { Database } from '../storage/types.js';
@@ -48,6 +49,8 @@ export interface IdentityDeps {
   bruteForce?: BruteForceGuard | undefined;
   /** Counts failed client authentications (monitoring's vaultgate_authentication_failures_total). */
   authFailures?: { inc(labels: { kind: string }): void } | undefined;
+  /** Scopes named by the gateway's upstream routes (docs/contract.md §6): registrable like the platform's own. */
+  gatewayScopes?: readonly string[] | undefined;
   /** Optional external OIDC issuer whose access tokens are accepted too. */
   external?: ExternalIdpConfig | undefined;
 }
@@ -108,6 +111,8 @@ export interface Identity {
   /** Node request handler of the authorization server; the gateway hands it every request whose path `isOidcPath` accepts. */
   handle(req: IncomingMessage, res: ServerResponse): void;
   isOidcPath(pathname: string): boolean;
+  /** The one schema and validator of a new client, for the scopes registrable here (platform + gateway). */
+  clientRules: ClientRules;
   /** The sign-in, TOTP and consent pages, as routes of the gateway (public policy). */
   registerPages(app: FastifyInstance): void;
   /**

@@ -35,7 +35,7 @@ export interface HttpResponse {
 }
 
 /** Starts identity on `db` (already migrated); the caller owns `db`. */
-export async function startHarness(db: Database, options: { trustProxy?: boolean } = {}): Promise<Harness> {
+export async function startHarness(db: Database, options: { trustProxy?: boolean; gatewayScopes?: string[] } = {}): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-identity-'));
   const master = loadMasterKey(path.join(dir, 'master.key'), { create: true });
   const secrets = createPlatformSecrets(db, master);
