@@ -7,8 +7,9 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { EXTERNAL_IDP_VARS, parseExternalIdp, type ExternalIdpSettings } from './identity/external-config.js';
 import { parseAlertsConfig, type AlertSettings } from './monitoring/alert-config.js';
-import { parseRateLimits, type RateLimitSettings } from './gateway/rate-limit/settings.js';
+import { parseRateLimits, ROUTE_CLASSES, type RateLimitSettings } from './gateway/rate-limit/settings.js';
 import { parseMoneyLimits, type MoneyLimitSettings } from './ledger/money-limits.js';
+import { EMPTY_GATEWAY_SETTINGS, parseGatewayConfig, type GatewaySettings } from './gateway/upstream/config.js';
 
 export type DatabaseConfig = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
 
@@ -17,6 +18,7 @@ export interface FileConfig {
   rate_limits?: Record<string, unknown>;
   alerts?: Record<string, unknown>;
   money_limits?: Record<string, unknown>;
+  gateway?: unknown;
 }
 
 export interface Config {
@@ -41,6 +43,8 @@ export interface Config {
   alerts: AlertSettings;
   /** The `money_limits` section: largest deposit and transfer, settlement floor. */
   moneyLimits: MoneyLimitSettings;
+  /** The `gateway` section: upstream services and the routes that lead to them (docs/contract.md §6). */
+  gateway: GatewaySettings;
   logLevel: string;
   /** Optional external OIDC issuer whose access tokens are accepted (issue 4). */
   externalIdp: ExternalIdpSettings | undefined;
@@ -114,7 +118,20 @@ function readableFile(variable: string, file: string | undefined): string | unde
   return path.resolve(file);
 }
 
-const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits']);
+const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits', 'gateway']);
+
+/** Paths vaultgate serves itself: no upstream route may shadow them or sit under them. */
+export const RESERVED_PREFIXES = [
+  '/v1/',
+  '/oauth/',
+  '/.well-known/',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+  '/console',
+];
 
 function parseFileConfig(file: string | undefined): FileConfig {
   if (file === undefined || file === '') return {};
@@ -136,6 +153,26 @@ function parseFileConfig(file: string | undefined): FileConfig {
     if (!FILE_KEYS.has(key)) fail('VAULTGATE_CONFIG', `unknown key "${key}" (allowed: ${[...FILE_KEYS].join(', ')})`);
   }
   return doc;
+}
+
+/** The `gateway` section; every mistake is its own line, each naming the variable like the others. */
+function parseGateway(raw: unknown, file: string | undefined): GatewaySettings {
+  if (raw === undefined || file === undefined) return EMPTY_GATEWAY_SETTINGS;
+  try {
+    return parseGatewayConfig(raw, {
+      baseDir: path.dirname(path.resolve(file)),
+      reservedPrefixes: RESERVED_PREFIXES,
+      rateLimitClasses: ROUTE_CLASSES,
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      err.message
+        .split('\n')
+        .map((line) => `VAULTGATE_CONFIG: ${line}`)
+        .join('\n'),
+    );
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -181,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     rateLimits: parseRateLimits(file.rate_limits),
     alerts: parseAlertsConfig(file.alerts),
     moneyLimits: parseMoneyLimits(file.money_limits),
+    gateway: parseGateway(file.gateway, env.VAULTGATE_CONFIG),
     logLevel,
     externalIdp: parseExternalIdp(env),
   };

@@ -16,6 +16,7 @@ import { createListener } from './listener/listener.js';
 import { createCustomers } from './customers/customer-service.js';
 import { createIdempotency } from './gateway/idempotency.js';
 import { createCounters } from './gateway/rate-limit/counters.js';
+import { gatewayScopes } from './gateway/upstream/config.js';
 import { createMetrics } from './monitoring/metrics.js';
 import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
@@ -91,6 +92,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       redisUrl: config.redisUrl,
       bruteForce,
       authFailures: metrics.authenticationFailures,
+      gatewayScopes: gatewayScopes(config.gateway),
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createPlatformSecrets } from '../crypto/platform-secrets.js';
 import { AppError } from '../errors.js';
-import { toCreateClientInput, validateNewClient } from '../identity/client-input.js';
+import { loadConfig } from '../config.js';
+import { gatewayScopes } from '../gateway/upstream/config.js';
+import { createClientRules, registrableScopes, toCreateClientInput } from '../identity/client-input.js';
 import { createIdentity, type CreateClientInput } from '../identity/index.js';
 import { createLogger } from '../logger.js';
 import { SPECS, subcommandUsage } from './commands.js';
@@ -33,8 +35,10 @@ function parseCreate(args: string[]): CreateClientInput {
     ...(values.binding ? { binding: values.binding } : {}),
     ...(defaults ? { default_scopes: defaults } : {}),
   };
+  // The scopes the gateway's routes name are registrable too: the configuration says which.
+  const rules = createClientRules(registrableScopes(gatewayScopes(loadConfig().gateway)));
   try {
-    return toCreateClientInput(validateNewClient(body));
+    return toCreateClientInput(rules.validateNewClient(body));
   } catch (err) {
     if (err instanceof AppError) throw new CliError(err.detail ?? err.code);
     throw err;
@@ -77,6 +81,7 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
       issuer: env.issuer,
       logger: createLogger('silent'),
       trustProxy: false,
+      gatewayScopes: gatewayScopes(env.config.gateway),
       // Client changes made at the terminal are audited like those made through the API (issue 3).
       audit: createAuditLog({ db: env.db, secrets, checkpointIntervalMs: 0 }),
     });

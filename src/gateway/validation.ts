@@ -34,6 +34,13 @@ export function describeValidationError(errors: readonly ErrorObject[] | undefin
       return `${field}: unknown property "${String(e.params.additionalProperty)}"`;
     case 'required':
       return `${field}: missing property "${String(e.params.missingProperty)}"`;
+    case 'enum': {
+      // The choices are the schema's own (never the caller's value): say them, when they fit a line.
+      const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+      return allowed.length > 0 && allowed.length <= 40
+        ? `${field}: must be one of ${allowed.map(String).join(', ')}`
+        : `${field}: ${e.message ?? 'is not valid'}`;
+    }
     default:
       return `${field}: ${e.message ?? 'is not valid'}`;
   }

@@ -64,6 +64,9 @@ export function createClientRules(registrable: readonly string[]) {
 
 export type ClientRules = ReturnType<typeof createClientRules>;
 
+/** The platform's scopes and those the gateway's routes name, each once. */
+export const registrableScopes = (gatewayScopes: readonly string[] = []): string[] => [...new Set([...ALL_SCOPES, ...gatewayScopes])];
+
 /** The admin API's body (snake_case, as on the wire). */
 export type NewClientBody = Static<ReturnType<typeof newClientSchemaFor>>;
 

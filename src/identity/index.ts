@@ -6,8 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { createUsers } from '../users/user-service.js';
 import { attachAuditEvents } from './audit-events.js';
-import { ALL_SCOPES } from '../lib/principal.js';
-import { createClientRules } from './client-input.js';
+import { createClientRules, registrableScopes } from './client-input.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
 import { createExternalVerifier } from './external-idp.js';
@@ -57,7 +56,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   checkIssuer(issuer);
 
   const clientSecrets = createClientSecrets(master);
-  const clientRules = createClientRules([...new Set([...ALL_SCOPES, ...(deps.gatewayScopes ?? [])])]);
+  const clientRules = createClientRules(registrableScopes(deps.gatewayScopes));
   const keys = await loadSigningKeys(secrets);
   const users = createUsers({ db, master, requireMfa: (role) => MFA_ROLES.has(role), audit: deps.audit, guard: deps.bruteForce });
 

@@ -2,7 +2,7 @@
 // stderr naming the cause and the fix; help for the whole CLI and for each command listing every
 // option the command takes (from the same table the parser reads); `npm start` stops on SIGTERM.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,56 @@ describe('a failed start says why and what to do', () => {
     const res = await runCli(['start'], { ...env(), VAULTGATE_HOST: '192.0.2.1', VAULTGATE_PORT: '0' });
     expect(res.code).toBe(2);
     expect(res.stderr).toBe('vaultgate: 192.0.2.1 is not an address of this machine; set VAULTGATE_HOST\n');
+  });
+});
+
+describe('a bad gateway section stops the start with one line per mistake', () => {
+  it('names every mistake with its path, and starts nothing', async () => {
+    const file = path.join(dataDir, 'gateway.yaml');
+    writeFileSync(
+      file,
+      [
+        'gateway:',
+        '  upstreams:',
+        '    kyc: { url: "http://127.0.0.1:9", colour: red }',
+        '  routes:',
+        '    - { prefix: /kyc/, upstream: kcy, permission: kyc:read }',
+        '    - { prefix: /v1/kyc/, upstream: kyc, permission: "KYC read" }',
+      ].join('\n'),
+    );
+    const res = await runCli(['start'], { ...env(), VAULTGATE_CONFIG: file, VAULTGATE_PORT: '0' });
+    expect(res.code).toBe(2);
+    expect(res.stderr.split('\n').filter(Boolean).sort()).toEqual(
+      [
+        'vaultgate: VAULTGATE_CONFIG: gateway.upstreams.kyc.colour: unknown key (allowed: url, timeout_ms, connect_timeout_ms, retries, circuit_breaker, ca, client_certificate)',
+        'VAULTGATE_CONFIG: gateway.routes[0].upstream: unknown upstream "kcy" (known: kyc)',
+        'VAULTGATE_CONFIG: gateway.routes[1].permission: must be public or a scope like kyc:read ([a-z][a-z_]*:[a-z_]+)',
+        "VAULTGATE_CONFIG: gateway.routes[1].prefix: /v1/kyc/ overlaps vaultgate's own /v1/",
+      ].sort(),
+    );
+  });
+});
+
+describe('scopes that gateway routes name', () => {
+  it('are registrable from the CLI when the configuration names them, and refused otherwise', async () => {
+    const file = path.join(dataDir, 'kyc-gateway.yaml');
+    writeFileSync(
+      file,
+      [
+        'gateway:',
+        '  upstreams:',
+        '    kyc: { url: "http://127.0.0.1:9" }',
+        '  routes:',
+        '    - { prefix: /kyc/, upstream: kyc, permission: kyc:read }',
+      ].join('\n'),
+    );
+    const args = ['clients', 'create', '--tenant', 'acme', '--name', 'kyc-app', '--scopes', 'kyc:read', '--json'];
+    const ok = await runCli(args, { ...env(), VAULTGATE_CONFIG: file });
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(ok.stdout).scopes).toEqual(['kyc:read']);
+    const refused = await runCli(args, env());
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^vaultgate: scopes\.0: must be one of customers:read, .*\n$/);
   });
 });
 
