@@ -30,6 +30,8 @@ import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { ALL_SCOPES } from './lib/principal.js';
 import type { Metrics } from './monitoring/metrics.js';
+import type { GatewaySettings } from './gateway/upstream/config.js';
+import { registerUpstreamRoutes } from './gateway/upstream/routes.js';
 import { analyticsRoutes } from './analytics/routes.js';
 import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
 import type { Database } from './storage/types.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Rate limits, load shedding, brute-force guard (issue 5); absent = no traffic protection. */
   traffic?: TrafficProtection | undefined;
+  /** Upstream services and their routes (docs/contract.md §6); absent or empty = none. */
+  gateway?: GatewaySettings | undefined;
   /** Usage analytics of this node (docs/contract.md §7): every answer is counted, flushed once a second. */
   usage?: UsageRecorder | undefined;
   /** The node's Prometheus metrics (served at /metrics when monitoring is on). */
@@ -292,6 +296,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   );
+
+  if (deps.gateway && deps.gateway.routes.length > 0) {
+    const upstreams = registerUpstreamRoutes(app, deps.gateway, {
+      authenticate: (request) => deps.identity.authenticate(request),
+      onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
+      traffic: deps.traffic,
+      signer: deps.identity.assertions,
+      audit: deps.audit,
+      tls: deps.tls,
+      onAuditFailure: (err, action) => {
+        deps.metrics.auditAppendFailures.inc();
+        deps.logger.warn(
+          { event: 'audit.append_failed', action, error: (err as Error | undefined)?.name },
+          'audit event could not be written',
+        );
+      },
+    });
+    app.addHook('onClose', async () => upstreams.close());
+  }
 
   await app.ready();
   return app;

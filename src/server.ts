@@ -121,6 +121,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     usage.start();
     const app = await buildApp({
       usage,
+      gateway: config.gateway,
       db,
       audit,
       identity,

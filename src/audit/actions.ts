@@ -46,6 +46,11 @@ export const AUDIT_ACTIONS = {
   rateLimitLockout: 'ratelimit.lockout',
   /** The shared Redis stopped answering (rate limits fall back; reported once per outage). */
   rateLimitRedisUnavailable: 'ratelimit.redis_unavailable',
+  // The gateway in front of other services (docs/contract.md §6)
+  /** A write (not GET/HEAD) passed to an upstream service, with its upstream, method, path and status. */
+  proxiedWrite: 'gateway.proxied_write',
+  /** A new gateway table was refused on reload; the old one stays in force. */
+  gatewayReloadFailed: 'gateway.reload_failed',
   // The audit log itself
   auditVerifyFailed: 'audit.verify_failed',
 } as const;

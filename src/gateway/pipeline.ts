@@ -51,25 +51,36 @@ function insufficientScope(scope: string): AppError {
   });
 }
 
+/** The authenticate step: Bearer or DPoP, certificate binding; sets request.principal or throws 401. */
+export function authenticateStep(deps: Pick<GatewayDeps, 'authenticate'>) {
+  return async (request: FastifyRequest): Promise<void> => {
+    request.principal = await deps.authenticate({
+      authorization: request.headers.authorization,
+      dpop: request.headers.dpop,
+      method: request.method,
+      url: request.url,
+      certificate: () => peerCertificate(request.raw),
+      ip: request.ip,
+    });
+  };
+}
+
+/** The authorize step: the one permission this request needs (an upstream route's depends on the method). */
+export function authorizeStep(deps: Pick<GatewayDeps, 'onAuthorized'>, permissionFor: (method: string) => string) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const permission = permissionFor(request.method);
+    if (!request.principal?.scopes.has(permission)) throw insufficientScope(permission);
+    deps.onAuthorized?.(request.principal, permission);
+  };
+}
+
 export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRoute[], deps: GatewayDeps): void {
   assertPolicies(routes);
   if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
 
   for (const route of routes) {
-    const authenticate = async (request: FastifyRequest) => {
-      request.principal = await deps.authenticate({
-        authorization: request.headers.authorization,
-        dpop: request.headers.dpop,
-        method: request.method,
-        url: request.url,
-        certificate: () => peerCertificate(request.raw),
-        ip: request.ip,
-      });
-    };
-    const authorize = async (request: FastifyRequest) => {
-      if (!request.principal?.scopes.has(route.permission)) throw insufficientScope(route.permission);
-      deps.onAuthorized?.(request.principal, route.permission);
-    };
+    const authenticate = authenticateStep(deps);
+    const authorize = authorizeStep(deps, () => route.permission);
     const requireIdempotencyKey = async (request: FastifyRequest) => {
       const key = request.headers['idempotency-key'];
       if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { createUsers } from '../users/user-service.js';
 import { attachAuditEvents } from './audit-events.js';
+import { createAssertionSigner } from '../gateway/upstream/assertion.js';
 import { createClientRules, registrableScopes } from './client-input.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
@@ -170,6 +171,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     },
     isOidcPath,
     clientRules,
+    assertions: createAssertionSigner({ privateJwks: keys.privateJwks, issuer }),
     registerPages: (app) => registerInteractionRoutes(app, interactions),
     authenticate: verifier,
     recheck: (principal) => verifier.recheck(principal),

@@ -8,6 +8,7 @@ import type { BruteForceGuard } from '../gateway/rate-limit/brute-force.js';
 import type { AuthRequest } from '../lib/auth-request.js';
 import type { Principal } from '../lib/principal.js';
 import type { Users } from '../users/user-service.js';
+import type { AssertionSigner } from '../gateway/upstream/assertion.js';
 import type { ClientRules } from './client-input.js';
 import type { ExternalIdpConfig } from './external-idp.js';
 import type { UsageTracker } from './usage.js';
@@ -113,6 +114,8 @@ export interface Identity {
   isOidcPath(pathname: string): boolean;
   /** The one schema and validator of a new client, for the scopes registrable here (platform + gateway). */
   clientRules: ClientRules;
+  /** Signs the identity assertion the gateway sends upstream, with the platform's ES256 key (docs/contract.md §6). */
+  assertions: AssertionSigner;
   /** The sign-in, TOTP and consent pages, as routes of the gateway (public policy). */
   registerPages(app: FastifyInstance): void;
   /**

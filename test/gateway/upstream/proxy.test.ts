@@ -1,0 +1,177 @@
+// A service behind vaultgate, end to end on both engines: a real upstream on loopback, routes in
+// VAULTGATE_CONFIG, clients with the routes' scopes. The upstream sees no caller credential and a
+// signed assertion it can verify with the published JWKS; the caller sees the upstream's answer
+// without its banners; every refusal is the gateway's own problem+json.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../e2e/harness.js';
+import { describeEngines, type Engine } from '../../support/databases.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
+  let upstream: Server;
+  let seen: Seen[] = [];
+  let dir: string;
+  let s: TestServer;
+  let reader: Awaited<ReturnType<TestServer['newClient']>>;
+  let writer: Awaited<ReturnType<TestServer['newClient']>>;
+  let other: Awaited<ReturnType<TestServer['newClient']>>;
+  let auditor: Awaited<ReturnType<TestServer['newClient']>>;
+  let closedPort: number;
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.setHeader('server', 'kyc-engine/1.2.3');
+        res.setHeader('x-powered-by', 'Express');
+        res.setHeader('x-vaultgate-principal', 'forged');
+        if (req.url!.startsWith('/v1/boom')) {
+          res.statusCode = 500;
+          res.end('Traceback: database password=hunter2');
+          return;
+        }
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ ok: true, url: req.url }));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = (upstream.address() as AddressInfo).port;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+
+    dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-gateway-'));
+    const config = path.join(dir, 'vaultgate.yaml');
+    writeFileSync(
+      config,
+      [
+        'gateway:',
+        '  upstreams:',
+        `    kyc: { url: "http://127.0.0.1:${port}", timeout_ms: 2000, retries: 0 }`,
+        `    gone: { url: "http://127.0.0.1:${closedPort}", retries: 0, connect_timeout_ms: 500 }`,
+        '  routes:',
+        '    - { prefix: /kyc/, upstream: kyc, strip_prefix: true, methods: [GET, POST], permission: "kyc:read", write_permission: "kyc:write", body_limit_bytes: 1024 }',
+        '    - { prefix: /gone/, upstream: gone, strip_prefix: true, permission: "kyc:read" }',
+        '    - { prefix: /restricted/, upstream: kyc, strip_prefix: true, permission: "kyc:read", allow_ips: [10.0.0.0/8] }',
+      ].join('\n'),
+    );
+    s = await startTestServer(engine, { VAULTGATE_CONFIG: config });
+    reader = await s.newClient('acme', ['kyc:read']);
+    writer = await s.newClient('acme', ['kyc:read', 'kyc:write']);
+    other = await s.newClient('acme', ['accounts:read']);
+    auditor = await s.newClient('acme', ['audit:read']);
+  });
+  afterAll(async () => {
+    await s?.close();
+    upstream?.closeAllConnections();
+    await new Promise((r) => upstream?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('forwards without the caller credentials, with forwarding headers and a verifiable assertion', async () => {
+    seen = [];
+    const res = await s.http.call('/kyc/v1/checks?state=open', {
+      token: reader.token,
+      headers: { cookie: 'sid=1', 'x-forwarded-for': '6.6.6.6', 'x-vaultgate-assertion': 'forged', forwarded: 'for=6.6.6.6' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, url: '/v1/checks?state=open' });
+    // The caller does not see the upstream's banners or its X-Vaultgate-* headers; it gets ours.
+    expect(res.headers.server).toBeUndefined();
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['x-vaultgate-principal']).toBeUndefined();
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    const got = seen[0]!;
+    expect(got.headers.authorization).toBeUndefined();
+    expect(got.headers.cookie).toBeUndefined();
+    expect(got.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(got.headers['x-request-id']).toBe(res.headers['x-request-id']);
+    expect(got.headers.forwarded).toMatch(/^for=127\.0\.0\.1;proto=https;host=/);
+    const assertion = String(got.headers['x-vaultgate-assertion']);
+    expect(assertion).not.toBe('forged');
+
+    // The upstream verifies it with the JWKS that discovery publishes.
+    const discovery = await s.http.call('/.well-known/openid-configuration');
+    const jwks = await s.http.call(new URL(discovery.body.jwks_uri as string).pathname);
+    const keys = createLocalJWKSet(jwks.body);
+    const { payload, protectedHeader } = await jwtVerify(assertion, keys, {
+      issuer: s.url,
+      audience: 'kyc',
+      typ: 'vaultgate-assertion+jwt',
+    });
+    expect(protectedHeader.alg).toBe('ES256');
+    expect({ client_id: payload.client_id, tenant_id: payload.tenant_id, scope: payload.scope, sub: payload.sub }).toEqual({
+      client_id: reader.clientId,
+      tenant_id: reader.tenantId,
+      scope: 'kyc:read',
+      sub: reader.clientId,
+    });
+    expect(payload.exp! - payload.iat!).toBe(60);
+    // Minted for kyc: another upstream refuses it; 61 s later, so does kyc.
+    await expect(jwtVerify(assertion, keys, { issuer: s.url, audience: 'cards' })).rejects.toThrow();
+    await expect(
+      jwtVerify(assertion, keys, { issuer: s.url, audience: 'kyc', currentDate: new Date((payload.iat! + 61) * 1000) }),
+    ).rejects.toThrow();
+  });
+
+  it('refusals before the upstream: no token 401, missing scope 403, write scope for writes, a method not routed 405', async () => {
+    seen = [];
+    const none = await s.http.call('/kyc/v1/checks');
+    expect({ status: none.status, code: none.body.code }).toEqual({ status: 401, code: 'invalid_token' });
+    const wrong = await s.http.call('/kyc/v1/checks', { token: other.token });
+    expect({ status: wrong.status, code: wrong.body.code }).toEqual({ status: 403, code: 'insufficient_scope' });
+    const readOnly = await s.http.call('/kyc/v1/checks', { token: reader.token, body: { name: 'x' } });
+    expect({ status: readOnly.status, code: readOnly.body.code }).toEqual({ status: 403, code: 'insufficient_scope' });
+    const del = await s.http.call('/kyc/v1/checks/1', { token: writer.token, method: 'DELETE' });
+    expect({ status: del.status, code: del.body.code, allow: del.headers.allow }).toEqual({
+      status: 405,
+      code: 'method_not_allowed',
+      allow: 'GET, HEAD, POST',
+    });
+    const big = await s.http.call('/kyc/v1/checks', { token: writer.token, body: { blob: 'x'.repeat(2000) } });
+    expect({ status: big.status, code: big.body.code }).toEqual({ status: 413, code: 'payload_too_large' });
+    // Outside the allowlist: refused before authentication, so even no token gets 403.
+    const outside = await s.http.call('/restricted/v1/checks');
+    expect({ status: outside.status, code: outside.body.code }).toEqual({ status: 403, code: 'forbidden' });
+    expect(seen).toEqual([]);
+  });
+
+  it('a write reaches the upstream with its body and is audited with upstream, method, path and status', async () => {
+    seen = [];
+    const res = await s.http.call('/kyc/v1/checks', { token: writer.token, body: { name: 'Ada' } });
+    expect(res.status).toBe(200);
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/v1/checks', body: '{"name":"Ada"}' });
+    let event: any;
+    for (let i = 0; i < 50 && !event; i++) {
+      const audit = await s.http.call('/v1/audit-events?action=gateway.proxied_write', { token: auditor.token });
+      event = audit.body.data.find((e: any) => e.request_id === res.headers['x-request-id']);
+      if (!event) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(event.details).toEqual({ upstream: 'kyc', method: 'POST', path: '/kyc/v1/checks', status: 200 });
+    expect(event.actor.client_id).toBe(writer.clientId);
+  });
+
+  it('upstream failures are the gateway problem+json: a 5xx masked (502 upstream_error), down 502 upstream_unreachable', async () => {
+    const boom = await s.http.call('/kyc/v1/boom', { token: reader.token });
+    expect({ status: boom.status, code: boom.body.code }).toEqual({ status: 502, code: 'upstream_error' });
+    expect(boom.text).not.toContain('hunter2');
+    expect(boom.body.request_id).toBe(boom.headers['x-request-id']);
+    const down = await s.http.call('/gone/v1/anything', { token: reader.token });
+    expect({ status: down.status, code: down.body.code }).toEqual({ status: 502, code: 'upstream_unreachable' });
+  });
+});
