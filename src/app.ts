@@ -303,6 +303,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
       traffic: deps.traffic,
       signer: deps.identity.assertions,
+      metrics: deps.metrics,
       audit: deps.audit,
       tls: deps.tls,
       onAuditFailure: (err, action) => {

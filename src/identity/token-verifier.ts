@@ -247,8 +247,11 @@ export function createTokenVerifier(deps: {
       if (certificate === undefined || certificateThumbprint(certificate) !== verified.x5t) throw refused();
     }
 
-    const principal = await standingPrincipal(verified, hash);
-    if (!principal) throw refused(dpopScheme);
+    const standing = await standingPrincipal(verified, hash);
+    if (!standing) throw refused(dpopScheme);
+    // The binding just proven, for whoever is told who called (the gateway's identity assertion).
+    const cnf = verified.jkt !== undefined ? { jkt: verified.jkt } : verified.x5t !== undefined ? { 'x5t#S256': verified.x5t } : undefined;
+    const principal: Principal = cnf ? { ...standing, cnf } : standing;
     claimsOf.set(principal, verified);
     return principal;
   }

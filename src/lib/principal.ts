@@ -15,6 +15,8 @@ export interface Principal {
   tokenHash: string;
   /** When the access token expires (ms since the epoch): long-lived streams end then. */
   expiresAtMs: number;
+  /** The token's sender constraint, checked on this request: `jkt` (DPoP) or `x5t#S256` (mTLS); absent for a bearer token. */
+  cnf?: Readonly<Record<string, string>>;
 }
 
 export const ALL_SCOPES = [

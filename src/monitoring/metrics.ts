@@ -2,7 +2,7 @@
 // to what feeds it (no registry exists on import, so nothing counts into a global): the rate
 // limiter counts its own 429s (it alone knows which class and why; the gateway does not count
 // them a second time), the authorization server its failed client authentications.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { droppedLogLines } from '../logger.js';
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -62,6 +62,26 @@ export function createMetrics() {
     auditAppendFailures: new Counter({
       name: 'vaultgate_audit_append_failures_total',
       help: 'Audit events that could not be written outside a transaction (denials, auth events)',
+      registers,
+    }),
+    // Per upstream service, never per client (a label per client would grow without bound).
+    upstreamRequests: new Counter({
+      name: 'vaultgate_upstream_requests_total',
+      help: 'Requests passed to an upstream service, by upstream and outcome (2xx..5xx, or the gateway error code)',
+      labelNames: ['upstream', 'outcome'] as const,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'vaultgate_upstream_request_duration_seconds',
+      help: 'Time to the upstream answer headers, by upstream',
+      labelNames: ['upstream'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    upstreamBreakerState: new Gauge({
+      name: 'vaultgate_upstream_circuit_state',
+      help: 'Circuit breaker per upstream: 0 closed, 1 half open, 2 open',
+      labelNames: ['upstream'] as const,
       registers,
     }),
     // Read when scraped: the logger counts its own drops (it must not depend on metrics).

@@ -22,7 +22,18 @@ export interface UpstreamRouteDeps extends Pick<GatewayDeps, 'authenticate' | 'o
   onAuditFailure(err: unknown, action: string): void;
   /** true when TLS is terminated here: the upstream is told proto=https. */
   tls: boolean;
+  /** Per-upstream Prometheus series (monitoring's metrics; structurally typed, so the gateway does not import monitoring). */
+  metrics?: UpstreamMetrics | undefined;
 }
+
+export interface UpstreamMetrics {
+  upstreamRequests: { inc(labels: { upstream: string; outcome: string }): void };
+  upstreamDuration: { observe(labels: { upstream: string }, seconds: number): void };
+  upstreamBreakerState: { set(labels: { upstream: string }, value: number): void };
+}
+
+const BREAKER_GAUGE = { closed: 0, half_open: 1, open: 2 } as const;
+const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
 export interface UpstreamRuntime {
   /** Closes the upstream pools (after the server stopped taking requests). */
@@ -50,7 +61,14 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
   const breakers = new Map<string, CircuitBreaker>();
   for (const [name, upstream] of Object.entries(settings.upstreams)) {
     clients.set(name, createUpstreamClient(upstream));
-    breakers.set(name, createCircuitBreaker(upstream.circuitBreaker));
+    deps.metrics?.upstreamBreakerState.set({ upstream: name }, BREAKER_GAUGE.closed);
+    breakers.set(
+      name,
+      createCircuitBreaker({
+        ...upstream.circuitBreaker,
+        onStateChange: (state) => deps.metrics?.upstreamBreakerState.set({ upstream: name }, BREAKER_GAUGE[state]),
+      }),
+    );
   }
   const authenticate = authenticateStep(deps);
 
@@ -78,8 +96,10 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
     async function handler(request: FastifyRequest, reply: FastifyReply) {
       const declared = Number(request.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > route.bodyLimitBytes) throw new AppError('payload_too_large');
+      const count = (outcome: string) => deps.metrics?.upstreamRequests.inc({ upstream: route.upstream, outcome });
       const admission = breaker.tryAcquire();
       if (!admission.allowed) {
+        count('upstream_unavailable');
         throw new AppError('upstream_unavailable', `The ${route.upstream} service is unavailable; retry later`, {
           'Retry-After': String(admission.retryAfterSeconds),
         });
@@ -92,6 +112,7 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
             tenantId: p.tenantId,
             clientId: p.clientId,
             scope: [...p.scopes].join(' '),
+            cnf: p.cnf,
           })
         : undefined;
       const headers = upstreamRequestHeaders(request.headers, {
@@ -102,6 +123,7 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
         assertion,
       });
       let answer;
+      const started = performance.now();
       try {
         answer = await client.send({
           method: request.method,
@@ -113,8 +135,11 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
       } catch (err) {
         if (err instanceof AppError && err.code !== 'payload_too_large') admission.permit.failure();
         else admission.permit.cancel();
+        count(err instanceof AppError ? err.code : 'internal_error');
         throw err;
       }
+      deps.metrics?.upstreamDuration.observe({ upstream: route.upstream }, (performance.now() - started) / 1000);
+      count(statusClass(answer.status));
       if (answer.status >= 500) admission.permit.failure();
       else admission.permit.success();
       if (route.maskErrors && answer.status >= 500) {

@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../e2e/harness.js';
 import { describeEngines, type Engine } from '../../support/databases.js';
+import { dpopProof, newDpopKey } from '../../fapi/fapi-client.js';
 
 interface Seen {
   method: string;
@@ -63,7 +64,7 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
         'gateway:',
         '  upstreams:',
         `    kyc: { url: "http://127.0.0.1:${port}", timeout_ms: 2000, retries: 0 }`,
-        `    gone: { url: "http://127.0.0.1:${closedPort}", retries: 0, connect_timeout_ms: 500 }`,
+        `    gone: { url: "http://127.0.0.1:${closedPort}", retries: 0, connect_timeout_ms: 500, circuit_breaker: { failures: 2, reset_seconds: 30 } }`,
         '  routes:',
         '    - { prefix: /kyc/, upstream: kyc, strip_prefix: true, methods: [GET, POST], permission: "kyc:read", write_permission: "kyc:write", body_limit_bytes: 1024 }',
         '    - { prefix: /gone/, upstream: gone, strip_prefix: true, permission: "kyc:read" }',
@@ -122,11 +123,41 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
       sub: reader.clientId,
     });
     expect(payload.exp! - payload.iat!).toBe(60);
+    expect(payload.cnf).toBeUndefined(); // a bearer token has no binding to pass on
     // Minted for kyc: another upstream refuses it; 61 s later, so does kyc.
     await expect(jwtVerify(assertion, keys, { issuer: s.url, audience: 'cards' })).rejects.toThrow();
     await expect(
       jwtVerify(assertion, keys, { issuer: s.url, audience: 'kyc', currentDate: new Date((payload.iat! + 61) * 1000) }),
     ).rejects.toThrow();
+  });
+
+  it("a DPoP-bound caller's key binding travels in the assertion's cnf", async () => {
+    const created = await s.server.services.identity.clients.create({
+      tenant: 'acme',
+      name: 'kyc-dpop',
+      scopes: ['kyc:read'],
+      binding: 'dpop',
+    });
+    const key = await newDpopKey();
+    const tokenRes = await s.http.call('/oauth/token', {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await dpopProof(key, 'POST', `${s.url}/oauth/token`),
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'kyc:read' }).toString(),
+    });
+    expect(tokenRes.status).toBe(200);
+    const token = tokenRes.body.access_token as string;
+    seen = [];
+    const res = await s.http.call('/kyc/v1/checks', {
+      headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(key, 'GET', `${s.url}/kyc/v1/checks`, token) },
+    });
+    expect(res.status).toBe(200);
+    expect(seen[0]!.headers.dpop).toBeUndefined();
+    const payload = decodeJwt(String(seen[0]!.headers['x-vaultgate-assertion']));
+    expect(payload.cnf).toEqual({ jkt: await calculateJwkThumbprint(key.jwk) });
   });
 
   it('refusals before the upstream: no token 401, missing scope 403, write scope for writes, a method not routed 405', async () => {
@@ -173,5 +204,27 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
     expect(boom.body.request_id).toBe(boom.headers['x-request-id']);
     const down = await s.http.call('/gone/v1/anything', { token: reader.token });
     expect({ status: down.status, code: down.body.code }).toEqual({ status: 502, code: 'upstream_unreachable' });
+  });
+
+  it('the breaker opens after the failures in a row: 503 upstream_unavailable with Retry-After, and /metrics says so per upstream', async () => {
+    // The previous test failed once against `gone`; one more opens the breaker (failures: 2).
+    const second = await s.http.call('/gone/v1/anything', { token: reader.token });
+    expect(second.body.code).toBe('upstream_unreachable');
+    const open = await s.http.call('/gone/v1/anything', { token: reader.token });
+    expect({ status: open.status, code: open.body.code }).toEqual({ status: 503, code: 'upstream_unavailable' });
+    expect(Number(open.headers['retry-after'])).toBeGreaterThan(0);
+    const ops = await s.newClient('platform', ['metrics:read']);
+    const metrics = (await s.http.call('/metrics', { token: ops.token })).text;
+    expect(metrics).toMatch(/vaultgate_upstream_requests_total\{upstream="gone",outcome="upstream_unreachable",service="vaultgate"\} 2/);
+    expect(metrics).toMatch(/vaultgate_upstream_requests_total\{upstream="gone",outcome="upstream_unavailable",service="vaultgate"\} 1/);
+    expect(metrics).toMatch(/vaultgate_upstream_circuit_state\{upstream="gone",service="vaultgate"\} 2/);
+    expect(metrics).toMatch(/vaultgate_upstream_circuit_state\{upstream="kyc",service="vaultgate"\} 0/);
+    // No per-client label on the upstream series.
+    expect(
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('vaultgate_upstream_'))
+        .some((l) => l.includes('client')),
+    ).toBe(false);
   });
 });
