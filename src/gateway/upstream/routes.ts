@@ -49,6 +49,18 @@ function hasBody(request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/**
+ * HTTP/2 frames a body by END_STREAM and may send no Content-Length; Fastify (like HTTP/1.1) sees
+ * a body only by Content-Length or Transfer-Encoding. Mark a body of unknown length as HTTP/1.1
+ * does; the mark is hop-by-hop, so it never reaches the upstream.
+ */
+async function markHttp2Body(request: FastifyRequest): Promise<void> {
+  const raw = request.raw as FastifyRequest['raw'] & { stream?: { endAfterHeaders?: boolean } };
+  if (raw.httpVersionMajor === 2 && raw.headers['content-length'] === undefined && raw.stream?.endAfterHeaders === false) {
+    raw.headers['transfer-encoding'] = 'chunked';
+  }
+}
+
 /** The upstream path: the route prefix stripped (or not), the query kept as sent. */
 function upstreamPath(url: string, route: UpstreamRouteSettings): string {
   if (!route.stripPrefix) return url;
@@ -181,6 +193,7 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
     // The caller's body goes to the upstream as it arrives: nothing here parses it.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    scope.addHook('onRequest', markHttp2Body);
     for (const route of settings.routes) {
       const h = routeHandlers(route);
       const config = { permission: route.permission, upstream: route.upstream, rateLimit: route.rateLimit ?? DEFAULT_CLASS };

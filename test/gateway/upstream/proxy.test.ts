@@ -3,7 +3,8 @@
 // signed assertion it can verify with the published JWKS; the caller sees the upstream's answer
 // without its banners; every refusal is the gateway's own problem+json.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -195,6 +196,24 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
     }
     expect(event.details).toEqual({ upstream: 'kyc', method: 'POST', path: '/kyc/v1/checks', status: 200 });
     expect(event.actor.client_id).toBe(writer.clientId);
+  });
+
+  it('over HTTP/2, a body without Content-Length still reaches the upstream', async () => {
+    seen = [];
+    const session = http2.connect(s.url, { ca: readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')) });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': '/kyc/v1/checks', authorization: `Bearer ${writer.token}` });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.end('{"name":"Grace"}');
+        req.resume();
+      });
+      expect(status).toBe(200);
+      expect(seen[0]).toMatchObject({ method: 'POST', url: '/v1/checks', body: '{"name":"Grace"}' });
+    } finally {
+      session.close();
+    }
   });
 
   it('upstream failures are the gateway problem+json: a 5xx masked (502 upstream_error), down 502 upstream_unreachable', async () => {
