@@ -79,7 +79,9 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     });
     // One set of (Redis-shared) counters: the sign-in pages and the gateway's limits count in the same ones.
     const counters =
-      options.traffic === false ? undefined : createCounters({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger });
+      options.traffic === false
+        ? undefined
+        : createCounters({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger, storeUp: metrics.rateLimitStoreUp });
     const bruteForce = counters?.bruteForce;
     const identity = await createIdentity({
       db,

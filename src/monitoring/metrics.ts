@@ -84,6 +84,11 @@ export function createMetrics() {
       labelNames: ['upstream'] as const,
       registers,
     }),
+    rateLimitStoreUp: new Gauge({
+      name: 'vaultgate_rate_limit_store_up',
+      help: 'Whether the shared rate-limit store (Redis) answers: 1 up, 0 down; absent without Redis',
+      registers,
+    }),
     // Read when scraped: the logger counts its own drops (it must not depend on metrics).
     logLinesDropped: new Counter({
       name: 'vaultgate_log_lines_dropped_total',

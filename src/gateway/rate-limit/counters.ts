@@ -29,12 +29,18 @@ export function createCounters(deps: {
   redisUrl: string | undefined;
   audit: AuditLog;
   logger: Logger;
+  /** Whether the shared store answers (monitoring's vaultgate_rate_limit_store_up). */
+  storeUp?: { set(value: number): void } | undefined;
 }): Counters {
   let redis: Redis | undefined;
   let shared: Parameters<typeof createLimiter>[0];
   if (deps.redisUrl) {
     redis = createRedis(deps.redisUrl);
-    shared = { redis, health: createRedisHealth(redis, { audit: deps.audit, logger: deps.logger }), prefix: deps.settings.redisKeyPrefix };
+    shared = {
+      redis,
+      health: createRedisHealth(redis, { audit: deps.audit, logger: deps.logger, storeUp: deps.storeUp }),
+      prefix: deps.settings.redisKeyPrefix,
+    };
   }
   const limiter = createLimiter(shared);
   return {

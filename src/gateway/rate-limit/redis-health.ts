@@ -16,7 +16,10 @@ export interface RedisHealth {
 
 const STARTUP_GRACE_MS = 5_000;
 
-export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger: Logger }): RedisHealth {
+export function createRedisHealth(
+  redis: Redis,
+  deps: { audit: AuditLog; logger: Logger; /** 1 up, 0 down (a Prometheus gauge). */ storeUp?: { set(value: number): void } | undefined },
+): RedisHealth {
   let down = false;
   let stopped = false;
   let everReady = false;
@@ -26,6 +29,7 @@ export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger:
     // The first connection may still be in progress at start: that is not an outage (yet).
     if (!everReady && Date.now() - startedAt < STARTUP_GRACE_MS) return;
     down = true;
+    deps.storeUp?.set(0);
     deps.logger.error(
       { event: 'ratelimit.redis_unavailable', reason: why },
       'Redis unreachable: money routes fail closed, other limits run per node',
@@ -35,6 +39,7 @@ export function createRedisHealth(redis: Redis, deps: { audit: AuditLog; logger:
       .catch(() => undefined);
   };
   const markUp = () => {
+    deps.storeUp?.set(1);
     if (!down) return;
     down = false;
     deps.logger.info({ event: 'ratelimit.redis_recovered' }, 'Redis reachable again: shared limits restored');
