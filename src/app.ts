@@ -31,6 +31,7 @@ import type { Ledger } from './ledger/ledger-service.js';
 import { ALL_SCOPES } from './lib/principal.js';
 import type { Metrics } from './monitoring/metrics.js';
 import type { GatewaySettings } from './gateway/upstream/config.js';
+import { compileIpList } from './gateway/upstream/ip-rules.js';
 import { registerUpstreamRoutes } from './gateway/upstream/routes.js';
 import { analyticsRoutes } from './analytics/routes.js';
 import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
@@ -154,11 +155,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every answer carries the request id, the refusals of the traffic steps included; headers an
   // HTTP/2 client sent beyond the limit are refused before they cost anything else.
   app.decorateRequest('clientIp', '');
+  // The global denylist (gateway.deny_ips): before anything else, for every route.
+  const denied = compileIpList(deps.gateway?.denyIps ?? []);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('X-Request-Id', request.id);
     // Read now: an HTTP/2 stream's socket is gone by the time the response has ended, and the
     // log line, the audit event of a refusal and the per-IP detection rules are written then.
     request.clientIp = request.ip;
+    if (denied.contains(request.ip)) throw new AppError('forbidden', 'This address may not call this service');
     checkRequestTarget(request.url);
     checkHeaders(request.raw);
   });

@@ -87,13 +87,14 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
   function routeHandlers(route: UpstreamRouteSettings) {
     const client = clients.get(route.upstream)!;
     const breaker = breakers.get(route.upstream)!;
-    const ipRules: IpRules = compileIpRules({ allow: route.allowIps, deny: settings.denyIps });
+    // The global denylist is checked for every route in app.ts; this is the route's own allowlist.
+    const ipRules: IpRules = compileIpRules({ allow: route.allowIps });
     const permissionFor = (method: string) => (READS.has(method) ? route.permission : route.writePermission);
     const isPublic = (method: string) => permissionFor(method) === 'public';
     const limits = deps.traffic?.routeHooks((route.rateLimit ?? DEFAULT_CLASS) as RouteClass) ?? { onRequest: [], preHandler: [] };
     const authorize = authorizeStep(deps, permissionFor);
 
-    // Before authentication: an address outside the route's allowlist (or on the denylist) learns nothing more.
+    // Before authentication: an address outside the route's allowlist learns nothing more.
     const checkIp = async (request: FastifyRequest) => {
       if (!ipRules.isAllowed(request.ip)) throw new AppError('forbidden', 'This address may not call this route');
     };

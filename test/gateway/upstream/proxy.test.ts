@@ -12,6 +12,7 @@ import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, jwtVerify } from 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../e2e/harness.js';
 import { describeEngines, type Engine } from '../../support/databases.js';
+import { createClient } from '../../e2e/http.js';
 import { dpopProof, newDpopKey } from '../../fapi/fapi-client.js';
 
 interface Seen {
@@ -63,6 +64,7 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
       config,
       [
         'gateway:',
+        '  deny_ips: [127.0.0.2]',
         '  upstreams:',
         `    kyc: { url: "http://127.0.0.1:${port}", timeout_ms: 2000, retries: 0 }`,
         `    gone: { url: "http://127.0.0.1:${closedPort}", retries: 0, connect_timeout_ms: 500, circuit_breaker: { failures: 2, reset_seconds: 30 } }`,
@@ -181,6 +183,18 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
     const outside = await s.http.call('/restricted/v1/checks');
     expect({ status: outside.status, code: outside.body.code }).toEqual({ status: 403, code: 'forbidden' });
     expect(seen).toEqual([]);
+  });
+
+  it('the global denylist refuses an address on every route, ours and the upstreams, before authentication', async () => {
+    const denied = createClient(s.url, readFileSync(path.join(s.dataDir, 'dev-tls-cert.pem')));
+    Object.assign(denied.agent.options, { localAddress: '127.0.0.2' });
+    seen = [];
+    for (const route of ['/kyc/v1/checks', '/v1/accounts', '/oauth/token']) {
+      const res = await denied.call(route, { token: reader.token });
+      expect({ route, status: res.status, code: res.body.code }).toEqual({ route, status: 403, code: 'forbidden' });
+    }
+    expect(seen).toEqual([]);
+    denied.agent.destroy();
   });
 
   it('a write reaches the upstream with its body and is audited with upstream, method, path and status', async () => {
