@@ -1,10 +1,22 @@
 // The end of the gateway pipeline for monitoring: after each response, its metrics and the
 // observation the detection rules evaluate (the audit event of a refusal is the gateway's own:
 // gateway/denials.ts). Runs after the response is sent: never slows it.
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { targetOf } from '../gateway/denials.js';
 import type { Detector } from './detector.js';
 import type { Metrics } from './metrics.js';
+
+/**
+ * On an upstream route the object is somewhere in the path vaultgate does not know the shape of:
+ * each distinct path counts as a distinct object for the detection rules (object scanning through
+ * a proxied service). A digest, never the path: it may hold personal data.
+ */
+function upstreamTarget(request: FastifyRequest, config: { upstream?: string }): string | undefined {
+  if (config.upstream === undefined) return undefined;
+  const pathname = request.url.split('?')[0] ?? '';
+  return `up:${createHash('sha256').update(pathname).digest('base64url').slice(0, 16)}`;
+}
 
 const MONEY_ROUTES: Record<string, 'transfer' | 'deposit'> = { 'transfer.create': 'transfer', 'deposit.create': 'deposit' };
 
@@ -14,12 +26,12 @@ export function createResponseObserver(deps: { detector: Detector; metrics: Metr
     const route = request.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
     httpRequestDuration.observe({ route, method: request.method, status: String(status) }, reply.elapsedTime / 1000);
-    const config = request.routeOptions.config as { permission?: string; operationId?: string } | undefined;
+    const config = request.routeOptions.config as { permission?: string; operationId?: string; upstream?: string } | undefined;
     if (!config?.permission) return; // public and unmatched routes: metrics only
 
     const p = request.principal;
     const requestId = String(request.id);
-    const targetId = targetOf(request);
+    const targetId = targetOf(request) ?? upstreamTarget(request, config);
     if (status === 401) authenticationFailures.inc({ kind: 'api_token' });
     else if (status === 403) authorizationDenials.inc({ route });
     deps.detector.observe({

@@ -42,6 +42,11 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
         res.setHeader('server', 'kyc-engine/1.2.3');
         res.setHeader('x-powered-by', 'Express');
         res.setHeader('x-vaultgate-principal', 'forged');
+        if (req.url!.startsWith('/v1/missing/')) {
+          res.statusCode = 404;
+          res.end('{"error":"not found"}');
+          return;
+        }
         if (req.url!.startsWith('/v1/boom')) {
           res.statusCode = 500;
           res.end('Traceback: database password=hunter2');
@@ -259,5 +264,22 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
         .filter((l) => l.startsWith('vaultgate_upstream_'))
         .some((l) => l.includes('client')),
     ).toBe(false);
+  });
+
+  it('object scanning through a proxied service raises the object_scanning alert', async () => {
+    const scanner = await s.newClient('acme', ['kyc:read']);
+    const watcher = await s.newClient('acme', ['alerts:read']);
+    for (let i = 0; i < 12; i++) {
+      expect((await s.http.call(`/kyc/v1/missing/chk_${i}`, { token: scanner.token })).status).toBe(404);
+    }
+    let alert: any;
+    for (let i = 0; i < 50 && !alert; i++) {
+      const res = await s.http.call('/v1/alerts', { token: watcher.token });
+      alert = (res.body.data as any[]).find((a) => a.rule === 'object_scanning' && a.subject.includes(scanner.clientId));
+      if (!alert) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(alert).toMatchObject({ rule: 'object_scanning', severity: 'high', tenant_id: scanner.tenantId });
+    // The evidence names requests, never the scanned paths.
+    expect(JSON.stringify(alert)).not.toContain('chk_');
   });
 });
