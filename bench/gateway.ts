@@ -3,11 +3,11 @@
 // Bearer token checked, rate limits, header hygiene, a signed assertion per request), (c) through
 // nginx proxy_pass (TLS, no authentication; one worker, like vaultgate's one process). Then the p99
 // of (a) and (b) at half of (b)'s peak rate. Read the ratios: the machine is shared and noisy.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { call, load, printTable, spawnServer, type Result } from './lib.js';
+import { benchToken, call, load, printTable, spawnServer, type Result } from './lib.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-gw-'));
 const bin = path.resolve('bin/vaultgate.js');
@@ -59,19 +59,8 @@ const nginx = spawn('nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.c
 await new Promise((r) => setTimeout(r, 500));
 
 try {
-  const created = JSON.parse(
-    execFileSync(process.execPath, [bin, 'clients', 'create', '--tenant', 'bench', '--name', 'bench', '--scopes', 'kyc:read', '--json'], {
-      env,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).toString(),
-  );
-  const basic = Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64');
-  const tokenRes = await call(`${vaultgate.url}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'kyc:read' }).toString(),
-  });
-  const headers = { authorization: `Bearer ${tokenRes.body.access_token}` };
+  const accessToken = await benchToken(bin, env, vaultgate.url, 'kyc:read');
+  const headers = { authorization: `Bearer ${accessToken}` };
   const check = await call(`${vaultgate.url}/kyc/v1/checks/1`, { headers });
   if (check.status !== 200) throw new Error(`the gateway route answered ${check.status}`);
 

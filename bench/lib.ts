@@ -1,5 +1,5 @@
 // Shared pieces of the benchmarks: child servers, an HTTPS helper, autocannon runs and the table.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, request } from 'node:https';
@@ -85,4 +85,21 @@ export function unlimitedConfig(dataDir: string, classes: readonly string[]): st
     `rate_limits:\n  ip: ${huge}\n  tiers:\n    default:\n${classes.map((c) => `      ${c}: ${huge}\n`).join('')}money_limits:\n  max_deposit: 1000000000000\n`,
   );
   return file;
+}
+
+/** Registers a client with the CLI (as a user would) and returns a bearer token for `scopes`. */
+export async function benchToken(bin: string, env: NodeJS.ProcessEnv, baseUrl: string, scopes: string): Promise<string> {
+  const created = JSON.parse(
+    execFileSync(process.execPath, [bin, 'clients', 'create', '--tenant', 'bench', '--name', 'bench', '--scopes', scopes, '--json'], {
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).toString(),
+  ) as { client_id: string; client_secret: string };
+  const basic = Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64');
+  const res = await call(`${baseUrl}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes }).toString(),
+  });
+  return res.body.access_token as string;
 }

@@ -4,11 +4,10 @@
 // each with its requests/s, p99 latency and ratio to (a). The machine is shared and noisy:
 // read the ratios, not the absolute numbers. BENCH_SECONDS sets the duration of each case.
 import { randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { call, load, printTable, spawnServer, unlimitedConfig } from './lib.js';
+import { benchToken, call, load, printTable, spawnServer, unlimitedConfig } from './lib.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-'));
 const configFile = unlimitedConfig(dataDir, ['read', 'write', 'money']);
@@ -23,19 +22,8 @@ const hello = await spawnServer(
 );
 try {
   const scopes = 'customers:write accounts:read accounts:write transfers:write ledger:fund';
-  const created = JSON.parse(
-    execFileSync(process.execPath, [bin, 'clients', 'create', '--tenant', 'bench', '--name', 'bench', '--scopes', scopes, '--json'], {
-      env,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).toString(),
-  );
-  const basic = Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64');
-  const tokenRes = await call(`${vaultgate.url}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: scopes }).toString(),
-  });
-  const auth = { authorization: `Bearer ${tokenRes.body.access_token}`, 'content-type': 'application/json' };
+  const accessToken = await benchToken(bin, env, vaultgate.url, scopes);
+  const auth = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
   const post = (p: string, body: object, extra: Record<string, string> = {}) =>
     call(`${vaultgate.url}${p}`, { method: 'POST', headers: { ...auth, ...extra }, body: JSON.stringify(body) });
   const customer = await post('/v1/customers', { full_name: 'Bench Customer', email: 'bench@example.com' });

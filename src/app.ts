@@ -22,13 +22,14 @@ import { registerApiRoutes } from './gateway/pipeline.js';
 import type { TrafficProtection } from './gateway/rate-limit/traffic.js';
 import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
-import { checkHeaders, checkQuery, checkRequestTarget } from './gateway/request-guards.js';
+import { checkHeaders, checkQuery, checkRequestTarget, markHttp2BodyOfUnknownLength } from './gateway/request-guards.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
 import { validatorCompiler } from './gateway/validation.js';
 import type { Identity } from './identity/index.js';
 import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
-import { ALL_SCOPES } from './lib/principal.js';
+import { ALL_SCOPES, type Principal } from './lib/principal.js';
+import type { AuthRequest } from './lib/auth-request.js';
 import type { Metrics } from './monitoring/metrics.js';
 import type { GatewaySettings } from './gateway/upstream/config.js';
 import { compileIpList } from './gateway/upstream/ip-rules.js';
@@ -156,13 +157,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // HTTP/2 client sent beyond the limit are refused before they cost anything else.
   app.decorateRequest('clientIp', '');
   // The global denylist (gateway.deny_ips): before anything else, for every route.
-  const denied = compileIpList(deps.gateway?.denyIps ?? []);
+  const denyIps = deps.gateway?.denyIps ?? [];
+  const denied = denyIps.length > 0 ? compileIpList(denyIps) : undefined;
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('X-Request-Id', request.id);
     // Read now: an HTTP/2 stream's socket is gone by the time the response has ended, and the
     // log line, the audit event of a refusal and the per-IP detection rules are written then.
     request.clientIp = request.ip;
-    if (denied.contains(request.ip)) throw new AppError('forbidden', 'This address may not call this service');
+    if (denied?.contains(request.ip)) throw new AppError('forbidden', 'This address may not call this service');
     checkRequestTarget(request.url);
     checkHeaders(request.raw);
   });
@@ -204,13 +206,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'request',
         );
       });
-      // HTTP/2 frames a body by END_STREAM and may omit Content-Length; Koa's body detection
-      // (type-is) looks only for Content-Length or Transfer-Encoding and would see no body. Mark
-      // a body of unknown length as HTTP/1.1 does (in-process only: nothing is forwarded).
-      const raw = request.raw as typeof request.raw & { stream?: { endAfterHeaders?: boolean } };
-      if (raw.httpVersionMajor === 2 && raw.headers['content-length'] === undefined && raw.stream?.endAfterHeaders === false) {
-        raw.headers['transfer-encoding'] = 'chunked';
-      }
+      // The authorization server's body parser must see an HTTP/2 body without Content-Length.
+      markHttp2BodyOfUnknownLength(request.raw);
       deps.identity.handle(request.raw, reply.raw);
     }
     return undefined;
@@ -277,6 +274,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.all('/.well-known/oauth-authorization-server', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
   app.all('/oauth/*', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
 
+  // A refusal's or a proxied write's audit event that could not be written: counted and logged, never thrown.
+  const onAuditFailure = (err: unknown, action: string) => {
+    deps.metrics.auditAppendFailures.inc();
+    deps.logger.warn({ event: 'audit.append_failed', action, error: (err as Error | undefined)?.name }, 'audit event could not be written');
+  };
+  const authenticate = (request: AuthRequest) => deps.identity.authenticate(request);
+  const onAuthorized = (principal: Principal, permission: string) => deps.identity.usage.record(principal.clientId, permission);
+
   registerApiRoutes(
     app,
     [
@@ -285,38 +290,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...observabilityRoutes(deps),
       ...adminRoutes(deps.identity),
     ],
-    {
-      authenticate: (request) => deps.identity.authenticate(request),
-      onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
-      idempotency: deps.idempotency,
-      traffic: deps.traffic,
-      audit: deps.audit,
-      onAuditFailure: (err, action) => {
-        deps.metrics.auditAppendFailures.inc();
-        deps.logger.warn(
-          { event: 'audit.append_failed', action, error: (err as Error | undefined)?.name },
-          'audit event could not be written',
-        );
-      },
-    },
+    { authenticate, onAuthorized, idempotency: deps.idempotency, traffic: deps.traffic, audit: deps.audit, onAuditFailure },
   );
 
   if (deps.gateway && deps.gateway.routes.length > 0) {
     const upstreams = registerUpstreamRoutes(app, deps.gateway, {
-      authenticate: (request) => deps.identity.authenticate(request),
-      onAuthorized: (principal, permission) => deps.identity.usage.record(principal.clientId, permission),
+      authenticate,
+      onAuthorized,
       traffic: deps.traffic,
       signer: deps.identity.assertions,
       metrics: deps.metrics,
       audit: deps.audit,
       tls: deps.tls,
-      onAuditFailure: (err, action) => {
-        deps.metrics.auditAppendFailures.inc();
-        deps.logger.warn(
-          { event: 'audit.append_failed', action, error: (err as Error | undefined)?.name },
-          'audit event could not be written',
-        );
-      },
+      onAuditFailure,
     });
     app.addHook('onClose', async () => upstreams.close());
   }

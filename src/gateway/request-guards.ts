@@ -70,3 +70,15 @@ export function checkQuery(query: Record<string, unknown> | undefined): void {
     }
   }
 }
+
+/**
+ * HTTP/2 frames a body by END_STREAM and may omit Content-Length; body detection that looks only
+ * for Content-Length or Transfer-Encoding (Fastify's, Koa's type-is) would see none. Marks a body
+ * of unknown length as HTTP/1.1 does. The mark is hop-by-hop: it is never forwarded.
+ */
+export function markHttp2BodyOfUnknownLength(raw: IncomingMessage): void {
+  const stream = (raw as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream;
+  if (raw.httpVersionMajor === 2 && raw.headers['content-length'] === undefined && stream?.endAfterHeaders === false) {
+    raw.headers['transfer-encoding'] = 'chunked';
+  }
+}

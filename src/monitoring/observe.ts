@@ -31,7 +31,8 @@ export function createResponseObserver(deps: { detector: Detector; metrics: Metr
 
     const p = request.principal;
     const requestId = String(request.id);
-    const targetId = targetOf(request) ?? upstreamTarget(request, config);
+    // The object matters to the rules only for a refusal or a miss (object scanning): digest only then.
+    const targetId = targetOf(request) ?? (status === 403 || status === 404 ? upstreamTarget(request, config) : undefined);
     if (status === 401) authenticationFailures.inc({ kind: 'api_token' });
     else if (status === 403) authorizationDenials.inc({ route });
     deps.detector.observe({

@@ -8,6 +8,7 @@ import { AUDIT_ACTIONS } from '../../audit/actions.js';
 import type { AuditLog } from '../../audit/types.js';
 import { AppError } from '../../errors.js';
 import { authenticateStep, authorizeStep, type GatewayDeps } from '../pipeline.js';
+import { markHttp2BodyOfUnknownLength } from '../request-guards.js';
 import type { RouteClass } from '../rate-limit/settings.js';
 import type { AssertionSigner } from './assertion.js';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
@@ -49,18 +50,6 @@ function hasBody(request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/**
- * HTTP/2 frames a body by END_STREAM and may send no Content-Length; Fastify (like HTTP/1.1) sees
- * a body only by Content-Length or Transfer-Encoding. Mark a body of unknown length as HTTP/1.1
- * does; the mark is hop-by-hop, so it never reaches the upstream.
- */
-async function markHttp2Body(request: FastifyRequest): Promise<void> {
-  const raw = request.raw as FastifyRequest['raw'] & { stream?: { endAfterHeaders?: boolean } };
-  if (raw.httpVersionMajor === 2 && raw.headers['content-length'] === undefined && raw.stream?.endAfterHeaders === false) {
-    raw.headers['transfer-encoding'] = 'chunked';
-  }
-}
-
 /** The upstream path: the route prefix stripped (or not), the query kept as sent. */
 function upstreamPath(url: string, route: UpstreamRouteSettings): string {
   if (!route.stripPrefix) return url;
@@ -94,10 +83,12 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
     const limits = deps.traffic?.routeHooks((route.rateLimit ?? DEFAULT_CLASS) as RouteClass) ?? { onRequest: [], preHandler: [] };
     const authorize = authorizeStep(deps, permissionFor);
 
-    // Before authentication: an address outside the route's allowlist learns nothing more.
+    // Before authentication: an address outside the route's allowlist learns nothing more. A route
+    // without one has no such step (no address parsed per request for nothing).
     const checkIp = async (request: FastifyRequest) => {
       if (!ipRules.isAllowed(request.ip)) throw new AppError('forbidden', 'This address may not call this route');
     };
+    const ipSteps = route.allowIps === undefined ? [] : [checkIp];
     // A public route needs no token; one that is sent is still checked (and then asserted upstream).
     const authenticateUnlessPublic = async (request: FastifyRequest) => {
       if (!isPublic(request.method) || request.headers.authorization !== undefined) await authenticate(request);
@@ -187,14 +178,14 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
         .catch((err: unknown) => deps.onAuditFailure(err, AUDIT_ACTIONS.proxiedWrite));
     };
 
-    return { checkIp, authenticateUnlessPublic, authorizeUnlessPublic, limits, handler, auditWrite };
+    return { ipSteps, authenticateUnlessPublic, authorizeUnlessPublic, limits, handler, auditWrite };
   }
 
   void app.register(async (scope) => {
     // The caller's body goes to the upstream as it arrives: nothing here parses it.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    scope.addHook('onRequest', markHttp2Body);
+    scope.addHook('onRequest', async (request) => markHttp2BodyOfUnknownLength(request.raw));
     for (const route of settings.routes) {
       const h = routeHandlers(route);
       const config = { permission: route.permission, upstream: route.upstream, rateLimit: route.rateLimit ?? DEFAULT_CLASS };
@@ -203,7 +194,7 @@ export function registerUpstreamRoutes(app: FastifyInstance, settings: GatewaySe
         url: `${route.prefix}*`,
         schema: { hide: true },
         config,
-        onRequest: [h.checkIp, h.authenticateUnlessPublic, ...h.limits.onRequest, h.authorizeUnlessPublic],
+        onRequest: [...h.ipSteps, h.authenticateUnlessPublic, ...h.limits.onRequest, h.authorizeUnlessPublic],
         ...(h.limits.preHandler.length > 0 ? { preHandler: h.limits.preHandler } : {}),
         onResponse: [h.auditWrite],
         handler: h.handler,
