@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { auditAppendFailureHandler } from './audit/append-failure.js';
 import type { AuditService } from './audit/audit-log.js';
 import { createAuditQueries } from './audit/queries.js';
 import { auditRoutes } from './audit/routes.js';
@@ -20,7 +21,7 @@ import { frameworkErrorHandler } from './gateway/framework-errors.js';
 import { decodeJsonBody, parseJsonBody } from './gateway/json-body.js';
 import { registerApiRoutes } from './gateway/pipeline.js';
 import type { TrafficProtection } from './gateway/rate-limit/traffic.js';
-import { installProblemHandlers, sendProblem } from './gateway/problem-handlers.js';
+import { installProblemHandlers, notFoundError, sendProblem } from './gateway/problem-handlers.js';
 import { applyRawSecurityHeaders, applySecurityHeaders } from './gateway/security-headers.js';
 import { checkHeaders, checkQuery, checkRequestTarget, markHttp2BodyOfUnknownLength } from './gateway/request-guards.js';
 import { registerSystemRoutes } from './gateway/system-routes.js';
@@ -31,9 +32,11 @@ import type { Ledger } from './ledger/ledger-service.js';
 import { ALL_SCOPES, type Principal } from './lib/principal.js';
 import type { AuthRequest } from './lib/auth-request.js';
 import type { Metrics } from './monitoring/metrics.js';
-import type { GatewaySettings } from './gateway/upstream/config.js';
-import { compileIpList } from './gateway/upstream/ip-rules.js';
-import { registerUpstreamRoutes } from './gateway/upstream/routes.js';
+import { EMPTY_GATEWAY_SETTINGS, gatewayScopes, type GatewaySettings } from './gateway/upstream/config.js';
+import { registerUpstreamDispatcher } from './gateway/upstream/dispatcher.js';
+import { createUpstreamGateway, type UpstreamGateway } from './gateway/upstream/gateway.js';
+import { withUpstreamOperations } from './gateway/upstream/openapi-listing.js';
+import { DISPATCH_POLICY, routeConfig, routePattern } from './gateway/route-label.js';
 import { analyticsRoutes } from './analytics/routes.js';
 import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
 import type { Database } from './storage/types.js';
@@ -53,7 +56,7 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Rate limits, load shedding, brute-force guard (issue 5); absent = no traffic protection. */
   traffic?: TrafficProtection | undefined;
-  /** Upstream services and their routes (docs/contract.md §6); absent or empty = none. */
+  /** Upstream services and their routes at start (docs/contract.md §6); absent = none until a reload adds some. */
   gateway?: GatewaySettings | undefined;
   /** Usage analytics of this node (docs/contract.md §7): every answer is counted, flushed once a second. */
   usage?: UsageRecorder | undefined;
@@ -98,11 +101,11 @@ const byteLength = (value: unknown): number => {
 
 /** One answer as usage analytics counts it: by the route's operation id (or pattern), never the raw URL. */
 function usageSample(request: FastifyRequest, reply: FastifyReply): UsageSample {
-  const config = request.routeOptions.config as { operationId?: string; upstream?: string } | undefined;
+  const config = routeConfig(request);
   return {
     tenantId: request.principal?.tenantId ?? '',
     clientId: request.principal?.clientId ?? '',
-    route: config?.operationId ?? request.routeOptions.url ?? 'unmatched',
+    route: config?.operationId ?? routePattern(request),
     upstream: config?.upstream ?? '',
     status: reply.statusCode,
     latencyMs: reply.elapsedTime,
@@ -111,7 +114,13 @@ function usageSample(request: FastifyRequest, reply: FastifyReply): UsageSample 
   };
 }
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+export interface BuiltApp {
+  app: FastifyInstance;
+  /** The upstream route table in force; `replace` puts a reloaded one in force. */
+  upstreams: UpstreamGateway;
+}
+
+export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // One line per request, written in onResponse below, instead of Fastify's two.
@@ -137,7 +146,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!config?.permission && !config?.policy) {
       throw new ConfigError(`route ${String(route.method)} ${route.url}: no policy declared`);
     }
-    allowedMethods.add(route.method, route.url);
+    // The dispatcher's catch-all stands for the upstream routes, whose methods it answers itself.
+    if (config.policy !== DISPATCH_POLICY) allowedMethods.add(route.method, route.url);
   });
 
   app.removeAllContentTypeParsers();
@@ -156,15 +166,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every answer carries the request id, the refusals of the traffic steps included; headers an
   // HTTP/2 client sent beyond the limit are refused before they cost anything else.
   app.decorateRequest('clientIp', '');
-  // The global denylist (gateway.deny_ips): before anything else, for every route.
-  const denyIps = deps.gateway?.denyIps ?? [];
-  const denied = denyIps.length > 0 ? compileIpList(denyIps) : undefined;
+  // The steps both kinds of route share: authentication, the record of an exercised scope, and what
+  // happens to a refusal's or a proxied write's audit event that could not be written (counted and
+  // logged, never thrown). The upstream table is created here, first, because the denylist reads it.
+  const onAuditFailure = auditAppendFailureHandler({ counter: deps.metrics.auditAppendFailures, logger: deps.logger });
+  const authenticate = (request: AuthRequest) => deps.identity.authenticate(request);
+  const onAuthorized = (principal: Principal, permission: string) => deps.identity.usage.record(principal.clientId, permission);
+  const upstreams = createUpstreamGateway(deps.gateway ?? EMPTY_GATEWAY_SETTINGS, {
+    authenticate,
+    onAuthorized,
+    traffic: deps.traffic,
+    signer: deps.identity.assertions,
+    metrics: deps.metrics,
+    audit: deps.audit,
+    tls: deps.tls,
+    onAuditFailure,
+  });
+  app.addHook('onClose', async () => upstreams.close());
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('X-Request-Id', request.id);
     // Read now: an HTTP/2 stream's socket is gone by the time the response has ended, and the
     // log line, the audit event of a refusal and the per-IP detection rules are written then.
     request.clientIp = request.ip;
-    if (denied?.contains(request.ip)) throw new AppError('forbidden', 'This address may not call this service');
+    // The global denylist (gateway.deny_ips): before anything else, for every route.
+    if (upstreams.current().denied?.contains(request.ip)) throw new AppError('forbidden', 'This address may not call this service');
     checkRequestTarget(request.url);
     checkHeaders(request.raw);
   });
@@ -224,7 +249,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       {
         req_id: request.id,
         method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
+        route: routePattern(request),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
         tenant: p?.tenantId,
@@ -262,7 +287,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  registerSystemRoutes(app, { ping: () => deps.db.ping() });
+  // The proxied operations join vaultgate's own in the document, rebuilt when the table changes.
+  let listed: { version: number; document: object } | undefined;
+  const openapi = () => {
+    const table = upstreams.current();
+    if (listed?.version !== table.generation) {
+      const document = withUpstreamOperations(app.swagger() as Record<string, unknown>, table.settings, gatewayScopes(table.settings));
+      listed = { version: table.generation, document };
+    }
+    return listed;
+  };
+  registerSystemRoutes(app, { ping: () => deps.db.ping(), openapi });
   deps.identity.registerPages(app);
   // The authorization server's paths are declared as public routes so they show in the route
   // table; the onRequest hook above hands them over before any body parsing. What reaches these
@@ -273,14 +308,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.all('/.well-known/openid-configuration', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
   app.all('/.well-known/oauth-authorization-server', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
   app.all('/oauth/*', { config: { policy: 'public' as const }, schema: { hide: true } }, oidcHandled);
-
-  // A refusal's or a proxied write's audit event that could not be written: counted and logged, never thrown.
-  const onAuditFailure = (err: unknown, action: string) => {
-    deps.metrics.auditAppendFailures.inc();
-    deps.logger.warn({ event: 'audit.append_failed', action, error: (err as Error | undefined)?.name }, 'audit event could not be written');
-  };
-  const authenticate = (request: AuthRequest) => deps.identity.authenticate(request);
-  const onAuthorized = (principal: Principal, permission: string) => deps.identity.usage.record(principal.clientId, permission);
 
   registerApiRoutes(
     app,
@@ -293,20 +320,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { authenticate, onAuthorized, idempotency: deps.idempotency, traffic: deps.traffic, audit: deps.audit, onAuditFailure },
   );
 
-  if (deps.gateway && deps.gateway.routes.length > 0) {
-    const upstreams = registerUpstreamRoutes(app, deps.gateway, {
-      authenticate,
-      onAuthorized,
-      traffic: deps.traffic,
-      signer: deps.identity.assertions,
-      metrics: deps.metrics,
-      audit: deps.audit,
-      tls: deps.tls,
-      onAuditFailure,
-    });
-    app.addHook('onClose', async () => upstreams.close());
-  }
+  registerUpstreamDispatcher(app, upstreams, (request) => notFoundError(request, allowedMethods));
 
   await app.ready();
-  return app;
+  return { app, upstreams };
 }

@@ -37,6 +37,8 @@ export interface Config {
    */
   masterKeyFromEnv: (() => string) | undefined;
   file: FileConfig;
+  /** VAULTGATE_CONFIG as an absolute path: its `gateway` section reloads when it changes (docs/contract.md §6). */
+  configFile: string | undefined;
   /** The `rate_limits` section, validated strictly (unknown keys refused), defaults filled in. */
   rateLimits: RateLimitSettings;
   /** The `alerts` section: detection rules and notifiers, validated strictly, defaults filled in. */
@@ -155,6 +157,14 @@ function parseFileConfig(file: string | undefined): FileConfig {
   return doc;
 }
 
+/**
+ * The `gateway` section of the file as it is now, for a reload (SIGHUP or the file changed): the
+ * same checks as at start, the other sections read but not applied. Throws ConfigError.
+ */
+export function loadGatewayConfig(file: string): GatewaySettings {
+  return parseGateway(parseFileConfig(file).gateway, file);
+}
+
 /** The `gateway` section; every mistake is its own line, each naming the variable like the others. */
 function parseGateway(raw: unknown, file: string | undefined): GatewaySettings {
   if (raw === undefined || file === undefined) return EMPTY_GATEWAY_SETTINGS;
@@ -215,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     masterKeyFile: path.resolve(env.VAULTGATE_MASTER_KEY_FILE || path.join(dataDir, 'master.key')),
     masterKeyFromEnv: masterKeyValue === undefined ? undefined : () => masterKeyValue,
     file,
+    configFile: env.VAULTGATE_CONFIG ? path.resolve(env.VAULTGATE_CONFIG) : undefined,
     rateLimits: parseRateLimits(file.rate_limits),
     alerts: parseAlertsConfig(file.alerts),
     moneyLimits: parseMoneyLimits(file.money_limits),

@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { sweepUsage } from './analytics/usage-queries.js';
 import { createUsageRecorder } from './analytics/usage-recorder.js';
+import { auditAppendFailureHandler } from './audit/append-failure.js';
 import { createAuditLog, type AuditService } from './audit/audit-log.js';
-import type { Config } from './config.js';
+import { loadGatewayConfig, type Config } from './config.js';
 import { createDataKeys } from './crypto/data-keys.js';
 import { openMasterKey } from './crypto/master-key.js';
 import { createPlatformSecrets } from './crypto/platform-secrets.js';
@@ -17,6 +18,7 @@ import { createCustomers } from './customers/customer-service.js';
 import { createIdempotency } from './gateway/idempotency.js';
 import { createCounters } from './gateway/rate-limit/counters.js';
 import { gatewayScopes } from './gateway/upstream/config.js';
+import { createGatewayReloader, type GatewayReloader } from './gateway/upstream/reload.js';
 import { createMetrics } from './monitoring/metrics.js';
 import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
@@ -31,6 +33,8 @@ export interface RunningServer {
   url: string;
   /** The composed services, for the CLI-less checks of tests and benchmarks. */
   services: { identity: Awaited<ReturnType<typeof createIdentity>>; audit: AuditService; monitoring: Monitoring };
+  /** Re-reads the gateway section of VAULTGATE_CONFIG, as SIGHUP does; undefined without a file. */
+  gatewayReloader: GatewayReloader | undefined;
   close(): Promise<void>;
 }
 
@@ -121,7 +125,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         ),
     });
     usage.start();
-    const app = await buildApp({
+    const { app, upstreams } = await buildApp({
       usage,
       gateway: config.gateway,
       db,
@@ -140,6 +144,20 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     });
     await counters?.ready();
     listener.serve((req, res) => app.routing(req, res));
+    const startScopes = gatewayScopes(config.gateway);
+    const gatewayReloader =
+      config.configFile === undefined
+        ? undefined
+        : createGatewayReloader({
+            file: config.configFile,
+            load: loadGatewayConfig,
+            gateway: upstreams,
+            knownScopes: startScopes,
+            audit,
+            onAuditFailure: auditAppendFailureHandler({ counter: metrics.auditAppendFailures, logger }),
+            logger,
+            signals: options.handleSignals ?? false,
+          });
 
     await bootstrapAdmin(config, identity, secrets, logger, options.terminal ?? process.stdout);
     // Hourly: expired idempotency records, and usage minutes past their retention (90 days).
@@ -155,6 +173,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const close = () =>
       (closing ??= (async () => {
         clearInterval(sweep);
+        gatewayReloader?.close();
         listener.stop();
         // Open alert streams would hold the drain below for its full 10 s: end them first.
         monitoring.streams.closeAll();
@@ -183,7 +202,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    return { url: publicUrl, services: { identity, audit, monitoring }, close };
+    return { url: publicUrl, services: { identity, audit, monitoring }, gatewayReloader, close };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

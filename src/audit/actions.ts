@@ -49,6 +49,8 @@ export const AUDIT_ACTIONS = {
   // The gateway in front of other services (docs/contract.md §6)
   /** A write (not GET/HEAD) passed to an upstream service, with its upstream, method, path and status. */
   proxiedWrite: 'gateway.proxied_write',
+  /** A reloaded gateway table was put in force (SIGHUP or the file changed). */
+  gatewayReloaded: 'gateway.reloaded',
   /** A new gateway table was refused on reload; the old one stays in force. */
   gatewayReloadFailed: 'gateway.reload_failed',
   // The audit log itself

@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
+import { routePattern } from './route-label.js';
 
 const ID = /^[a-z]{2,4}_[0-9a-z]{26}$/;
 
@@ -20,7 +21,7 @@ export function denialAuditor(audit: AuditLog, permission: string, onFailure: (e
     const status = reply.statusCode;
     if (status !== 401 && status !== 403) return;
     const p = request.principal;
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routePattern(request);
     void audit
       .record({
         action: status === 401 ? AUDIT_ACTIONS.tokenRejected : AUDIT_ACTIONS.authzDenied,

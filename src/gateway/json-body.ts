@@ -111,7 +111,11 @@ function holdsNul(value: unknown): boolean {
   return false;
 }
 
-export function parseJsonBody(text: string): unknown {
+/**
+ * `integersOnly` is vaultgate's own rule (amounts are minor units); a service behind the gateway
+ * declares its own numbers in its OpenAPI document and may take fractions.
+ */
+export function parseJsonBody(text: string, options: { integersOnly: boolean } = { integersOnly: true }): unknown {
   let value: unknown;
   try {
     value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
@@ -122,7 +126,7 @@ export function parseJsonBody(text: string): unknown {
   if (facts.duplicateKey !== undefined) {
     throw new AppError('validation_failed', `Duplicate key ${JSON.stringify(facts.duplicateKey.slice(0, 64))} in the JSON body`);
   }
-  if (facts.nonInteger) {
+  if (options.integersOnly && facts.nonInteger) {
     throw new AppError('validation_failed', 'Numbers must be integers (amounts are in minor units)');
   }
   // A NUL can only arrive escaped (\u0000); only then is the value walked.

@@ -35,8 +35,11 @@ declare module 'fastify' {
     principal: Principal | undefined;
   }
   interface FastifyContextConfig {
-    /** 'public' for the few routes without a permission; API routes carry the rest. */
-    policy?: 'public';
+    /**
+     * 'public' for the few routes without a permission; API routes carry the rest. The upstream
+     * dispatcher's catch-all is 'upstream-dispatch': each upstream route has its own permission.
+     */
+    policy?: 'public' | 'upstream-dispatch';
     permission?: string;
     operationId?: string;
     rateLimit?: string;

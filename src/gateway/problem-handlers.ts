@@ -54,14 +54,14 @@ export function installProblemHandlers(app: FastifyInstance, allowed?: AllowedMe
     );
     return sendProblem(reply, new AppError('internal_error'));
   });
-  app.setNotFoundHandler((request, reply) => {
-    const methods = allowed?.of(request.url.split('?')[0] ?? '') ?? [];
-    if (methods.length > 0 && !methods.includes(request.method)) {
-      return sendProblem(
-        reply,
-        new AppError('method_not_allowed', `This path answers ${methods.join(', ')}`, { Allow: methods.join(', ') }),
-      );
-    }
-    return sendProblem(reply, new AppError('not_found'));
-  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, notFoundError(request, allowed)));
+}
+
+/** A request no route takes: 405 with Allow when the path exists for other methods, else 404. */
+export function notFoundError(request: FastifyRequest, allowed: AllowedMethods | undefined): AppError {
+  const methods = allowed?.of(request.url.split('?')[0] ?? '') ?? [];
+  if (methods.length > 0 && !methods.includes(request.method)) {
+    return new AppError('method_not_allowed', `This path answers ${methods.join(', ')}`, { Allow: methods.join(', ') });
+  }
+  return new AppError('not_found');
 }

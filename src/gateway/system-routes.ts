@@ -5,7 +5,13 @@ import { AppError } from '../errors.js';
 import { DOCS_CSP, renderDocsPage } from './docs-page.js';
 import { sendProblem } from './problem-handlers.js';
 
-export function registerSystemRoutes(app: FastifyInstance, deps: { ping(): Promise<void> }): void {
+export interface SystemRouteDeps {
+  ping(): Promise<void>;
+  /** The OpenAPI document; `version` changes whenever the document does (a gateway reload). */
+  openapi(): { version: number; document: object };
+}
+
+export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps): void {
   const publicRoute = { config: { policy: 'public' as const } };
   const hidden = { hide: true };
 
@@ -20,18 +26,21 @@ export function registerSystemRoutes(app: FastifyInstance, deps: { ping(): Promi
     return { status: 'ready' };
   });
 
-  let openapi: string | undefined;
-  let docs: string | undefined;
+  // Rendered once per version of the document, not per request.
+  let openapi: { version: number; text: string } | undefined;
+  let docs: { version: number; text: string } | undefined;
   app.get('/openapi.json', { ...publicRoute, schema: hidden }, async (_request, reply) => {
-    openapi ??= JSON.stringify(app.swagger());
-    return reply.type('application/json').header('Cache-Control', 'no-cache').send(openapi);
+    const { version, document } = deps.openapi();
+    if (openapi?.version !== version) openapi = { version, text: JSON.stringify(document) };
+    return reply.type('application/json').header('Cache-Control', 'no-cache').send(openapi.text);
   });
   app.get('/docs', { ...publicRoute, schema: hidden }, async (_request, reply) => {
-    docs ??= renderDocsPage(app.swagger() as never);
+    const { version, document } = deps.openapi();
+    if (docs?.version !== version) docs = { version, text: renderDocsPage(document) };
     return reply
       .type('text/html; charset=utf-8')
       .header('Content-Security-Policy', DOCS_CSP)
       .header('Cache-Control', 'no-cache')
-      .send(docs);
+      .send(docs.text);
   });
 }

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { targetOf } from '../gateway/denials.js';
+import { routeConfig, routePattern } from '../gateway/route-label.js';
 import type { Detector } from './detector.js';
 import type { Metrics } from './metrics.js';
 
@@ -23,10 +24,10 @@ const MONEY_ROUTES: Record<string, 'transfer' | 'deposit'> = { 'transfer.create'
 export function createResponseObserver(deps: { detector: Detector; metrics: Metrics }) {
   const { authenticationFailures, authorizationDenials, httpRequestDuration, transferAmount, transfersPosted } = deps.metrics;
   return function observe(request: FastifyRequest, reply: FastifyReply): void {
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routePattern(request);
     const status = reply.statusCode;
     httpRequestDuration.observe({ route, method: request.method, status: String(status) }, reply.elapsedTime / 1000);
-    const config = request.routeOptions.config as { permission?: string; operationId?: string; upstream?: string } | undefined;
+    const config = routeConfig(request);
     if (!config?.permission) return; // public and unmatched routes: metrics only
 
     const p = request.principal;

@@ -1,8 +1,10 @@
 // Failures that explain themselves, as a new user meets them from a fresh clone: one line on
 // stderr naming the cause and the fix; help for the whole CLI and for each command listing every
-// option the command takes (from the same table the parser reads); `npm start` stops on SIGTERM.
+// option the command takes (from the same table the parser reads); `npm start` stops on SIGTERM
+// and reloads its gateway table on SIGHUP.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -174,6 +176,63 @@ describe('npm start', () => {
       expect(refused).toBe(true);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('vaultgate start and SIGHUP', () => {
+  it('reloads the gateway table: a changed upstream OpenAPI document (not watched) is read again', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-sighup-'));
+    const openapi = path.join(dir, 'kyc.json');
+    const doc = (p: string) => JSON.stringify({ openapi: '3.1.0', info: { title: 'kyc', version: '1' }, paths: { [p]: { get: {} } } });
+    writeFileSync(openapi, doc('/before'));
+    const config = path.join(dir, 'vaultgate.yaml');
+    writeFileSync(
+      config,
+      [
+        'gateway:',
+        '  upstreams: { kyc: { url: "http://127.0.0.1:9" } }',
+        `  routes: [{ prefix: /kyc/, upstream: kyc, strip_prefix: true, permission: public, openapi: "${openapi}" }]`,
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['bin/vaultgate.js', 'start'], {
+      env: { ...process.env, VAULTGATE_DATA_DIR: path.join(dir, 'data'), VAULTGATE_PORT: '0', VAULTGATE_CONFIG: config },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const seen = (pattern: RegExp) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(out);
+          if (m) {
+            child.stdout.off('data', check);
+            resolve(m);
+          }
+        };
+        child.stdout.on('data', check);
+        child.once('exit', (code) => reject(new Error(`vaultgate start exited with ${code}: ${out}`)));
+        check();
+      });
+    const paths = (url: string) =>
+      new Promise<string[]>((resolve, reject) => {
+        // The development certificate: this test checks the reload, not the certificate.
+        httpsGet(`${url}/openapi.json`, { rejectUnauthorized: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () => resolve(Object.keys((JSON.parse(text) as { paths: object }).paths).filter((p) => p.startsWith('/kyc/'))));
+        }).on('error', reject);
+      });
+    try {
+      const url = (await seen(/vaultgate: listening on (\S+)/))[1]!;
+      expect(await paths(url)).toEqual(['/kyc/before']);
+      writeFileSync(openapi, doc('/after'));
+      child.kill('SIGHUP');
+      await seen(/"event":"gateway.reloaded"[^\n]*"trigger":"signal"/);
+      expect(await paths(url)).toEqual(['/kyc/after']);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,7 +4,7 @@
 // sections, prefix clashes). Unlike the other sections, every mistake is collected and reported at
 // once, one line each starting with its dotted path: a route table is edited in bulk, and fixing
 // it one start at a time would be tedious. The result is frozen; the same parse serves a reload.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import Type, { type Static, type TObject } from 'typebox';
@@ -13,6 +13,7 @@ import { Value } from 'typebox/value';
 import { ConfigError } from '../../errors.js';
 import { Strict, StringEnum } from '../schemas.js';
 import { parseRange } from './ip-rules.js';
+import { loadUpstreamApi, type UpstreamApi } from './openapi.js';
 
 // TRACE and CONNECT are not proxied: one reflects credentials (XST), the other opens a tunnel.
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -101,8 +102,8 @@ export interface UpstreamRouteSettings {
   readonly writePermission: string;
   readonly rateLimit: string | undefined;
   readonly bodyLimitBytes: number;
-  /** Absolute path of the OpenAPI document. */
-  readonly openapi: string | undefined;
+  /** The upstream's OpenAPI document (absolute path) compiled into its checks. */
+  readonly openapi: { readonly file: string; readonly api: UpstreamApi } | undefined;
   readonly allowIps: readonly string[] | undefined;
   readonly maskErrors: boolean;
 }
@@ -326,14 +327,16 @@ function checkRoute(r: Partial<RawRoute>, where: string, issues: Issues, known: 
   if (r.rate_limit !== undefined && !options.rateLimitClasses.includes(r.rate_limit)) {
     issues.add(`${where}.rate_limit`, `unknown route class "${r.rate_limit}" (known: ${options.rateLimitClasses.join(', ') || 'none'})`);
   }
-  let openapi: string | undefined;
+  let openapi: UpstreamRouteSettings['openapi'];
   if (r.openapi !== undefined) {
-    openapi = path.resolve(options.baseDir, r.openapi);
+    const file = path.resolve(options.baseDir, r.openapi);
     try {
-      if (!statSync(openapi).isFile()) issues.add(`${where}.openapi`, `cannot read ${openapi} (not a file)`);
-      else accessSync(openapi, constants.R_OK);
+      if (!statSync(file).isFile()) issues.add(`${where}.openapi`, `cannot read ${file} (not a file)`);
+      else openapi = { file, api: loadUpstreamApi(file) };
     } catch (err) {
-      issues.add(`${where}.openapi`, `cannot read ${openapi} (${reason(err)})`);
+      // A file-system error has a code; a document that does not compile says why in its message.
+      const unreadable = typeof (err as { code?: unknown }).code === 'string';
+      issues.add(`${where}.openapi`, unreadable ? `cannot read ${file} (${reason(err)})` : `${file} ${(err as Error).message}`);
     }
   }
   (r.allow_ips ?? []).forEach((entry, j) => {
@@ -343,7 +346,7 @@ function checkRoute(r: Partial<RawRoute>, where: string, issues: Issues, known: 
   return openapi;
 }
 
-function routeSettings(r: RawRoute, openapi: string | undefined): UpstreamRouteSettings {
+function routeSettings(r: RawRoute, openapi: UpstreamRouteSettings['openapi']): UpstreamRouteSettings {
   const methods = [...(r.methods ?? DEFAULT_METHODS)];
   // RFC 9110 §9.3.2: HEAD is GET without the body; a route that answers GET answers HEAD.
   if (methods.includes('GET') && !methods.includes('HEAD')) methods.splice(methods.indexOf('GET') + 1, 0, 'HEAD');

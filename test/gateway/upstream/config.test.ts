@@ -42,7 +42,7 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'client.pem'), pems.cert);
   writeFileSync(path.join(dir, 'client.key'), pems.key);
   writeFileSync(path.join(dir, 'other.key'), pems.otherKey);
-  writeFileSync(path.join(dir, 'kyc-openapi.json'), '{}');
+  writeFileSync(path.join(dir, 'kyc-openapi.json'), '{"openapi":"3.1.0","info":{"title":"kyc","version":"1"},"paths":{}}');
   writeFileSync(path.join(dir, 'not-a-cert.pem'), 'hello');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,7 +97,7 @@ deny_ips: [192.0.2.0/24, "2001:db8::/32"]
         writePermission: 'kyc:write',
         rateLimit: 'read',
         bodyLimitBytes: 65536,
-        openapi: path.join(dir, 'kyc-openapi.json'),
+        openapi: { file: path.join(dir, 'kyc-openapi.json'), api: expect.objectContaining({ version: '3.1' }) },
         allowIps: ['10.0.0.0/8'],
         maskErrors: true,
       },
@@ -264,7 +264,7 @@ describe('parseGatewayConfig: refused sections', () => {
 
   it('says which files it cannot read or use, with the absolute path', () => {
     const unreadable = path.join(dir, 'unreadable.json');
-    writeFileSync(unreadable, '{}');
+    writeFileSync(unreadable, '{"openapi":"3.1.0","info":{"title":"kyc","version":"1"},"paths":{}}');
     chmodSync(unreadable, 0o000);
     const lines = mistakes({
       upstreams: {
