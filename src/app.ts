@@ -39,6 +39,7 @@ import { withUpstreamOperations } from './gateway/upstream/openapi-listing.js';
 import { DISPATCH_POLICY, routeConfig, routePattern } from './gateway/route-label.js';
 import { analyticsRoutes } from './analytics/routes.js';
 import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
+import './analytics/body-bytes.js';
 import type { Database } from './storage/types.js';
 
 export interface AppDeps {
@@ -109,8 +110,8 @@ function usageSample(request: FastifyRequest, reply: FastifyReply): UsageSample 
     upstream: config?.upstream ?? '',
     status: reply.statusCode,
     latencyMs: reply.elapsedTime,
-    bytesIn: byteLength(request.headers['content-length']),
-    bytesOut: byteLength(reply.getHeader('content-length')),
+    bytesIn: request.bodyBytes?.in?.() ?? byteLength(request.headers['content-length']),
+    bytesOut: request.bodyBytes?.out?.() ?? byteLength(reply.getHeader('content-length')),
   };
 }
 
@@ -151,7 +152,11 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   });
 
   app.removeAllContentTypeParsers();
+  app.decorateRequest('bodyBytes', null);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // Counted here: a chunked body has no Content-Length for usage analytics to read.
+    const length = (body as Buffer).length;
+    request.bodyBytes = { in: () => length };
     try {
       done(null, parseJsonBody(decodeJsonBody(body as Buffer, request.headers['content-type'])));
     } catch (err) {

@@ -5,6 +5,7 @@
 // answer streamed back. A proxied write is audited when its answer is sent.
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
+import { countBytes } from '../../analytics/body-bytes.js';
 import { AUDIT_ACTIONS } from '../../audit/actions.js';
 import type { AuditLog } from '../../audit/types.js';
 import { AppError } from '../../errors.js';
@@ -147,7 +148,11 @@ export function compileUpstreamRoute(route: UpstreamRouteSettings, connection: U
     }
     reply.code(answer.status);
     for (const [k, v] of Object.entries(callerResponseHeaders(answer.headers))) reply.header(k, v);
-    return reply.send(answer.body);
+    // Usage analytics: the bytes sent upstream, and those of an answer streamed without a length
+    // (counting costs a stream hop, so only then).
+    const counted = answer.headers['content-length'] === undefined ? countBytes(answer.body) : undefined;
+    request.bodyBytes = { in: () => answer.bytesIn(), ...(counted ? { out: counted.count } : {}) };
+    return reply.send(counted?.stream ?? answer.body);
   }
 
   function onResponse(request: FastifyRequest, reply: FastifyReply): void {

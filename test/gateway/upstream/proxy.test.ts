@@ -47,6 +47,12 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
           res.end('{"error":"not found"}');
           return;
         }
+        if (req.url!.startsWith('/v1/stream')) {
+          // Chunked, without a length: usage analytics must count what went by.
+          res.write('a'.repeat(1000));
+          res.end('b'.repeat(500));
+          return;
+        }
         if (req.url!.startsWith('/v1/boom')) {
           res.statusCode = 500;
           res.end('Traceback: database password=hunter2');
@@ -77,6 +83,12 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
         '    - { prefix: /kyc/, upstream: kyc, strip_prefix: true, methods: [GET, POST], permission: "kyc:read", write_permission: "kyc:write", body_limit_bytes: 1024 }',
         '    - { prefix: /gone/, upstream: gone, strip_prefix: true, permission: "kyc:read" }',
         '    - { prefix: /restricted/, upstream: kyc, strip_prefix: true, permission: "kyc:read", allow_ips: [10.0.0.0/8] }',
+        // A route of the admin class, whose limit is tiny here, for the 429-storm test (no other test uses the class).
+        '    - { prefix: /kyc-admin/, upstream: kyc, strip_prefix: true, permission: "kyc:read", rate_limit: admin }',
+        'rate_limits:',
+        '  tiers: { default: { admin: { limit: 3, window_seconds: 60 } } }',
+        'alerts:',
+        '  rules: { rate_limit_storm: { threshold: 5, window_seconds: 60 } }',
       ].join('\n'),
     );
     s = await startTestServer(engine, { VAULTGATE_CONFIG: config });
@@ -281,5 +293,41 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
     expect(alert).toMatchObject({ rule: 'object_scanning', severity: 'high', tenant_id: scanner.tenantId });
     // The evidence names requests, never the scanned paths.
     expect(JSON.stringify(alert)).not.toContain('chk_');
+  });
+
+  it('a 429 storm through a proxied route raises the rate_limit_storm alert; the upstream sees only the allowed requests', async () => {
+    const greedy = await s.newClient('acme', ['kyc:read']);
+    const watcher = await s.newClient('acme', ['alerts:read']);
+    seen = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 9; i++) statuses.push((await s.http.call('/kyc-admin/v1/checks', { token: greedy.token })).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429]);
+    expect(seen).toHaveLength(3);
+    let alert: any;
+    for (let i = 0; i < 50 && !alert; i++) {
+      const res = await s.http.call('/v1/alerts', { token: watcher.token });
+      alert = (res.body.data as any[]).find((a) => a.rule === 'rate_limit_storm' && a.subject.includes(greedy.clientId));
+      if (!alert) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(alert).toMatchObject({ rule: 'rate_limit_storm', severity: 'medium', tenant_id: greedy.tenantId });
+  });
+
+  it('usage analytics counts body bytes that no Content-Length declares: a chunked request, a streamed answer', async () => {
+    const counted = await s.newClient('acme', ['kyc:read', 'kyc:write']);
+    const analyst = await s.newClient('acme', ['analytics:read']);
+    // The test client sends bodies chunked (no Content-Length).
+    const post = await s.http.call('/kyc/v1/echo', { token: counted.token, body: { note: 'x'.repeat(288) } });
+    expect(post.status).toBe(200);
+    const streamed = await s.http.call('/kyc/v1/stream', { token: counted.token });
+    expect([streamed.status, streamed.text.length, streamed.headers['content-length']]).toEqual([200, 1500, undefined]);
+    let group: any;
+    for (let i = 0; i < 50 && group?.requests !== 2; i++) {
+      const res = await s.http.call('/v1/admin/usage?group_by=client,route,status', { token: analyst.token });
+      group = (res.body.groups as any[]).find((g) => g.client_id === counted.clientId);
+      if (group?.requests !== 2) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(group).toMatchObject({ route: '/kyc/*', upstream: 'kyc', status_class: '2xx', requests: 2 });
+    expect(group.bytes_in).toBe(299); // {"note":"x…x"}: 288 + 11
+    expect(group.bytes_out).toBe(1500 + Buffer.byteLength(post.text));
   });
 });
