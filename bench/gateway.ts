@@ -31,7 +31,9 @@ writeFileSync(
   ].join('\n'),
 );
 const env = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: configFile };
-const vaultgate = await spawnServer(process.execPath, [bin, 'start'], env);
+// BENCH_CPU_PROF=DIR: vaultgate writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+const vaultgate = await spawnServer(process.execPath, [...profile, bin, 'start'], env);
 
 // nginx on the same certificate, proxying to the same upstream with keep-alive.
 const nginxDir = path.join(dataDir, 'nginx');
@@ -81,7 +83,9 @@ try {
   );
 } finally {
   nginx.kill('SIGTERM');
+  const stopped = new Promise((r) => vaultgate.child.once('exit', r));
   vaultgate.child.kill('SIGTERM');
   upstream.child.kill('SIGTERM');
+  await stopped; // the CPU profile, if asked for, is written on exit
   rmSync(dataDir, { recursive: true, force: true });
 }
