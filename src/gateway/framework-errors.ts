@@ -34,7 +34,10 @@ const ERROR_FLUSH_MS = 1_000;
 export function clientErrorHandler(options: { hsts: boolean }) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
     // A peer that went away (or an HTTP/2 session error) has nothing left to answer.
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // Neither has a connection whose answer already started (a streamed body, then the request
+    // timeout): an error response written now would land in the middle of it. Node checks the same.
+    const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || started) {
       socket.destroy();
       return;
     }

@@ -12,19 +12,41 @@ export function hasBody(request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** The caller's body as bytes, cut off with 413 past the limit (the rest is never read). */
-export async function readBody(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      stream.destroy();
-      throw new AppError('payload_too_large');
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+/**
+ * The caller's body as bytes: cut off with 413 past the limit and 408 when no byte came for
+ * `idleMs` (the rest is never read, so an HTTP/1.x connection is closed after the answer).
+ */
+export function readBody(stream: Readable, limit: number, idleMs: number): Promise<Buffer> {
+  const close = (stream as { httpVersionMajor?: unknown }).httpVersionMajor === 1 ? { Connection: 'close' } : {};
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (err: AppError) => {
+      clearTimeout(idle);
+      stream.off('data', onData);
+      // Not destroyed: that would take the connection, and the answer, with it. The unread rest
+      // is dropped when the answer closes the connection.
+      stream.pause();
+      reject(err);
+    };
+    const idle = setTimeout(() => stop(new AppError('request_timeout', 'The request body stopped arriving', close)), idleMs);
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return stop(new AppError('payload_too_large', undefined, close));
+      chunks.push(chunk);
+      idle.refresh();
+    };
+    stream.on('data', onData);
+    stream.once('end', () => {
+      clearTimeout(idle);
+      resolve(Buffer.concat(chunks, size));
+    });
+    // The caller went away: its own error, nothing to answer (as the proxy client does).
+    stream.once('error', (err) => {
+      clearTimeout(idle);
+      reject(err);
+    });
+  });
 }
 
 /**
@@ -35,7 +57,7 @@ export async function checkOperation(
   api: UpstreamApi,
   request: FastifyRequest,
   path: string,
-  options: { allowedMethods: readonly string[]; bodyLimit: number },
+  options: { allowedMethods: readonly string[]; bodyLimit: number; bodyIdleMs: number },
 ): Promise<Readable | undefined> {
   const found = api.lookup(request.method, path);
   if (found.kind === 'not_found') throw new AppError('not_found');
@@ -70,7 +92,7 @@ export async function checkOperation(
   }
   const validate = declared.jsonValidator(mediaType);
   if (validate === undefined || !isJsonMediaType(mediaType)) return stream;
-  const bytes = await readBody(stream, options.bodyLimit);
+  const bytes = await readBody(stream, options.bodyLimit, options.bodyIdleMs);
   // The same parser as vaultgate's own bodies (no prototype keys, no duplicate keys, UTF-8 only),
   // except that the service's own numbers may have fractions.
   validate(parseJsonBody(decodeJsonBody(bytes, contentType), { integersOnly: false }));

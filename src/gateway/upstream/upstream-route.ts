@@ -13,6 +13,7 @@ import { denialAuditor } from '../denials.js';
 import { authenticateStep, authorizeStep, type GatewayDeps } from '../pipeline.js';
 import type { RouteClass } from '../rate-limit/settings.js';
 import type { AssertionSigner } from './assertion.js';
+import { BODY_IDLE_MS } from './client.js';
 import type { UpstreamRouteSettings } from './config.js';
 import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { compileIpRules } from './ip-rules.js';
@@ -96,7 +97,11 @@ export function compileUpstreamRoute(route: UpstreamRouteSettings, connection: U
     if (Number.isFinite(declared) && declared > route.bodyLimitBytes) throw new AppError('payload_too_large');
     const path = upstreamPath(request.url, route);
     const body = route.openapi
-      ? await checkOperation(route.openapi.api, request, path, { allowedMethods: route.methods, bodyLimit: route.bodyLimitBytes })
+      ? await checkOperation(route.openapi.api, request, path, {
+          allowedMethods: route.methods,
+          bodyLimit: route.bodyLimitBytes,
+          bodyIdleMs: Math.min(connection.settings.timeoutMs, BODY_IDLE_MS),
+        })
       : hasBody(request)
         ? (request.body as Readable)
         : undefined;
@@ -134,7 +139,8 @@ export function compileUpstreamRoute(route: UpstreamRouteSettings, connection: U
       // The caller's oversized body is its own fault, not the upstream's.
       if (err instanceof AppError && err.code !== 'payload_too_large' && err.code !== 'request_timeout') admission.permit.failure();
       else admission.permit.cancel();
-      count(err instanceof AppError ? err.code : 'internal_error');
+      // Not an AppError: the caller went away mid-body (nothing to answer, nothing to blame).
+      count(err instanceof AppError ? err.code : 'client_aborted');
       throw err;
     }
     deps.metrics?.upstreamDuration.observe({ upstream: route.upstream }, (performance.now() - started) / 1000);

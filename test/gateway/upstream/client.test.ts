@@ -1,11 +1,12 @@
 // The upstream client against real upstream servers on loopback: plain HTTP, HTTPS verified with a
 // test CA, and mTLS with a client certificate. Streaming both ways, the total timeout, retries
 // only for idempotent requests without a body, the body limit while streaming, and the gateway's
-// own errors (never a library message).
+// own errors (never a library message). The caller's faults (a body that stalls, outgrows the
+// limit or is abandoned) are told apart from the upstream's.
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { createServer as createNet, type AddressInfo, type Server as NetServer } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.js';
@@ -13,7 +14,7 @@ import { createUpstreamClient, type UpstreamTarget } from '../../../src/gateway/
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function listen(server: Server): Promise<number> {
+async function listen(server: NetServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -49,6 +50,8 @@ describe('upstream client over plain HTTP', () => {
   let origin: string;
   const hits = new Map<string, number>();
   let release: () => void = () => undefined;
+  /** What /base/intake received: bytes, and whether the request arrived whole (undefined while open). */
+  const intakes: Array<{ bytes: number; complete: boolean | undefined }> = [];
   const routes: Record<string, Handler> = {
     '/base/echo': (req, res) => {
       let size = 0;
@@ -67,6 +70,14 @@ describe('upstream client over plain HTTP', () => {
       if ((hits.get(req.url!) ?? 0) === 1) return req.socket.destroy();
       res.end('ok');
     },
+    '/base/intake': (req, res) => {
+      const record: { bytes: number; complete: boolean | undefined } = { bytes: 0, complete: undefined };
+      intakes.push(record);
+      req.on('data', (c: Buffer) => (record.bytes += c.length));
+      req.on('end', () => res.end('taken'));
+      req.on('close', () => (record.complete = req.complete));
+    },
+    '/base/unread': () => undefined, // never reads the body, never answers
     '/base/busy': (req, res) => {
       res.statusCode = hits.get(req.url!) === 1 ? 503 : 200;
       res.end(res.statusCode === 503 ? 'busy' : 'ok');
@@ -155,6 +166,87 @@ describe('upstream client over plain HTTP', () => {
     expect({ status: postBusy.status, hits: hits.get('/base/busy?post') }).toEqual({ status: 503, hits: 1 });
     await read(postBusy.body);
     await client.close();
+  });
+
+  const settled = async () => {
+    for (let i = 0; i < 200 && intakes.some((r) => r.complete === undefined); i++) await new Promise((r) => setTimeout(r, 10));
+    return intakes.map((r) => r.complete);
+  };
+
+  it("a body that stops arriving is the caller's fault: 408 request_timeout, and the upstream never gets all of it", async () => {
+    intakes.length = 0;
+    const client = createUpstreamClient(target(origin, { basePath: '/base', timeoutMs: 5000, bodyIdleTimeoutMs: 200, retries: 0 }));
+    const body = new PassThrough();
+    body.write('{"name":');
+    expect(await refusal(client.send({ method: 'POST', path: '/intake', headers: {}, body, bodyLimit: 1000 }))).toEqual({
+      code: 'request_timeout',
+      status: 408,
+    });
+    expect(await settled()).toEqual([false]);
+    await client.close();
+  });
+
+  it("a body still trickling in when the total timeout runs out is the caller's delay too (408, not 504)", async () => {
+    intakes.length = 0;
+    const client = createUpstreamClient(target(origin, { basePath: '/base', timeoutMs: 400, bodyIdleTimeoutMs: 5000, retries: 0 }));
+    const body = new PassThrough();
+    const trickle = setInterval(() => body.write('x'), 50);
+    try {
+      expect(await refusal(client.send({ method: 'POST', path: '/intake', headers: {}, body, bodyLimit: 1000 }))).toEqual({
+        code: 'request_timeout',
+        status: 408,
+      });
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(await settled()).toEqual([false]);
+    await client.close();
+  });
+
+  it("an upstream that does not read the body is the upstream's delay: 504, never 408", async () => {
+    const client = createUpstreamClient(target(origin, { basePath: '/base', timeoutMs: 600, bodyIdleTimeoutMs: 100, retries: 0 }));
+    // Always more to send: once the socket buffers are full, only the upstream holds things up.
+    const chunk = Buffer.alloc(64 * 1024);
+    const body = new Readable({
+      read() {
+        this.push(chunk);
+      },
+    });
+    expect(await refusal(client.send({ method: 'POST', path: '/unread', headers: {}, body, bodyLimit: 1024 ** 3 }))).toEqual({
+      code: 'upstream_timeout',
+      status: 504,
+    });
+    body.destroy();
+    await client.close();
+  });
+
+  it('a caller that goes away mid-body gets its own error back (nothing to answer, nothing to blame the upstream for)', async () => {
+    intakes.length = 0;
+    const client = createUpstreamClient(target(origin, { basePath: '/base', retries: 0 }));
+    const body = new PassThrough();
+    body.write('{"name":');
+    const sent = client.send({ method: 'POST', path: '/intake', headers: {}, body, bodyLimit: 1000 }).catch((e: unknown) => e);
+    for (let i = 0; i < 200 && !(intakes[0]?.bytes ?? 0); i++) await new Promise((r) => setTimeout(r, 10));
+    const gone = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+    body.destroy(gone);
+    const err = await sent;
+    expect(err).not.toBeInstanceOf(AppError);
+    expect(err).toBe(gone);
+    expect(await settled()).toEqual([false]);
+    await client.close();
+  });
+
+  it('an answer that is not HTTP is 502 upstream_error (reached, but broken), with no library message', async () => {
+    const garbage = createNet((socket) => socket.once('data', () => socket.end('garbage\r\n\r\n')));
+    const port = await listen(garbage);
+    const client = createUpstreamClient(target(`http://127.0.0.1:${port}`, { retries: 0 }));
+    const err = await client.send({ method: 'GET', path: '/', headers: {}, body: undefined, bodyLimit: 0 }).catch((e: unknown) => e);
+    expect({ code: (err as AppError).code, message: (err as AppError).message }).toEqual({
+      code: 'upstream_error',
+      message: 'The kyc service sent a malformed response',
+    });
+    await client.close();
+    await new Promise((r) => garbage.close(r));
   });
 
   it('an upstream that is not listening answers 502 upstream_unreachable, with no library message', async () => {

@@ -3,6 +3,7 @@
 // and never reaches the upstream; one it allows arrives byte for byte. /openapi.json lists the
 // proxied operations at the caller's paths, with the route's scopes.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -82,7 +83,8 @@ describeEngines('gateway: requests checked against the upstream OpenAPI document
       [
         'gateway:',
         '  upstreams:',
-        `    kyc: { url: "http://127.0.0.1:${port}", retries: 0 }`,
+        // timeout_ms bounds how long a validated body may stall (and keeps the stall test short).
+        `    kyc: { url: "http://127.0.0.1:${port}", retries: 0, timeout_ms: 800, connect_timeout_ms: 500 }`,
         '  routes:',
         `    - { prefix: /kyc/, upstream: kyc, strip_prefix: true, methods: [GET, POST], permission: "kyc:read", write_permission: "kyc:write", openapi: "${openapi}" }`,
       ].join('\n'),
@@ -199,5 +201,28 @@ describeEngines('gateway: requests checked against the upstream OpenAPI document
     });
     // vaultgate's own operations are still there.
     expect(doc.paths['/v1/accounts']).toBeDefined();
+  });
+
+  it('a JSON body that stops arriving is cut off with 408 request_timeout (and the connection closed)', async () => {
+    const answer = await new Promise<{ status: number; headers: IncomingMessage['headers']; body: any }>((resolve, reject) => {
+      const req = httpsRequest(
+        new URL('/kyc/v1/checks', s.url),
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${writer.token}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          rejectUnauthorized: false,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }));
+        },
+      );
+      req.on('error', reject);
+      req.write('{"name":'); // and nothing more
+    });
+    expect([answer.status, answer.body.code, answer.headers.connection]).toEqual([408, 'request_timeout', 'close']);
+    expect(answer.body.request_id).toBe(answer.headers['x-request-id']);
+    expect(seen).toEqual([]);
   });
 });
