@@ -238,7 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       });
       // The authorization server's body parser must see an HTTP/2 body without Content-Length.
       markHttp2BodyOfUnknownLength(request.raw);
-      deps.identity.handle(request.raw, reply.raw);
+      deps.identity.handle(request.raw, reply.raw, { ip: request.clientIp, requestId: String(request.id) });
     }
     return undefined;
   });

@@ -46,6 +46,10 @@ export const AUDIT_ACTIONS = {
   rateLimitLockout: 'ratelimit.lockout',
   /** The shared Redis stopped answering (rate limits fall back; reported once per outage). */
   rateLimitRedisUnavailable: 'ratelimit.redis_unavailable',
+  // Honeytokens (issue 12): decoy credentials planted for attackers to find.
+  decoyCreated: 'client.decoy_create',
+  /** A decoy client id or its token was presented: someone has it who should not. */
+  decoyUsed: 'client.decoy_used',
   // The gateway in front of other services (docs/contract.md §6)
   /** A write (not GET/HEAD) passed to an upstream service, with its upstream, method, path and status. */
   proxiedWrite: 'gateway.proxied_write',

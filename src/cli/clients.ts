@@ -64,10 +64,21 @@ function parseReview(args: string[]): number {
   return days;
 }
 
+function parseDecoy(args: string[]): { tenant: string; name: string; scopes: string[]; tokenDays: number } {
+  const { values } = parseOptions(SPECS.clientsCreateDecoy, args);
+  if (!values.tenant) throw new CliError('--tenant NAME is required');
+  if (!values.name) throw new CliError('--name NAME is required (where it is planted: "ci-secrets wiki page")');
+  const tokenDays = values['token-days'] === undefined ? 365 : Number(values['token-days']);
+  if (!Number.isInteger(tokenDays) || tokenDays < 1 || tokenDays > 3650) throw new CliError('--token-days must be an integer 1..3650');
+  return { tenant: values.tenant, name: values.name, scopes: scopeSet(values.scopes) ?? ['accounts:read'], tokenDays };
+}
+
 export async function clientsCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create' && sub !== 'list' && sub !== 'revoke' && sub !== 'review') throw new CliError(subcommandUsage('clients'));
+  const known = ['create', 'create-decoy', 'list', 'revoke', 'review'];
+  if (sub === undefined || !known.includes(sub)) throw new CliError(subcommandUsage('clients'));
   const input = sub === 'create' ? parseCreate(rest) : undefined;
+  const decoy = sub === 'create-decoy' ? parseDecoy(rest) : undefined;
   const reviewDays = sub === 'review' ? parseReview(rest) : undefined;
   if (sub === 'list') parseOptions(SPECS.clientsList, rest);
   const revokeArgs = sub === 'revoke' ? parseOptions(SPECS.clientsRevoke, rest).positionals : [];
@@ -99,6 +110,25 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
           ...(created.client_secret ? [`client_secret: ${created.client_secret}   (shown once: store it now)`] : []),
           `tenant_id:     ${created.tenant_id}`,
           `scopes:        ${created.scopes.join(' ')}`,
+        ].join('\n'),
+      );
+      return 0;
+    }
+    if (decoy) {
+      const created = await identity.decoys.create(decoy).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'validation_failed') throw new CliError(err.detail ?? err.code);
+        throw err;
+      });
+      // Printed once, like a real client's secret: the point is that it looks like one.
+      print(
+        ctx,
+        created,
+        [
+          `client_id:     ${created.client_id}`,
+          `client_secret: ${created.client_secret}`,
+          `access_token:  ${created.access_token}`,
+          `tenant_id:     ${created.tenant_id}`,
+          'decoy: plant these where they should never be used; any use is refused and raises a critical alert',
         ].join('\n'),
       );
       return 0;

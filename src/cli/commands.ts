@@ -33,6 +33,16 @@ export const SPECS = {
       'default-scopes': { type: 'string', value: '"s1 s2"', help: 'what a token request that names no scope gets' },
     },
   },
+  clientsCreateDecoy: {
+    name: 'clients create-decoy',
+    summary: 'A honeytoken: decoy credentials to plant where attackers look. Any use is refused and raises a critical alert.',
+    options: {
+      tenant,
+      name: { type: 'string', value: 'NAME', help: 'where it is planted, for people (at most 100 characters)' },
+      scopes: { type: 'string', value: '"s1 s2"', help: 'the scopes its decoy token claims (default: accounts:read)' },
+      'token-days': { type: 'string', value: 'N', help: "the decoy token's lifetime, 1..3650 days (default 365)" },
+    },
+  },
   clientsList: { name: 'clients list', summary: 'List the registered clients.', options: {} },
   clientsRevoke: { name: 'clients revoke', summary: 'Revoke a client: its tokens stop working at once.', args: 'CLIENT_ID', options: {} },
   clientsReview: {

@@ -64,6 +64,7 @@ export function authenticateStep(deps: Pick<GatewayDeps, 'authenticate'>) {
       url: request.url,
       certificate: () => peerCertificate(request.raw),
       ip: request.ip,
+      requestId: String(request.id),
     });
   };
 }

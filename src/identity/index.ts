@@ -10,6 +10,7 @@ import { createAssertionSigner } from '../gateway/upstream/assertion.js';
 import { createClientRules, registrableScopes } from './client-input.js';
 import { createClientSecrets } from './client-secret.js';
 import { createClientStore } from './clients.js';
+import { createDecoys } from './decoys.js';
 import { createExternalVerifier } from './external-idp.js';
 import { isOidcPath } from '../lib/oauth-paths.js';
 import { registerInteractionRoutes, type InteractionDeps } from './interactions/routes.js';
@@ -64,16 +65,30 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   // The client store needs the provider's metadata validation, and the provider needs the client
   // store's lookup: the lookup is bound late through this closure.
   let findMetadata: (id: string) => Promise<Record<string, unknown> | undefined> = async () => undefined;
-  const adapter = createAdapterFactory(
+  const decoys = createDecoys({
     db,
-    (id) => findMetadata(id),
-    (err) => {
-      logger.warn(
-        { event: 'oidc.purge_failed', error: (err as Error | undefined)?.name ?? 'Error' },
-        'purging expired OAuth artifacts failed',
-      );
-    },
-  );
+    secrets: clientSecrets,
+    issuer,
+    privateJwks: keys.privateJwks,
+    audit: deps.audit,
+    onAuditFailure: (err) =>
+      logger.warn({ event: 'audit.append_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'audit event could not be written'),
+  });
+  // An unknown client id at the authorization server may be a decoy's: reported once per request.
+  const lookUpClient = async (id: string) => {
+    const metadata = await findMetadata(id);
+    const caller = decoys.context.getStore();
+    if (metadata === undefined && caller !== undefined && caller.reported !== true) {
+      caller.reported = await decoys.reportIfDecoy(id, { how: 'token_request', ip: caller.ip, requestId: caller.requestId });
+    }
+    return metadata;
+  };
+  const adapter = createAdapterFactory(db, lookUpClient, (err) => {
+    logger.warn(
+      { event: 'oidc.purge_failed', error: (err as Error | undefined)?.name ?? 'Error' },
+      'purging expired OAuth artifacts failed',
+    );
+  });
   const provider = buildProvider({
     issuer,
     adapter,
@@ -155,6 +170,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');
       void audit?.record({ action: AUDIT_ACTIONS.replayDetected, outcome: 'denied', clientId, ip }).catch(() => undefined);
     },
+    onStandingRefused: ({ clientId, ip, requestId }) => void decoys.reportIfDecoy(clientId, { how: 'bearer_token', ip, requestId }),
   });
 
   return {
@@ -165,10 +181,12 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
       const m = await store.findMetadata(clientId);
       return m !== undefined && clientSecrets.matches(secret, m.client_secret);
     },
-    handle(req: IncomingMessage, res: ServerResponse) {
-      // Koa handles its own errors (the 'error' event above); nothing to await here.
-      void callback(req, res);
+    handle(req: IncomingMessage, res: ServerResponse, caller) {
+      // Koa handles its own errors (the 'error' event above); nothing to await here. The caller
+      // goes along for the client lookups (a decoy's use is reported with its address).
+      decoys.context.run(caller, () => void callback(req, res));
     },
+    decoys,
     isOidcPath,
     clientRules,
     assertions: createAssertionSigner({ privateJwks: keys.privateJwks, issuer }),

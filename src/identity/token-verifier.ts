@@ -100,6 +100,8 @@ export function createTokenVerifier(deps: {
   external?: ExternalVerifier;
   /** A replayed DPoP proof (for the audit log); never gets the proof or the token. */
   onReplay?: (info: { clientId: string; ip: string | undefined }) => void;
+  /** A validly signed token whose standing is gone (revoked, or its client unknown: maybe a decoy's). */
+  onStandingRefused?: (info: { clientId: string; ip: string | undefined; requestId: string | undefined }) => void;
   cacheSize?: number;
 }): Authenticate {
   const { db, issuer } = deps;
@@ -248,7 +250,10 @@ export function createTokenVerifier(deps: {
     }
 
     const standing = await standingPrincipal(verified, hash);
-    if (!standing) throw refused(dpopScheme);
+    if (!standing) {
+      deps.onStandingRefused?.({ clientId: verified.clientId, ip: req.ip, requestId: req.requestId });
+      throw refused(dpopScheme);
+    }
     // The binding just proven, for whoever is told who called (the gateway's identity assertion).
     const cnf = verified.jkt !== undefined ? { jkt: verified.jkt } : verified.x5t !== undefined ? { 'x5t#S256': verified.x5t } : undefined;
     const principal: Principal = cnf ? { ...standing, cnf } : standing;

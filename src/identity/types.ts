@@ -1,4 +1,5 @@
 // The public surface of the identity capability.
+import type { Decoys } from './decoys.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { MasterKey } from '../crypto/master-key.js';
@@ -110,7 +111,9 @@ export interface Identity {
   /** Whether `secret` is this active client's secret (the token endpoint's lockout lets it through). */
   clientSecretMatches(clientId: string, secret: string): Promise<boolean>;
   /** Node request handler of the authorization server; the gateway hands it every request whose path `isOidcPath` accepts. */
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse, caller: { ip: string; requestId: string }): void;
+  /** Honeytokens: decoy credentials whose every use raises a critical alert (decoys.ts). */
+  decoys: Pick<Decoys, 'create'>;
   isOidcPath(pathname: string): boolean;
   /** The one schema and validator of a new client, for the scopes registrable here (platform + gateway). */
   clientRules: ClientRules;

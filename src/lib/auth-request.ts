@@ -17,6 +17,8 @@ export interface AuthRequest {
    */
   certificate: () => Buffer | undefined;
   ip?: string;
+  /** For the audit event of a refusal worth one (a decoy token). */
+  requestId?: string;
 }
 
 /**

@@ -46,6 +46,8 @@ export interface AlertRules {
   audit_chain_broken: RuleSettings;
   /** The shared Redis became unreachable: limits run per node, money routes fail closed. */
   shared_store_unavailable: RuleSettings;
+  /** A decoy credential (honeytoken) was presented: someone has what they should not. */
+  honeytoken_used: RuleSettings;
 }
 
 export type NotifierSettings =
@@ -79,6 +81,7 @@ export function defaultAlertRules(): AlertRules {
     replay_detected: rule(1, 60, 'critical'),
     audit_chain_broken: rule(1, 3600, 'critical'),
     shared_store_unavailable: rule(1, 3600, 'high'),
+    honeytoken_used: rule(1, 60, 'critical'),
   };
 }
 

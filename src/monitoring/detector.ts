@@ -194,6 +194,20 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           );
         }
         return;
+      case AUDIT_ACTIONS.decoyUsed:
+        // About the decoy (each planted decoy tells where a leak happened); the caller's address is
+        // in the summary and the audit event.
+        if (rules.honeytoken_used.enabled) {
+          const what = e.details?.how === 'bearer_token' ? 'access token' : 'credentials';
+          fire(
+            'honeytoken_used',
+            `client:${e.clientId ?? 'unknown'}`,
+            e.tenantId,
+            `the decoy ${what} of ${e.clientId ?? 'a decoy client'} presented from ${e.ip ?? 'an unknown address'}`,
+            evidence,
+          );
+        }
+        return;
       case AUDIT_ACTIONS.rateLimitRedisUnavailable:
         if (rules.shared_store_unavailable.enabled) {
           fire(

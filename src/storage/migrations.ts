@@ -352,6 +352,22 @@ CREATE TABLE usage_minutes (
 CREATE INDEX usage_minutes_tenant ON usage_minutes(tenant_id, minute);
 `,
   },
+  {
+    version: 9,
+    name: 'decoy_clients',
+    // Honeytokens (issue 12): client ids handed out to be planted where an attacker looks. Apart from
+    // the clients table, so no path that activates or lists clients can ever make one usable; no
+    // secret is stored, because no secret makes a decoy work. Looked up only when a client id or a
+    // token's client is unknown.
+    up: ({ int }) => `
+CREATE TABLE decoy_clients (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  name TEXT NOT NULL,
+  created_at ${int} NOT NULL
+);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

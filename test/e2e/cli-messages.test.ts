@@ -110,7 +110,7 @@ describe('a bad CLI option is named in one line', () => {
     [['start', 'now'], 'vaultgate: start: unexpected argument now (see vaultgate start --help)'],
     [
       ['clients', 'remove'],
-      'vaultgate: usage: vaultgate clients create | vaultgate clients list | vaultgate clients revoke | vaultgate clients review (see vaultgate clients SUBCOMMAND --help)',
+      'vaultgate: usage: vaultgate clients create | vaultgate clients create-decoy | vaultgate clients list | vaultgate clients revoke | vaultgate clients review (see vaultgate clients SUBCOMMAND --help)',
     ],
     [['frobnicate'], 'vaultgate: unknown command "frobnicate" (see vaultgate --help)'],
   ])('%j', async (args, line) => {

@@ -39,7 +39,7 @@ it('serves plain HTTP behind a proxy with the https issuer (trustProxy)', async 
     logger: { warn: noop, info: noop, error: noop },
     trustProxy: true,
   });
-  const server = createServer((req, res) => identity.handle(req, res));
+  const server = createServer((req, res) => identity.handle(req, res, { ip: req.socket.remoteAddress ?? '', requestId: 'test' }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   try {

@@ -54,7 +54,7 @@ export async function startHarness(db: Database, options: { trustProxy?: boolean
   };
   const server: Server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
     const pathname = new URL(req.url ?? '/', 'https://localhost').pathname;
-    if (identity?.isOidcPath(pathname)) handler(req, res);
+    if (identity?.isOidcPath(pathname)) handler(req, res, { ip: req.socket.remoteAddress ?? '', requestId: 'test' });
     else {
       res.statusCode = 404;
       res.end();
