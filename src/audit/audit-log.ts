@@ -12,6 +12,7 @@ import { loadAuditKey, type AuditKey } from './audit-key.js';
 import { canonicalJson, checkpointMessage, eventHash, type ChainFields } from './chain.js';
 import type { AuditEvent, AuditEventInput, AuditLog } from './types.js';
 import { verifyChain, type VerifyResult } from './verify.js';
+import { recordVerification } from './verifications.js';
 
 export interface AuditLogOptions {
   db: Database;
@@ -178,7 +179,10 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
     },
     checkpoint,
     async verify() {
-      return verifyChain(db, await auditKey());
+      const result = await verifyChain(db, await auditKey());
+      // Remembered for the posture check; never a reason to fail the verification itself.
+      if (result.ok) await recordVerification(db, result).catch(() => undefined);
+      return result;
     },
     async publicJwk() {
       return (await auditKey()).publicJwk;

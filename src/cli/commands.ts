@@ -44,6 +44,12 @@ export const SPECS = {
     },
   },
   clientsList: { name: 'clients list', summary: 'List the registered clients.', options: {} },
+  doctor: {
+    name: 'doctor',
+    summary:
+      'Posture check: configuration risks of this deployment (TLS, keys, limits, Redis, unused scopes, audit). Exit 1 on a high one.',
+    options: {},
+  },
   clientsRevoke: { name: 'clients revoke', summary: 'Revoke a client: its tokens stop working at once.', args: 'CLIENT_ID', options: {} },
   clientsReview: {
     name: 'clients review',

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   backup: async () => (await import('./backup.js')).backupCommand,
   restore: async () => (await import('./backup.js')).restoreCommand,
   usage: async () => (await import('./usage.js')).usageCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
 
 /** The whole CLI at a glance, from the same table every command parses with. */

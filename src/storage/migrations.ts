@@ -368,6 +368,21 @@ CREATE TABLE decoy_clients (
 );
 `,
   },
+  {
+    version: 10,
+    name: 'audit_verifications',
+    // When the audit chain last verified intact (the server's periodic check, `audit verify`), for
+    // the posture check (`vaultgate doctor`: "not verified in 24 h"). Outside the chain on purpose:
+    // a verification must not change what it verified. One row per verification, swept to 100.
+    up: ({ int }) => `
+CREATE TABLE audit_verifications (
+  verified_at ${int} NOT NULL,
+  events ${int} NOT NULL,
+  head_seq ${int} NOT NULL
+);
+CREATE INDEX audit_verifications_at ON audit_verifications(verified_at);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */
