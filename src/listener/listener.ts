@@ -142,6 +142,10 @@ function tracker(server: Server) {
   const sockets = new Set<Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('connection', (socket: Socket) => {
+    // No Nagle: an answer written in pieces (headers, then a streamed body) would otherwise wait
+    // for the peer's delayed ACK (~40 ms) between them. http.Server does this by itself; the
+    // HTTP/2 secure server (which also carries our HTTP/1.1) does not.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

@@ -3,8 +3,8 @@
 // verifies it with the JWKS discovery lists. It replaces the caller's token, which never leaves
 // vaultgate: the upstream cannot replay a token it never saw. The explicit `typ` and `aud` = the
 // upstream's name keep it from passing as an access token or at another upstream (RFC 8725 §3.11).
-import { randomBytes } from 'node:crypto';
-import { importJWK, SignJWT, type JWK } from 'jose';
+import { createPrivateKey, randomBytes, sign, type JsonWebKey } from 'node:crypto';
+import type { JWK } from 'jose';
 
 export const ASSERTION_TYP = 'vaultgate-assertion+jwt';
 /** Seconds; short, because it is minted per request and only has to survive one hop. */
@@ -40,24 +40,31 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
   if (jwk?.kid === undefined) throw new Error('the platform key set has no ES256 private key with a kid');
   const kid = jwk.kid;
   const now = options.now ?? Date.now;
-  // Imported once, on first use: a promise made here could reject with nobody listening.
-  let key: ReturnType<typeof importJWK> | undefined;
+  // Signed here with node:crypto, synchronously: one ECDSA signature is cheaper than the promise,
+  // the thread-pool hop and the claim builder of a JOSE library, and this runs once per proxied
+  // request. The output is a plain compact JWS (RFC 7515): header and claims as JSON, base64url,
+  // and the signature as R || S (RFC 7518 §3.4), verified by any JOSE library.
+  const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  const header = Buffer.from(JSON.stringify({ alg: 'ES256', typ: ASSERTION_TYP, kid })).toString('base64url');
 
   return {
     async sign(input) {
-      key ??= importJWK(jwk, 'ES256');
       const iat = Math.floor(now() / 1000);
-      const claims: Record<string, unknown> = { tenant_id: input.tenantId, client_id: input.clientId, scope: input.scope };
+      const claims: Record<string, unknown> = {
+        iss: options.issuer,
+        aud: input.audience,
+        sub: input.subject,
+        jti: randomBytes(16).toString('base64url'),
+        iat,
+        exp: iat + ASSERTION_LIFETIME,
+        tenant_id: input.tenantId,
+        client_id: input.clientId,
+        scope: input.scope,
+      };
       if (input.cnf !== undefined) claims.cnf = { ...input.cnf };
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES256', typ: ASSERTION_TYP, kid })
-        .setIssuer(options.issuer)
-        .setAudience(input.audience)
-        .setSubject(input.subject)
-        .setJti(randomBytes(16).toString('base64url'))
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + ASSERTION_LIFETIME)
-        .sign(await key);
+      const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+      const signature = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
+      return `${signingInput}.${signature.toString('base64url')}`;
     },
   };
 }
