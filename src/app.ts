@@ -38,6 +38,8 @@ import { createUpstreamGateway, type UpstreamGateway } from './gateway/upstream/
 import { withUpstreamOperations } from './gateway/upstream/openapi-listing.js';
 import { DISPATCH_POLICY, routeConfig, routePattern } from './gateway/route-label.js';
 import { analyticsRoutes } from './analytics/routes.js';
+import { securityScanRoutes } from './security-scans/routes.js';
+import { createScanStore } from './security-scans/store.js';
 import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
 import './analytics/body-bytes.js';
 import type { Database } from './storage/types.js';
@@ -83,6 +85,7 @@ function observabilityRoutes(deps: AppDeps) {
   return [
     ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
     ...analyticsRoutes({ db: deps.db, seesAllTenants }),
+    ...securityScanRoutes({ store: createScanStore(deps.db), seesAllTenants }),
     ...(deps.monitoring
       ? monitoringRoutes({
           alerts: deps.monitoring.alerts,

@@ -9,6 +9,7 @@ import { EXTERNAL_IDP_VARS, parseExternalIdp, type ExternalIdpSettings } from '.
 import { parseAlertsConfig, type AlertSettings } from './monitoring/alert-config.js';
 import { parseRateLimits, ROUTE_CLASSES, type RateLimitSettings } from './gateway/rate-limit/settings.js';
 import { parseMoneyLimits, type MoneyLimitSettings } from './ledger/money-limits.js';
+import { parseScanSchedule, type ScanScheduleSettings } from './security-scans/config.js';
 import { EMPTY_GATEWAY_SETTINGS, parseGatewayConfig, type GatewaySettings } from './gateway/upstream/config.js';
 
 export type DatabaseConfig = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
@@ -19,6 +20,7 @@ export interface FileConfig {
   alerts?: Record<string, unknown>;
   money_limits?: Record<string, unknown>;
   gateway?: unknown;
+  scan?: unknown;
 }
 
 export interface Config {
@@ -47,6 +49,8 @@ export interface Config {
   moneyLimits: MoneyLimitSettings;
   /** The `gateway` section: upstream services and the routes that lead to them (docs/contract.md §6). */
   gateway: GatewaySettings;
+  /** The `scan` section: the scheduled self-audit (docs/contract.md §8); undefined = none. */
+  scanSchedule: ScanScheduleSettings | undefined;
   logLevel: string;
   /** Optional external OIDC issuer whose access tokens are accepted (issue 4). */
   externalIdp: ExternalIdpSettings | undefined;
@@ -120,7 +124,7 @@ function readableFile(variable: string, file: string | undefined): string | unde
   return path.resolve(file);
 }
 
-const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits', 'gateway']);
+const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits', 'gateway', 'scan']);
 
 /** Paths vaultgate serves itself: no upstream route may shadow them or sit under them. */
 export const RESERVED_PREFIXES = [
@@ -230,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     alerts: parseAlertsConfig(file.alerts),
     moneyLimits: parseMoneyLimits(file.money_limits),
     gateway: parseGateway(file.gateway, env.VAULTGATE_CONFIG),
+    scanSchedule: parseScanSchedule(file.scan),
     logLevel,
     externalIdp: parseExternalIdp(env),
   };

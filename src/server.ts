@@ -19,6 +19,8 @@ import { createIdempotency } from './gateway/idempotency.js';
 import { createCounters } from './gateway/rate-limit/counters.js';
 import { gatewayScopes } from './gateway/upstream/config.js';
 import { createGatewayReloader, type GatewayReloader } from './gateway/upstream/reload.js';
+import { createScanSchedule, type ScanSchedule } from './security-scans/schedule.js';
+import { createScanStore } from './security-scans/store.js';
 import { createMetrics } from './monitoring/metrics.js';
 import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
@@ -35,6 +37,8 @@ export interface RunningServer {
   services: { identity: Awaited<ReturnType<typeof createIdentity>>; audit: AuditService; monitoring: Monitoring };
   /** Re-reads the gateway section of VAULTGATE_CONFIG, as SIGHUP does; undefined without a file. */
   gatewayReloader: GatewayReloader | undefined;
+  /** The scheduled self-audit; undefined without `scan:` in VAULTGATE_CONFIG. */
+  scans: ScanSchedule | undefined;
   close(): Promise<void>;
 }
 
@@ -144,6 +148,26 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     });
     await counters?.ready();
     listener.serve((req, res) => app.routing(req, res));
+    // The scheduled self-audit (scan: { every_hours }): this node scans itself through its own front door.
+    const onAuditFailure = auditAppendFailureHandler({ counter: metrics.auditAppendFailures, logger });
+    const scanSettings = config.scanSchedule;
+    const scans =
+      scanSettings === undefined
+        ? undefined
+        : createScanSchedule({
+            everyHours: scanSettings.everyHours,
+            firstDelayMs: scanSettings.firstDelaySeconds * 1000,
+            // Loaded on first use: the scanner is not needed until the first scan.
+            run: async () =>
+              (await import('./scan/local-scan.js')).scanLocalPlatform(
+                { config, master, db, issuer: publicUrl },
+                { maxRequests: scanSettings.maxRequests },
+              ),
+            store: createScanStore(db),
+            audit,
+            onAuditFailure,
+            logger,
+          });
     const startScopes = gatewayScopes(config.gateway);
     const gatewayReloader =
       config.configFile === undefined
@@ -154,7 +178,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
             gateway: upstreams,
             knownScopes: startScopes,
             audit,
-            onAuditFailure: auditAppendFailureHandler({ counter: metrics.auditAppendFailures, logger }),
+            onAuditFailure,
             logger,
             signals: options.handleSignals ?? false,
           });
@@ -174,6 +198,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       (closing ??= (async () => {
         clearInterval(sweep);
         gatewayReloader?.close();
+        scans?.stop();
         listener.stop();
         // Open alert streams would hold the drain below for its full 10 s: end them first.
         monitoring.streams.closeAll();
@@ -202,7 +227,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    return { url: publicUrl, services: { identity, audit, monitoring }, gatewayReloader, close };
+    return { url: publicUrl, services: { identity, audit, monitoring }, gatewayReloader, scans, close };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -57,6 +57,10 @@ export const AUDIT_ACTIONS = {
   gatewayReloaded: 'gateway.reloaded',
   /** A new gateway table was refused on reload; the old one stays in force. */
   gatewayReloadFailed: 'gateway.reload_failed',
+  // The scheduled self-audit (docs/contract.md §8)
+  securityScanCompleted: 'security.scan_completed',
+  /** A finding the previous scheduled scan did not have. */
+  securityScanFinding: 'security.scan_finding',
   // The audit log itself
   auditVerifyFailed: 'audit.verify_failed',
 } as const;

@@ -118,6 +118,22 @@ export const SPECS = {
       'group-by': { type: 'string', value: 'client,route,status', help: 'a subset (default all three)' },
     },
   },
+  scan: {
+    name: 'scan',
+    summary:
+      'Security audit and penetration test (OWASP API Top 10, 2023): the local platform with throwaway clients, or any API with --target.',
+    options: {
+      target: { type: 'string', value: 'URL', help: 'an API to audit from its OpenAPI document (default: the local platform)' },
+      openapi: { type: 'string', value: 'URL|FILE', help: 'its OpenAPI 3.x document, JSON or YAML (default TARGET/openapi.json)' },
+      'token-a': { type: 'string', value: 'T', help: "a principal's bearer token, whose objects B must not see" },
+      'token-b': { type: 'string', value: 'T', help: 'another principal (another tenant or user)' },
+      'token-low': { type: 'string', value: 'T', help: 'a principal lacking the permissions the document declares' },
+      format: { type: 'string', value: 'json|sarif|markdown', help: 'the report (default markdown; --json is --format json)' },
+      out: { type: 'string', value: 'FILE', help: 'write the report there (mode 0600) instead of stdout' },
+      'fail-on': { type: 'string', value: 'high|medium|low|none', help: 'exit 1 when a finding is at or above it (default high)' },
+      'max-requests': { type: 'string', value: 'N', help: 'the request budget, setup included (default 2000)' },
+    },
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 /** Sub-commands per command word, for `vaultgate clients --help` and for a missing one. */

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   restore: async () => (await import('./backup.js')).restoreCommand,
   usage: async () => (await import('./usage.js')).usageCommand,
   doctor: async () => (await import('./doctor.js')).doctorCommand,
+  scan: async () => (await import('./scan.js')).scanCommand,
 };
 
 /** The whole CLI at a glance, from the same table every command parses with. */

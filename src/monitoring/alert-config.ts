@@ -48,6 +48,8 @@ export interface AlertRules {
   shared_store_unavailable: RuleSettings;
   /** A decoy credential (honeytoken) was presented: someone has what they should not. */
   honeytoken_used: RuleSettings;
+  /** The scheduled self-audit found a new problem of medium severity or above. */
+  scan_finding: RuleSettings;
 }
 
 export type NotifierSettings =
@@ -82,6 +84,7 @@ export function defaultAlertRules(): AlertRules {
     audit_chain_broken: rule(1, 3600, 'critical'),
     shared_store_unavailable: rule(1, 3600, 'high'),
     honeytoken_used: rule(1, 60, 'critical'),
+    scan_finding: rule(1, 3600, 'high'),
   };
 }
 

@@ -208,6 +208,19 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           );
         }
         return;
+      case AUDIT_ACTIONS.securityScanFinding: {
+        // Low and info findings stay in the report; the rest are someone's job now.
+        const d = e.details ?? {};
+        if (!rules.scan_finding.enabled || (d.severity !== 'high' && d.severity !== 'medium')) return;
+        fire(
+          'scan_finding',
+          `scan:${String(d.check)} ${String(d.method)} ${String(d.path)}`,
+          null,
+          `the self-audit found a new ${String(d.severity)} ${String(d.owasp)} problem (${String(d.check)}) at ${String(d.method)} ${String(d.path)}`,
+          evidence,
+        );
+        return;
+      }
       case AUDIT_ACTIONS.rateLimitRedisUnavailable:
         if (rules.shared_store_unavailable.enabled) {
           fire(

@@ -383,6 +383,28 @@ CREATE TABLE audit_verifications (
 CREATE INDEX audit_verifications_at ON audit_verifications(verified_at);
 `,
   },
+  {
+    version: 11,
+    name: 'security_scans',
+    // The scheduled self-audit's reports (docs/contract.md §8, `scan: { every_hours }`), kept for
+    // GET /v1/security/scans. The report is the JSON of §8 (scrubbed of tokens and secrets by the
+    // scanner); the counts are columns so a listing does not parse every report.
+    up: ({ int }) => `
+CREATE TABLE security_scans (
+  id TEXT PRIMARY KEY NOT NULL,
+  started_at ${int} NOT NULL,
+  finished_at ${int} NOT NULL,
+  trigger TEXT NOT NULL,
+  requests_sent ${int} NOT NULL,
+  high ${int} NOT NULL,
+  medium ${int} NOT NULL,
+  low ${int} NOT NULL,
+  info ${int} NOT NULL,
+  report TEXT NOT NULL
+);
+CREATE INDEX security_scans_started ON security_scans(started_at);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */
