@@ -124,6 +124,11 @@ export const SPECS = {
       'Security audit and penetration test (OWASP API Top 10, 2023): the local platform with throwaway clients, or any API with --target.',
     options: {
       target: { type: 'string', value: 'URL', help: 'an API to audit from its OpenAPI document (default: the local platform)' },
+      upstream: {
+        type: 'string',
+        value: 'NAME',
+        help: "a service behind the gateway, through its route and from the route's openapi: document",
+      },
       openapi: { type: 'string', value: 'URL|FILE', help: 'its OpenAPI 3.x document, JSON or YAML (default TARGET/openapi.json)' },
       'token-a': { type: 'string', value: 'T', help: "a principal's bearer token, whose objects B must not see" },
       'token-b': { type: 'string', value: 'T', help: 'another principal (another tenant or user)' },

@@ -1,6 +1,7 @@
 // `vaultgate scan`: the security audit of docs/contract.md §8. Without --target it audits the
 // local platform (throwaway clients registered in its database, tokens from its token endpoint,
-// probes from its /openapi.json, all revoked afterwards); with --target any HTTP API from its
+// probes from its /openapi.json, all revoked afterwards); with --upstream NAME a service behind the
+// gateway, through its route, from the route's openapi: document; with --target any HTTP API from its
 // OpenAPI document and the tokens given. Exit 0: nothing at or above --fail-on; 1: something; 2:
 // bad usage or a target that cannot be scanned.
 import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { DocumentError, isObject, parseDocument } from '../scan/openapi.js';
 import { FORMATS, renderReport, type ReportFormat } from '../scan/report/index.js';
 import { DEFAULT_RATE, type ScanTarget } from '../scan/target.js';
 import { SEVERITIES, atLeast, type ScanReport, type Severity } from '../scan/types.js';
+import type { Config } from '../config.js';
+import { withUpstreamOperations } from '../gateway/upstream/openapi-listing.js';
 import { SPECS } from './commands.js';
 import { CliError, openEnvironment, type CommandContext } from './context.js';
 import { parseOptions } from './options.js';
@@ -19,6 +22,7 @@ const DEFAULT_MAX_REQUESTS = 2000;
 
 interface ScanArgs {
   target: URL | undefined;
+  upstream: string | undefined;
   openapi: string | undefined;
   tokens: { a?: string; b?: string; low?: string };
   format: ReportFormat;
@@ -54,6 +58,9 @@ export function parseScanArgs(args: string[], ctx: CommandContext): ScanArgs {
   if (!/^[1-9][0-9]{0,6}$/.test(raw ?? '1')) throw new CliError('--max-requests must be an integer 1..9999999');
   const tokens = { a: values['token-a'], b: values['token-b'], low: values['token-low'] };
   const target = values.target === undefined ? undefined : parseTarget(values.target);
+  if (target && values.upstream !== undefined) throw new CliError('--target and --upstream go separately: one target per scan');
+  if (values.upstream !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(values.upstream))
+    throw new CliError('--upstream names an upstream of gateway.upstreams (a-z, 0-9, -)');
   if (!target && (values.openapi !== undefined || tokens.a || tokens.b || tokens.low)) {
     throw new CliError('--openapi and --token-* go with --target (the scan of the local platform makes its own principals)');
   }
@@ -61,6 +68,7 @@ export function parseScanArgs(args: string[], ctx: CommandContext): ScanArgs {
     throw new CliError("--token-a and --token-b go together: two principals who must not see each other's objects");
   return {
     target,
+    upstream: values.upstream,
     openapi: values.openapi,
     tokens: Object.fromEntries(Object.entries(tokens).filter(([, v]) => v !== undefined)),
     format: format as ReportFormat,
@@ -139,13 +147,45 @@ async function scanLocal(args: ScanArgs, signal: AbortSignal): Promise<{ report:
   const { scanLocalPlatform } = await import('../scan/local-scan.js');
   const env = await openEnvironment();
   try {
-    const report = await scanLocalPlatform(env, { maxRequests: args.maxRequests, signal }).catch((err: unknown) => {
-      throw err instanceof PlatformUnavailable ? new Unscannable(err.message) : err;
-    });
-    return { report, documentUri: `${env.issuer}/openapi.json` };
+    const upstream = args.upstream === undefined ? undefined : upstreamScan(env.config, env.issuer, args.upstream);
+    const report = await scanLocalPlatform(env, { maxRequests: args.maxRequests, signal, ...(upstream ? { upstream } : {}) }).catch(
+      (err: unknown) => {
+        throw err instanceof PlatformUnavailable ? new Unscannable(err.message) : err;
+      },
+    );
+    return { report, documentUri: upstream?.documentUri ?? `${env.issuer}/openapi.json` };
   } finally {
     await env.db.close();
   }
+}
+
+/** The gateway route to an upstream that has an OpenAPI document: where to scan it, from what, with which scopes. */
+function upstreamScan(config: Readonly<Config>, issuer: string, name: string) {
+  const route = config.gateway.routes.find((r) => r.upstream === name && r.openapi !== undefined);
+  if (route?.openapi === undefined) {
+    const known = [...new Set(config.gateway.routes.filter((r) => r.openapi).map((r) => r.upstream))];
+    throw new CliError(`no gateway route to "${name}" has an openapi: document (routes with one: ${known.join(', ') || 'none'})`);
+  }
+  const scopes = [...new Set([route.permission, route.writePermission])].filter((s) => s !== 'public');
+  // The operations as callers see them (vaultgate's /openapi.json lists them so): at the caller's
+  // paths, each with the route's scope as its security requirement, which the checks read.
+  const document = withUpstreamOperations(
+    {
+      openapi: '3.1.0',
+      info: { title: `${name} behind vaultgate`, version: '1' },
+      paths: {},
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    { ...config.gateway, routes: [route] },
+    scopes,
+  );
+  return {
+    baseUrl: issuer,
+    document,
+    // A and B need some scope to mint a token; a wholly public route gets a harmless read one.
+    scopes: scopes.length > 0 ? scopes : ['alerts:read'],
+    documentUri: route.openapi.file,
+  };
 }
 
 async function scanTarget(args: ScanArgs, target: URL, signal: AbortSignal): Promise<{ report: ScanReport; documentUri: string }> {

@@ -139,7 +139,13 @@ async function fetchJson(http: ScanHttp, url: string, what: string): Promise<Rec
   return res.json;
 }
 
-export async function prepareLocalPlatform(env: PlatformEnvironment, http: ScanHttp): Promise<LocalPlatform> {
+/** `scopes`: what A and B may do (default every data permission of the platform; a gateway route's scopes for --upstream). */
+export async function prepareLocalPlatform(
+  env: PlatformEnvironment,
+  http: ScanHttp,
+  options: { scopes?: readonly string[] } = {},
+): Promise<LocalPlatform> {
+  const principalScopes = [...(options.scopes ?? PRINCIPAL_SCOPES)];
   // Reachable first: nothing is registered for a platform that is not there.
   const discovery = await fetchJson(http, `${env.issuer}/.well-known/openid-configuration`, 'its OpenID discovery');
   const tokenEndpoint = typeof discovery.token_endpoint === 'string' ? discovery.token_endpoint : `${env.issuer}/oauth/token`;
@@ -174,8 +180,8 @@ export async function prepareLocalPlatform(env: PlatformEnvironment, http: ScanH
       registered.push(r);
       return r;
     };
-    const a = await register(tenants[0] as string, 'vaultgate scan: principal A', PRINCIPAL_SCOPES);
-    const b = await register(tenants[1] as string, 'vaultgate scan: principal B', PRINCIPAL_SCOPES);
+    const a = await register(tenants[0] as string, 'vaultgate scan: principal A', principalScopes);
+    const b = await register(tenants[1] as string, 'vaultgate scan: principal B', principalScopes);
     const low = await register(tenants[0] as string, 'vaultgate scan: least privilege', LOW_SCOPES);
     const bound = await register(tenants[0] as string, 'vaultgate scan: DPoP-bound', DPOP_SCOPES, 'dpop');
     const key = await dpopKey();

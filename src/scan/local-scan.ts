@@ -11,9 +11,18 @@ import { platformCa, prepareLocalPlatform, type PlatformEnvironment } from './lo
 import { DEFAULT_RATE } from './target.js';
 import type { ScanReport } from './types.js';
 
+/** A service behind the gateway, scanned through its route (`vaultgate scan --upstream NAME`). */
+export interface UpstreamScan {
+  /** The platform's URL and the route's prefix when it is stripped: where the document's paths start. */
+  baseUrl: string;
+  document: unknown;
+  /** The route's scopes, for the throwaway principals A and B. */
+  scopes: readonly string[];
+}
+
 export async function scanLocalPlatform(
   env: PlatformEnvironment,
-  options: { maxRequests: number; signal?: AbortSignal },
+  options: { maxRequests: number; signal?: AbortSignal; upstream?: UpstreamScan },
 ): Promise<ScanReport> {
   const http = createScanHttp({
     baseUrl: env.issuer,
@@ -23,10 +32,12 @@ export async function scanLocalPlatform(
     signal: options.signal,
   });
   try {
-    const platform = await prepareLocalPlatform(env, http);
+    const { upstream } = options;
+    const platform = await prepareLocalPlatform(env, http, upstream ? { scopes: upstream.scopes } : {});
+    const target = upstream ? { ...platform.target, baseUrl: upstream.baseUrl, document: upstream.document } : platform.target;
     let report: ScanReport;
     try {
-      report = await runScan(platform.target, { maxRequests: options.maxRequests, http, signal: options.signal });
+      report = await runScan(target, { maxRequests: options.maxRequests, http, signal: options.signal });
     } finally {
       await platform.cleanup();
     }
