@@ -73,6 +73,12 @@ function parseDecoy(args: string[]): { tenant: string; name: string; scopes: str
   return { tenant: values.tenant, name: values.name, scopes: scopeSet(values.scopes) ?? ['accounts:read'], tokenDays };
 }
 
+/** What only the service can judge (oidc-provider's view of the metadata, a name's length) is one line too. */
+function validationAsCliError(err: unknown): never {
+  if (err instanceof AppError && err.code === 'validation_failed') throw new CliError(err.detail ?? err.code);
+  throw err;
+}
+
 export async function clientsCommand(args: string[], ctx: CommandContext): Promise<number> {
   const [sub, ...rest] = args;
   const known = ['create', 'create-decoy', 'list', 'revoke', 'review'];
@@ -97,11 +103,7 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
       audit: createAuditLog({ db: env.db, secrets, checkpointIntervalMs: 0 }),
     });
     if (input) {
-      // What only the service can judge (oidc-provider's view of the metadata) is one line too.
-      const created = await identity.clients.create(input).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === 'validation_failed') throw new CliError(err.detail ?? err.code);
-        throw err;
-      });
+      const created = await identity.clients.create(input).catch(validationAsCliError);
       print(
         ctx,
         created,
@@ -115,10 +117,7 @@ export async function clientsCommand(args: string[], ctx: CommandContext): Promi
       return 0;
     }
     if (decoy) {
-      const created = await identity.decoys.create(decoy).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === 'validation_failed') throw new CliError(err.detail ?? err.code);
-        throw err;
-      });
+      const created = await identity.decoys.create(decoy).catch(validationAsCliError);
       // Printed once, like a real client's secret: the point is that it looks like one.
       print(
         ctx,

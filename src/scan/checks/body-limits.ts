@@ -4,9 +4,9 @@
 // accepting either, or failing with a 5xx, leaves memory and CPU to whoever sends the most.
 import { is2xx, type Check, type CheckContext } from '../context.js';
 import { isObject, type Operation } from '../openapi.js';
-import { mayCall } from '../principals.js';
 import { propertiesOf, typesOf } from '../schema.js';
-import { isCreate, rememberCreated } from '../seed.js';
+import { rememberCreated } from '../seed.js';
+import { creationsByA } from './common.js';
 
 const PAD_BYTES = 2 * 1024 * 1024;
 const DEPTH = 10000;
@@ -43,11 +43,10 @@ export const bodyLimits: Check = {
   remediation:
     'Set a body size limit per operation (413 beyond it, a few KiB for most JSON APIs), give strings a maxLength, and refuse deeply nested JSON before parsing it fully.',
   async run(ctx) {
-    const a = ctx.principals.a;
-    if (!a) return 0;
-    await ctx.objects();
+    const creations = await creationsByA(ctx);
+    if (!creations) return 0;
     let tested = 0;
-    for (const op of ctx.doc.operations.filter((o) => isCreate(o) && mayCall(a, o) !== false)) {
+    for (const op of creations.operations) {
       const base = ctx.sampleBody(op);
       if (!isObject(base)) continue;
       tested += 1;

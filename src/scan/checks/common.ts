@@ -1,8 +1,20 @@
 // Small helpers several checks share: the answers a principal got, a documented read that works
 // for a principal (the baseline a refused probe is compared with), and the loopback test.
 import { is2xx, type CheckContext, type Observed } from '../context.js';
-import { isSecured } from '../openapi.js';
-import type { Principal } from '../principals.js';
+import { isSecured, type Operation } from '../openapi.js';
+import { mayCall, type Principal } from '../principals.js';
+import { isCreate } from '../seed.js';
+
+/**
+ * The creations principal A may call, once the object pool is seeded: what the body checks vary.
+ * Undefined without principal A (nothing to create with).
+ */
+export async function creationsByA(ctx: CheckContext): Promise<{ a: Principal; operations: Operation[] } | undefined> {
+  const a = ctx.principals.a;
+  if (!a) return undefined;
+  await ctx.objects();
+  return { a, operations: ctx.doc.operations.filter((o) => isCreate(o) && mayCall(a, o) !== false) };
+}
 
 /** A secured GET the principal was answered 2xx for (seeding the objects first if need be). */
 export async function workingRead(ctx: CheckContext, who: Principal): Promise<Observed | undefined> {

@@ -7,9 +7,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { is2xx, type Check, type CheckContext } from '../context.js';
 import { isItemPath, lastParam } from '../objects.js';
 import { isObject, responseSchema, type Operation, type Schema } from '../openapi.js';
-import { mayCall } from '../principals.js';
 import { propertiesOf, typesOf } from '../schema.js';
-import { isCreate, rememberCreated } from '../seed.js';
+import { rememberCreated } from '../seed.js';
+import { creationsByA } from './common.js';
 
 /** Names that are privileges wherever they appear, declared or not. */
 const PRIVILEGED: Record<string, Schema> = {
@@ -102,11 +102,10 @@ export const massAssignment: Check = {
   remediation:
     'Bind request bodies to an explicit input schema that lists only what a caller may set, and refuse (400) any other property; set status, balances, roles, owners and tenants on the server only.',
   async run(ctx) {
-    const a = ctx.principals.a;
-    if (!a) return 0;
-    await ctx.objects();
+    const creations = await creationsByA(ctx);
+    if (!creations) return 0;
     let tested = 0;
-    for (const op of ctx.doc.operations.filter((o) => isCreate(o) && mayCall(a, o) !== false)) {
+    for (const op of creations.operations) {
       const fields = candidates(op);
       if (Object.keys(fields).length === 0) continue;
       tested += 1;

@@ -4,8 +4,8 @@
 // mistakes. The same body without the property succeeding shows it is that property alone.
 import { is2xx, type Check } from '../context.js';
 import { isObject } from '../openapi.js';
-import { mayCall } from '../principals.js';
-import { isCreate, rememberCreated } from '../seed.js';
+import { rememberCreated } from '../seed.js';
+import { creationsByA } from './common.js';
 
 export const unknownProperties: Check = {
   id: 'unknown-properties',
@@ -15,11 +15,11 @@ export const unknownProperties: Check = {
   remediation:
     'Validate request bodies against their schema with additionalProperties: false and answer 400 naming the unknown property, so that nothing a caller adds is ever bound to an object.',
   async run(ctx) {
-    const a = ctx.principals.a;
-    if (!a) return 0;
-    await ctx.objects();
+    const creations = await creationsByA(ctx);
+    if (!creations) return 0;
+    const { a } = creations;
     let tested = 0;
-    for (const op of ctx.doc.operations.filter((o) => isCreate(o) && mayCall(a, o) !== false)) {
+    for (const op of creations.operations) {
       const base = ctx.sampleBody(op);
       if (!isObject(base)) continue;
       tested += 1;
