@@ -13,7 +13,9 @@ import {
 
 // Latencies across the whole finite range, log-distributed like real ones, plus exact bounds.
 const latency = fc.oneof(
-  fc.double({ min: -3, max: Math.log10(60_000), noNaN: true }).map((e) => 10 ** e),
+  // At most 60 s: 10 ** log10(60 000) can come out a hair above it, and above 60 s the answer
+  // saturates by design (tested on its own below), outside the bound this property states.
+  fc.double({ min: -3, max: Math.log10(60_000), noNaN: true }).map((e) => Math.min(60_000, 10 ** e)),
   fc.constantFrom(...BUCKET_BOUNDS_MS, 0),
 );
 const stream = fc.array(latency, { maxLength: 300 });
