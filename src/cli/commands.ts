@@ -50,6 +50,15 @@ export const SPECS = {
       'Posture check: configuration risks of this deployment (TLS, keys, limits, Redis, unused scopes, audit). Exit 1 on a high one.',
     options: {},
   },
+  compliance: {
+    name: 'compliance',
+    summary:
+      'The control matrix (FAPI 2.0 Security Profile, OWASP API Top 10 2023, PCI DSS 4.0) with the tests proving each control. Exit 1 when one has none.',
+    options: {
+      format: { type: 'string', value: 'markdown|json', help: 'the matrix (default markdown; --json is --format json)' },
+      out: { type: 'string', value: 'FILE', help: 'write it there instead of stdout' },
+    },
+  },
   clientsRevoke: { name: 'clients revoke', summary: 'Revoke a client: its tokens stop working at once.', args: 'CLIENT_ID', options: {} },
   clientsReview: {
     name: 'clients review',

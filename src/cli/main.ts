@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   usage: async () => (await import('./usage.js')).usageCommand,
   doctor: async () => (await import('./doctor.js')).doctorCommand,
   scan: async () => (await import('./scan.js')).scanCommand,
+  compliance: async () => (await import('./compliance.js')).complianceCommand,
 };
 
 /** The whole CLI at a glance, from the same table every command parses with. */

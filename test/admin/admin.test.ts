@@ -17,6 +17,7 @@ describeEngines('admin API and access review', (engine) => {
 
   const problem = (res: { status: number; body: any }) => ({ status: res.status, code: res.body?.code });
 
+  // @control PCI-8.6.3, PCI-10.2.1.2
   it('creates, lists, reads, narrows and revokes a client; the revoked client gets no token', async () => {
     const created = await s.http.call('/v1/admin/clients', {
       token: admin.token,
@@ -52,6 +53,7 @@ describeEngines('admin API and access review', (engine) => {
     ).toEqual({ status: 400, code: 'validation_failed' });
   });
 
+  // @control OWASP-API5
   it('needs admin:clients (403), and a tenant admin sees only its own tenant (404 for another)', async () => {
     const plain = await s.newClient('globex', ['accounts:read']);
     expect(problem(await s.http.call('/v1/admin/clients', { token: plain.token }))).toEqual({ status: 403, code: 'insufficient_scope' });
@@ -81,6 +83,7 @@ describeEngines('admin API and access review', (engine) => {
     expect(none.body.error).toBe('invalid_scope');
   });
 
+  // @control PCI-8.6.3
   it('the access review names exactly the scopes given but never used, and idle clients', async () => {
     const svc = await s.newClient('hooli', ['accounts:read', 'customers:read', 'transfers:read', 'ledger:fund']);
     const idle = await s.newClient('hooli', ['accounts:read']);

@@ -31,6 +31,7 @@ describeEngines('audit trail through the API', (engine: Engine) => {
     );
   }
 
+  // @control PCI-10.2.1, PCI-10.2.1.4, PCI-10.2.2
   it('writes one event per action performed, and nothing for reads or replays', async () => {
     const before = await actions();
     const cus = await s.http.call('/v1/customers', { token: acme.token, body: { full_name: 'Ada Lovelace', email: 'ada@example.com' } });
@@ -92,6 +93,7 @@ describeEngines('audit trail through the API', (engine: Engine) => {
     expect(await s.server.services.audit.verify()).toMatchObject({ ok: true });
   });
 
+  // @control PCI-10.2.1
   it('a transfer whose audit write fails is not posted', async () => {
     const db = s.database.db;
     const cus = await s.http.call('/v1/customers', { token: acme.token, body: { full_name: 'Grace Hopper', email: 'grace@example.com' } });
@@ -142,6 +144,7 @@ describeEngines('audit trail through the API', (engine: Engine) => {
     expect((await snapshot()).events).toBe(before.events + 1);
   });
 
+  // @control PCI-10.3.1
   it('lists events with filters; a tenant auditor sees only its tenant, the platform sees all', async () => {
     const mine = await s.http.call('/v1/audit-events?action=transfer.create&outcome=success&limit=1', { token: auditor.token });
     expect(mine.status).toBe(200);
@@ -182,6 +185,7 @@ describeEngines('audit trail through the API', (engine: Engine) => {
     expect((await s.http.call('/v1/audit-events', { token: acme.token })).body.code).toBe('insufficient_scope');
   });
 
+  // @control PCI-10.3.3
   it('exports JSON lines, and publishes the checkpoint key', async () => {
     const res = await s.http.call('/v1/audit-events/export?action=transfer.create', { token: auditor.token });
     expect(res.status).toBe(200);

@@ -68,12 +68,14 @@ describeEngines('audit chain', (engine: Engine) => {
     expect(await audit.verify()).toMatchObject({ ok: true, events: 40, checkpoints: 1, head: { seq: 40 } });
   });
 
+  // @control PCI-10.3.2, PCI-10.5.1
   it('refuses updates and deletes of stored events (append-only)', async () => {
     const { db } = await setup(2);
     await expect(db.run("UPDATE audit_events SET outcome = 'failure' WHERE seq = 1")).rejects.toThrow();
     await expect(db.run('DELETE FROM audit_events WHERE seq = 2')).rejects.toThrow();
   });
 
+  // @control PCI-10.3.2, PCI-10.3.4
   it('detects a modified event', async () => {
     const { db, audit } = await setup();
     await dropGuards(db);
@@ -81,6 +83,7 @@ describeEngines('audit chain', (engine: Engine) => {
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 4, reason: 'modified' });
   });
 
+  // @control PCI-10.3.4
   it('detects a deleted event', async () => {
     const { db, audit } = await setup();
     await dropGuards(db);
@@ -88,6 +91,7 @@ describeEngines('audit chain', (engine: Engine) => {
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 5, reason: 'deleted' });
   });
 
+  // @control PCI-10.3.4
   it('detects a deleted event whose successors were renumbered', async () => {
     const { db, audit } = await setup();
     await dropGuards(db);
@@ -96,6 +100,7 @@ describeEngines('audit chain', (engine: Engine) => {
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 5 });
   });
 
+  // @control PCI-10.3.4
   it('detects an inserted event, even one with a correctly computed hash', async () => {
     const { db, audit } = await setup();
     await dropGuards(db);
@@ -190,6 +195,7 @@ describeEngines('audit chain', (engine: Engine) => {
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 3, reason: 'chain_broken' });
   });
 
+  // @control PCI-10.3.4
   it('detects a truncated tail through the signed checkpoint, even with the head rewound', async () => {
     const { db, audit } = await setup();
     expect(await audit.checkpoint()).toMatchObject({ seq: 10 });
@@ -217,6 +223,7 @@ describeEngines('audit chain', (engine: Engine) => {
     expect(await audit.verify()).toMatchObject({ ok: false, firstBadSeq: 10, reason: 'checkpoint_signature' });
   });
 
+  // @control PCI-10.3.4
   it('`vaultgate audit verify --json`: exit 0 when intact; exit 1 and the first bad seq on stderr otherwise', async () => {
     const { t, db, audit, dir } = await setup();
     await audit.checkpoint();

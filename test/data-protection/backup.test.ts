@@ -49,6 +49,7 @@ describe('encrypted backup and restore (SQLite)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  // @control PCI-3.5.1
   it('writes an authenticated, encrypted backup (0600) while the server runs', { timeout: 120_000 }, async () => {
     const res = await cli(['backup', '--out', backup, '--json'], s.env);
     expect(res.code, res.stderr).toBe(0);

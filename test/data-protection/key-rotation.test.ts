@@ -103,6 +103,7 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
     expect(Number(left?.n)).toBe(0);
   });
 
+  // @control PCI-3.5.1
   it('every customer still decrypts through the running server', async () => {
     for (const c of customers) {
       const res = await s.http.call(`/v1/customers/${c.id}`, { token });
@@ -145,6 +146,7 @@ describeEngines('KEK rotation while traffic runs', (engine) => {
     expect(text).not.toMatch(/g1\.[A-Za-z0-9_-]{40,}/); // no sealed value (wrapped key or field) either
   });
 
+  // @control PCI-8.6.2
   it('refuses a second KEK source and a malformed VAULTGATE_MASTER_KEY without echoing it', async () => {
     const both = await cli(['keys', 'status'], {
       ...s.env,

@@ -18,6 +18,7 @@ describeEngines('secret box', (engine) => {
   });
   afterAll(async () => t?.dispose());
 
+  // @control PCI-3.5.1
   it('seals, opens, survives rotation, refuses another owner or field, and is shredded with its key', async () => {
     const keyDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-sb-'));
     onTestFinished(() => rmSync(keyDir, { recursive: true, force: true }));

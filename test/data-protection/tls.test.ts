@@ -70,6 +70,7 @@ describe('TLS versions and cipher suites', () => {
     });
   });
 
+  // @control FAPI2-NET-TLS, PCI-4.2.1, OWASP-API8
   it('refuses TLS 1.0 and TLS 1.1', async () => {
     for (const version of ['TLSv1', 'TLSv1.1'] as const) {
       const h = await connect(s.url, { minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' });
@@ -77,6 +78,7 @@ describe('TLS versions and cipher suites', () => {
     }
   });
 
+  // @control FAPI2-NET-TLS, PCI-4.2.1
   it('accepts TLS 1.2 only with ECDHE + AEAD suites', async () => {
     const good = await connect(s.url, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
     expect(good).toMatchObject({ ok: true, protocol: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
@@ -87,6 +89,7 @@ describe('TLS versions and cipher suites', () => {
     }
   });
 
+  // @control OWASP-API8
   it('sends HSTS', async () => {
     const res = await s.http.call('/healthz');
     expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
@@ -176,6 +179,7 @@ describe('mutual TLS (VAULTGATE_TLS_CLIENT_CA)', () => {
     expect(h).toMatchObject({ ok: true, status: 200 });
   });
 
+  // @control PCI-4.2.1
   it('refuses a certificate from a foreign CA at the TLS layer', async () => {
     const h = await connect(s.url, { ...foreign, httpPath: '/healthz' });
     expect(h.status ?? 0).toBe(0);

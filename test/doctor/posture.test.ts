@@ -91,6 +91,7 @@ describe('vaultgate doctor', () => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+  // @control OWASP-API8, PCI-10.3.4
   it('on a fresh deployment: the development certificate (exit 1), an audit chain never verified, then fixed by audit verify', async () => {
     const env = { VAULTGATE_DATA_DIR: dataDir };
     const first = await runCli(['doctor', '--json'], env);

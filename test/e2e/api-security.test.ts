@@ -61,6 +61,7 @@ describeEngines('API security answers', (engine) => {
     return new SignJWT({ ...real, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg, typ: 'at+jwt', kid: jwk.kid }).sign(key);
   }
 
+  // @control FAPI2-RS-ERRORS, OWASP-API2
   it('refuses a request without a token: 401 invalid_token with WWW-Authenticate', async () => {
     const res = await s.http.call(`/v1/accounts/${accountA}`);
     expectProblem(res, 401, 'invalid_token');
@@ -72,6 +73,7 @@ describeEngines('API security answers', (engine) => {
     expect(res.status).toBe(200);
   });
 
+  // @control FAPI2-RS-VALIDATE, OWASP-API2
   it('refuses an expired token', async () => {
     const now = Math.floor(Date.now() / 1000);
     const res = await s.http.call(`/v1/accounts/${accountA}`, { token: await forge({ iat: now - 1200, exp: now - 600 }) });
@@ -79,6 +81,7 @@ describeEngines('API security answers', (engine) => {
     expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
   });
 
+  // @control FAPI2-RS-VALIDATE, OWASP-API2
   it('refuses a tampered token (payload changed, signature kept)', async () => {
     const [h, p, sig] = acme.token.split('.');
     const payload = JSON.parse(Buffer.from(p as string, 'base64url').toString());
@@ -92,11 +95,13 @@ describeEngines('API security answers', (engine) => {
     expectProblem(res, 401, 'invalid_token');
   });
 
+  // @control FAPI2-RS-VALIDATE
   it('refuses a token for another audience', async () => {
     const res = await s.http.call(`/v1/accounts/${accountA}`, { token: await forge({ aud: 'https://other.example' }) });
     expectProblem(res, 401, 'invalid_token');
   });
 
+  // @control FAPI2-CRYPTO-ALGS, OWASP-API2
   it('refuses alg:none, HMAC-signed and foreign-key tokens', async () => {
     const claims = decodeJwt(acme.token);
     const none = new UnsecuredJWT({ ...claims }).setIssuedAt().setExpirationTime('5m').encode();
@@ -112,11 +117,13 @@ describeEngines('API security answers', (engine) => {
     expectProblem(await s.http.call(`/v1/accounts/${accountA}`, { token: foreign }), 401, 'invalid_token');
   });
 
+  // @control FAPI2-RS-HEADER
   it('refuses a token in the query string', async () => {
     const res = await s.http.call(`/v1/accounts/${accountA}?access_token=${acme.token}`);
     expectProblem(res, 400, 'invalid_request');
   });
 
+  // @control FAPI2-RS-VALIDATE, FAPI2-RS-ERRORS, OWASP-API5
   it('answers 403 insufficient_scope for a missing permission', async () => {
     const reader = await s.newClient('acme', ['accounts:read']);
     const res = await s.http.call('/v1/transfers', {
@@ -136,6 +143,7 @@ describeEngines('API security answers', (engine) => {
     expect(res.body.error).toBe('invalid_scope');
   });
 
+  // @control FAPI2-RS-ENTITY, OWASP-API1
   it("answers 404 not_found for another tenant's objects, exactly as for unknown ids", async () => {
     const unknown = await s.http.call('/v1/accounts/acc_00000000000000000000000000', { token: globex.token });
     expectProblem(unknown, 404, 'not_found');
@@ -161,6 +169,7 @@ describeEngines('API security answers', (engine) => {
     expect(await balances()).toEqual([10000, 0]);
   });
 
+  // @control OWASP-API3
   it('refuses unknown properties with 400 validation_failed naming the property', async () => {
     const res = await s.http.call('/v1/accounts', {
       token: acme.token,
@@ -220,6 +229,7 @@ describeEngines('API security answers', (engine) => {
     expectProblem(bad, 400, 'invalid_request');
   });
 
+  // @control OWASP-API3
   it('refuses prototype pollution attempts', async () => {
     const res = await s.http.call('/v1/customers', {
       token: acme.token,
@@ -228,6 +238,7 @@ describeEngines('API security answers', (engine) => {
     expect(res.status).toBe(400);
   });
 
+  // @control OWASP-API4
   it('answers 413 for an oversized body', async () => {
     const res = await s.http.call('/v1/customers', {
       token: acme.token,
@@ -269,6 +280,7 @@ describeEngines('API security answers', (engine) => {
     expect(await balances()).toEqual([10000, 0]);
   });
 
+  // @control FAPI2-RS-VALIDATE, PCI-8.6.3
   it('stops every token of a revoked client at once', async () => {
     const doomed = await s.newClient('acme', ['accounts:read']);
     expect((await s.http.call(`/v1/accounts/${accountA}`, { token: doomed.token })).status).toBe(200);
@@ -278,6 +290,7 @@ describeEngines('API security answers', (engine) => {
     expect(again.status).toBe(401);
   });
 
+  // @control OWASP-API8
   it('sends the security headers of docs/contract.md §3 on answers and errors', async () => {
     for (const res of [await s.http.call(`/v1/accounts/${accountA}`, { token: acme.token }), await s.http.call('/v1/nowhere')]) {
       expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);

@@ -200,6 +200,7 @@ describe('errors before the gateway, and headers everywhere', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API8
   it('router errors answer in problem+json with the request id', async () => {
     const client = await s.newClient('acme', ['customers:read']);
     expectProblem(await s.http.call('/v1/customers/%zz', { token: client.token }), 400, 'invalid_request');

@@ -109,6 +109,7 @@ describeEngines('ledger through the API', (engine) => {
     expect(await available(a)).toBe(1000);
   });
 
+  // @control OWASP-API6
   it('concurrent requests with one Idempotency-Key create exactly one transfer', async () => {
     const a = await openAccount();
     const b = await openAccount();

@@ -43,6 +43,7 @@ describeEngines('personal data at rest', (engine) => {
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API3
   it('returns the personal fields, national_id only as its last four characters', async () => {
     const res = await s.http.call(`/v1/customers/${customerId}`, { token });
     const { national_id: _omit, ...rest } = PERSON;
@@ -50,6 +51,7 @@ describeEngines('personal data at rest', (engine) => {
     expect(res.body).not.toHaveProperty('national_id');
   });
 
+  // @control PCI-3.5.1
   it('stores no personal value in plaintext in the database', async () => {
     const rows = await s.database.db.query('SELECT * FROM customers');
     const dump = JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
@@ -65,6 +67,7 @@ describeEngines('personal data at rest', (engine) => {
     }
   });
 
+  // @control PCI-3.5.1
   it('refuses a ciphertext moved to another field or another customer (authenticated data)', async () => {
     const other = await s.http.call('/v1/customers', { token, body: { full_name: 'Other Person', email: 'other@example.org' } });
     const master = loadMasterKey(path.join(s.dataDir, 'master.key'), { create: false });

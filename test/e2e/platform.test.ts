@@ -30,6 +30,7 @@ describe('OpenAPI and docs', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API9
   it('serves an OpenAPI 3.1 document of every v1 route, with its permission', async () => {
     const res = await s.http.call('/openapi.json');
     expect(res.status).toBe(200);
@@ -105,6 +106,7 @@ describe('configuration', () => {
     }
   });
 
+  // @control PCI-8.6.2
   it('refuses to start with a master key file readable by others, in one line', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vaultgate-cfg-'));
     try {
@@ -157,6 +159,7 @@ describe('the CLI and the process', () => {
     expect(JSON.parse(revoked.stdout)).toEqual({ client_id: doc.client_id, status: 'revoked' });
   });
 
+  // @control PCI-8.6.2
   it('first start: dev certificate, 0600 master key and bootstrap credentials printed once; SIGTERM drains', async () => {
     const data = mkdtempSync(path.join(tmpdir(), 'vaultgate-start-'));
     const env = { ...process.env, VAULTGATE_DATA_DIR: data, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn' };

@@ -102,6 +102,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     });
   }
 
+  // @control FAPI2-AS-PAR, FAPI2-AS-ISS, FAPI2-AS-SENDER-CONSTRAINED, PCI-8.3.1
   it('the whole run: PAR → sign-in → code (iss, state) → DPoP token → API call → refresh → revocation → refused', async () => {
     const { code, location, verifier, pages } = await signIn('ada@acme.example', 'accounts:read customers:read');
     // RFC 9207: the issuer in the authorization response; the state comes back.
@@ -207,6 +208,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(await introspect(tokens.access_token)).toEqual({ active: false });
   });
 
+  // @control PCI-8.3.1
   it('TOTP for an operator: enrolment (with the enrolment code) at the first sign-in, recovery codes, then a recovery code signs in (once)', async () => {
     const first = await signIn('olga@acme.example', 'accounts:read');
     // The enrolment code was asked for before any TOTP key was shown.
@@ -228,6 +230,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
   // The lockout itself (after the free attempts, across nodes) is in test/users/signin-lockout.test.ts,
   // with a tight brute-force policy: here the policy is the default one, and all of this file's
   // sign-ins come from one IP, so a lockout here would spill into the other tests.
+  // @control OWASP-API2
   it('sign-in failures never reveal whether the account exists', async () => {
     const control = await signIn('ada@acme.example', 'accounts:read');
     expect(control.code).toBeDefined(); // control: the right password works
@@ -288,6 +291,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(line?.route).toBe('/oauth/interaction/:uid');
   });
 
+  // @control FAPI2-AS-PKCE, FAPI2-AS-RESPONSE-TYPE, FAPI2-AS-REDIRECT
   it('refusals at PAR: no PKCE, plain PKCE, wrong redirect URI, scope beyond registration', async () => {
     const { challenge } = pkce();
     const base = { response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid accounts:read' };
@@ -309,6 +313,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(token.status).toBe(400);
   });
 
+  // @control FAPI2-AS-PAR
   it('refusal: an authorization request without PAR', async () => {
     const { challenge } = pkce();
     const res = await new Browser(s).request(
@@ -328,6 +333,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(location).not.toContain('/oauth/interaction/');
   });
 
+  // @control FAPI2-AS-CODE-LIFETIME, FAPI2-AS-PKCE, FAPI2-AS-REDIRECT
   it('refusals at the token endpoint: a reused code, an expired code, a wrong verifier, a wrong redirect URI', async () => {
     // Each refusal's reason is in the server's log (the client gets only invalid_grant).
     const grantErrors = () =>
@@ -369,6 +375,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     ]);
   });
 
+  // @control FAPI2-RS-SENDER
   it('refusals at the API: replayed proof, proof for another method or URL, bound token without proof or as bearer, stale proof', async () => {
     const { token, dpop } = await tokenFor('ada@acme.example', 'accounts:read');
     const path = `/v1/accounts/${accountA}`;
@@ -414,6 +421,7 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     );
   });
 
+  // @control FAPI2-RS-ENTITY, OWASP-API1, OWASP-API5
   it('roles: a customer sees only its own data (404), an operator moves no money (403), an auditor reads no customers (403)', async () => {
     const ada = await tokenFor('ada@acme.example', 'accounts:read customers:read transfers:write');
     expect((await api(`/v1/accounts/${accountA}`, ada.token, ada.dpop)).status).toBe(200);

@@ -73,6 +73,7 @@ describe('certificate-bound tokens (mTLS, RFC 8705)', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control FAPI2-AS-CLIENT-AUTH, FAPI2-AS-SENDER-CONSTRAINED, FAPI2-RS-SENDER
   it('binds the token to the client certificate; another certificate or none is refused', async () => {
     const svc = await s.newClient('acme');
     const cus = await s.http.call('/v1/customers', { token: svc.token, body: { full_name: 'Ada', email: 'ada@example.com' } });
@@ -157,6 +158,7 @@ describe('external identity provider', () => {
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 403, code: 'insufficient_scope' });
   });
 
+  // @control FAPI2-RS-SENDER
   it('holds a sender-constrained external token to its binding: no Bearer use of a DPoP- or certificate-bound token', async () => {
     for (const cnf of [{ jkt: 'x'.repeat(43) }, { 'x5t#S256': 'y'.repeat(43) }, { unknown: 'z' }]) {
       const bound = await external({ vg_role: 'operator', cnf });

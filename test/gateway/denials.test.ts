@@ -83,6 +83,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// @control PCI-10.2.1.4
 it('a 401 and a 403 of the pipeline each write their audit event, with no monitoring composed in', async () => {
   const id = 'acc_01m8vczrqbrq9ykc5hd2f9xm9f';
   expect((await app.inject({ url: `/v1/things/${id}` })).statusCode).toBe(401);

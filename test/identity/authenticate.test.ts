@@ -105,6 +105,7 @@ describe('authenticate', () => {
     expect([...(await h.identity.authenticate(`Bearer ${narrow}`)).scopes]).toEqual(['accounts:read']);
   });
 
+  // @control FAPI2-RS-ERRORS
   it('missing header: invalid_token without an error attribute (RFC 6750 §3.1)', async () => {
     for (const header of [undefined, '']) {
       const err = await refusal(h.identity.authenticate(header));
@@ -140,12 +141,14 @@ describe('authenticate', () => {
     await expectInvalid(h, `Bearer ${forged}`);
   });
 
+  // @control FAPI2-CRYPTO-ALGS
   it('alg none', async () => {
     const claims = decodeJwt(token);
     await expectInvalid(h, `Bearer ${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims)}.`);
     await expectInvalid(h, `Bearer ${b64({ alg: 'none', typ: 'at+jwt', kid: signingKey.kid })}.${b64(claims)}.`);
   });
 
+  // @control FAPI2-CRYPTO-ALGS, OWASP-API2
   it('HS256, keyed with public or stored material', async () => {
     const claims = decodeJwt(token);
     const row = await h.db.one<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE id = $1', [client.client_id]);
@@ -171,6 +174,7 @@ describe('authenticate', () => {
     expect((await h.identity.authenticate(`Bearer ${await sign()}`)).clientId).toBe(client.client_id);
   });
 
+  // @control FAPI2-RS-VALIDATE
   it('wrong issuer, wrong audience, wrong typ', async () => {
     await expectInvalid(h, `Bearer ${await sign({ iss: 'https://evil.example' })}`);
     await expectInvalid(h, `Bearer ${await sign({ iss: `${h.issuer}/` })}`);
@@ -180,6 +184,7 @@ describe('authenticate', () => {
     await expectInvalid(h, `Bearer ${await sign({ aud: client.client_id }, { typ: 'JWT' })}`);
   });
 
+  // @control FAPI2-RS-VALIDATE
   it('expired (beyond the 5 s tolerance) and not yet valid', async () => {
     const now = Math.floor(Date.now() / 1000);
     await expectInvalid(h, `Bearer ${await sign({ iat: now - 700, exp: now - 60 })}`);
@@ -192,6 +197,7 @@ describe('authenticate', () => {
     }
   });
 
+  // @control FAPI2-RS-SENDER
   it('a sender-constrained (DPoP / mTLS) token presented as a bearer token', async () => {
     // A DPoP-bound one is told that it needs the DPoP scheme and a proof (RFC 9449 §7.1).
     const dpopBound = await refusal(h.identity.authenticate(`Bearer ${await sign({ cnf: { jkt: 'abc' } })}`));
@@ -229,6 +235,7 @@ describe('authenticate', () => {
     await expectInvalid(h, `Bearer ${await sign({ tenant_id: other.tenant_id })}`);
   });
 
+  // @control FAPI2-RS-VALIDATE
   it("a revoked client's unexpired token is refused at once, even when cached", async () => {
     const c = await h.identity.clients.create({ tenant: 'acme-bank', name: 'to-revoke', scopes: ['accounts:read'] });
     const t = await freshToken('accounts:read', c);

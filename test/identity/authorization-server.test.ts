@@ -36,6 +36,7 @@ describeEngines('authorization server', (engine) => {
     expect(isOidcPath('/.well-known/other')).toBe(false);
   });
 
+  // @control FAPI2-AS-METADATA, FAPI2-CRYPTO-ALGS
   it('discovery lists the /oauth endpoints and only asymmetric algorithms', async () => {
     const res = await httpsCall(`${h.issuer}/.well-known/openid-configuration`);
     expect(res.status).toBe(200);
@@ -67,6 +68,7 @@ describeEngines('authorization server', (engine) => {
     expect(res.json().token_endpoint).toBe(`${h.issuer}/oauth/token`);
   });
 
+  // @control FAPI2-CRYPTO-KEYS
   it('publishes public keys only, with a kid, ES256 among them', async () => {
     const res = await httpsCall(`${h.issuer}/oauth/jwks`);
     expect(res.status).toBe(200);
@@ -124,6 +126,7 @@ describeEngines('authorization server', (engine) => {
     expect(res.json().error).toBe('invalid_client');
   });
 
+  // @control PCI-8.3.2
   it('refuses the stored hash presented as the secret', async () => {
     const row = await h.db.one<{ secret_hash: string }>('SELECT secret_hash FROM clients WHERE id = $1', [client.client_id]);
     const res = await requestToken(h, client.client_id, row!.secret_hash, { scope: 'accounts:read' });
@@ -168,6 +171,7 @@ describeEngines('authorization server', (engine) => {
     }
   });
 
+  // @control FAPI2-AS-NO-ROPC, OWASP-API8
   it('answers OAuth errors as JSON without internals', async () => {
     const res = await httpsCall(`${h.issuer}/oauth/token`, {
       method: 'POST',
@@ -218,6 +222,7 @@ describeEngines('authorization server', (engine) => {
     expect(anonymous.json()).toEqual({ error: 'invalid_request', error_description: 'no client authentication mechanism provided' });
   });
 
+  // @control PCI-8.6.3
   it('a revoked client cannot get tokens any more', async () => {
     const c = await h.identity.clients.create({ tenant: 'acme-bank', name: 'to-revoke', scopes: ['accounts:read'] });
     expect((await requestToken(h, c.client_id, c.client_secret!, { scope: 'accounts:read' })).status).toBe(200);
@@ -236,6 +241,7 @@ describeEngines('authorization server', (engine) => {
     expect(res.json().error).toBe('invalid_scope');
   });
 
+  // @control FAPI2-AS-CLIENT-AUTH
   it('private_key_jwt: a client assertion signed with the registered key gets a token; HS256 assertions are refused', async () => {
     const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
     const c = await h.identity.clients.create({
@@ -304,6 +310,7 @@ describeEngines('authorization server', (engine) => {
 });
 
 describe('secrets at rest [sqlite]', () => {
+  // @control PCI-8.3.2
   it('the client secret appears nowhere in the database file, only its HMAC', async () => {
     const tdb = await createTestDatabase('sqlite');
     const h = await startHarness(tdb.db);

@@ -123,6 +123,7 @@ describe('validateNewClient', () => {
     });
   });
 
+  // @control FAPI2-AS-SENDER-CONSTRAINED, FAPI2-AS-CLIENT-AUTH
   it('an authorization_code client is FAPI: DPoP-bound unless it says mtls', () => {
     expect(validateNewClient(web())).toMatchObject({ grant: 'authorization_code', binding: 'dpop' });
   });
@@ -244,6 +245,7 @@ describe('validateNewUser', () => {
     expect(refusal(() => validateNewUser(user))).toEqual({ code: 'validation_failed', detail });
   });
 
+  // @control PCI-8.3.6
   it('judges the password apart (the CLI reads it last)', () => {
     expect(validatePassword(PASSWORD)).toBe(PASSWORD);
     expect(refusal(() => validatePassword('short'))).toEqual({

@@ -110,6 +110,7 @@ describeEngines('client service', (engine) => {
     await tdb?.dispose();
   });
 
+  // @control FAPI2-CRYPTO-ENTROPY
   it('creates a tenant on first use and reuses it after', async () => {
     const a = await h.identity.clients.create({ tenant: 'lender-one', name: 'a', scopes: ['accounts:read'] });
     const b = await h.identity.clients.create({ tenant: 'lender-one', name: 'b', scopes: ['transfers:read', 'transfers:read'] });

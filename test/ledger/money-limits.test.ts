@@ -156,6 +156,7 @@ describeEngines('ledger posting under money_limits', (engine) => {
     };
   }
 
+  // @control OWASP-API6
   it('refuses each limit before any balance changes; exactly at the limit goes through', async () => {
     expect(await codeOf(deposit(1001n))).toBe('amount_above_maximum');
     expect(await books()).toEqual({ balances: ['customer:0', 'customer:0'], entries: 0, transfers: 0, audited: 0 });

@@ -58,6 +58,7 @@ describeEngines('alerts', (engine: Engine) => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // @control PCI-10.4.1
   it('an enumeration of foreign IDs raises one alert, on the SSE stream and at the signed webhook', async () => {
     const stream: Stream = await openStream(s, soc.token);
     try {

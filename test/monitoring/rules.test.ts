@@ -61,6 +61,7 @@ describe('detector', () => {
     return { raised, d, rules, tick: (ms: number) => (now += ms) };
   };
 
+  // @control PCI-10.4.1
   it('failed sign-ins: per account (brute force) and across accounts from one IP (stuffing)', () => {
     const { raised, d } = setup();
     for (let i = 0; i < 5; i++) d.observe({ kind: 'audit', event: audit('auth.sign_in', { userId: 'usr_1' }) });

@@ -6,6 +6,7 @@ import { startFixtureApi } from './fixture/server.js';
 import { findingsWith, scan, summary } from './helpers.js';
 
 describe('ssrf', () => {
+  // @control OWASP-API7
   it('image_url fetched by the server: found', async () => {
     const findings = await findingsWith(['ssrf'], ['ssrf']);
     expect(findings.map(summary)).toEqual([{ check: 'ssrf', owasp: 'API7:2023', severity: 'high', method: 'POST', path: '/v1/notes' }]);

@@ -21,6 +21,7 @@ describeEngines('vaultgate scan of the running platform', (engine) => {
   });
   afterAll(() => s.close());
 
+  // @control OWASP-API1, OWASP-API2, OWASP-API3, OWASP-API4, OWASP-API5, OWASP-API7, OWASP-API8, OWASP-API9
   it('exit 0, no finding at medium or above, every check run, nothing secret printed, its clients revoked', async () => {
     const res = await runCli(['scan', '--json'], {
       VAULTGATE_DATA_DIR: s.dataDir,

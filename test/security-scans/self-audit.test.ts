@@ -99,6 +99,7 @@ describe('the self-audit schedule: what is new', () => {
     findings,
   });
 
+  // @control PCI-10.4.1
   it('a new medium finding is an audit event and an alert; a low one only an event; a repeat neither', async () => {
     const master = loadMasterKey(path.join(dir, 'master.key'), { create: true });
     const audit = createAuditLog({ db: t.db, secrets: createPlatformSecrets(t.db, master), checkpointIntervalMs: 0 });

@@ -24,6 +24,7 @@ describe('token endpoint brute force', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API2, PCI-8.3.4
   it('locks the client id and the IP after repeated failures, with a generic answer', async () => {
     const client = await s.newClient('acme', ['accounts:read']);
     for (let i = 0; i < 4; i++) {

@@ -25,6 +25,7 @@ rate_limits:
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API4
   it('sheds with 503 + Retry-After while /healthz answers; admitted requests finish', async () => {
     const client = await s.newClient('acme');
     const account = await openAccount(s, client.token);
@@ -74,6 +75,7 @@ describe('slowloris', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API4
   it('disconnects a client that sends its headers slowly', async () => {
     const url = new URL(s.url);
     const socket = tls.connect({

@@ -30,6 +30,7 @@ rate_limits:
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API4
   it(`lets exactly ${L} of a burst of ${N} through and answers the rest 429 with headers`, async () => {
     const results = await Promise.all(Array.from({ length: N }, () => s.http.call('/v1/accounts', { token: client.token })));
     expect(count(results, 200)).toBe(L);
@@ -106,6 +107,7 @@ rate_limits:
     }
   });
 
+  // @control OWASP-API4
   it('limits per IP before authentication, /oauth/* included', async () => {
     const ipOnly = await startTestServer('sqlite', {
       VAULTGATE_CONFIG: writeConfig('rate_limits:\n  ip: { limit: 5, window_seconds: 3600 }\n'),

@@ -22,6 +22,7 @@ rate_limits:
   });
   afterAll(async () => s?.close());
 
+  // @control OWASP-API6
   it('concurrent transfers never exceed the account and tenant rules', async () => {
     const [a, b, c] = [await openAccount(s, client.token), await openAccount(s, client.token), await openAccount(s, client.token)];
     // Deposits are money in: velocity rules do not apply to them.

@@ -33,6 +33,7 @@ describeEngines('client and user changes audited in their own transaction', (eng
   });
   afterAll(async () => s?.close());
 
+  // @control PCI-10.2.1.7
   it('a client create whose audit insert fails leaves no client row (and no new tenant)', async () => {
     const db = s.database.db;
     const clients = s.server.services.identity.clients;
@@ -49,6 +50,7 @@ describeEngines('client and user changes audited in their own transaction', (eng
     ).toBe(1);
   });
 
+  // @control PCI-10.2.1.5
   it('a revoke or scope change whose audit insert fails changes nothing', async () => {
     const db = s.database.db;
     const clients = s.server.services.identity.clients;
@@ -65,6 +67,7 @@ describeEngines('client and user changes audited in their own transaction', (eng
     expect(await count(db, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'client.revoke' AND target = $1", [client_id])).toBe(1);
   });
 
+  // @control PCI-10.2.1.7
   it('a user create whose audit insert fails leaves no user row', async () => {
     const db = s.database.db;
     const users = s.server.services.identity.users;

@@ -31,6 +31,7 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control PCI-8.3.2
   it('the code is long, random and stored only as an HMAC with a 72 h expiry; customers and auditors get none', async () => {
     const created = await s.server.services.identity.users.create({
       tenant: 'acme',
@@ -127,6 +128,7 @@ describe('TOTP enrolment needs the one-time enrolment code', () => {
     expect(events.map((e) => e.action).sort()).toEqual(['user.mfa_enrolled', 'user.mfa_reset']);
   });
 
+  // @control PCI-8.3.4
   it('repeated wrong codes pause the check: then even the right code is refused', async () => {
     const code = await operator('mallory@acme.example');
     for (let i = 0; i < 4; i++) {

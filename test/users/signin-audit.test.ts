@@ -32,6 +32,7 @@ describe('sign-in failure events and the sign_in_failures alert', () => {
   });
   afterAll(async () => s?.close());
 
+  // @control PCI-10.2.1.4, PCI-10.4.1
   it('five failures for one account raise the alert; events carry the blind index and user id, never the e-mail', async () => {
     const soc = await s.newClient('platform', ['alerts:read']);
     const alerts = async () =>

@@ -48,6 +48,7 @@ rate_limits:
     await a?.close();
   });
 
+  // @control PCI-8.3.4
   it('failures on node A lock the account on node B; other accounts still sign in there', async () => {
     // Control: node B signs ada in before the attack.
     expect((await signIn(victimOnB, app, { email: 'ada@acme.example', password: PASSWORD })).code).toBeDefined();

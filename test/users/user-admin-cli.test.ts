@@ -35,6 +35,7 @@ describe('vaultgate users: create, set-role, disable, reset-mfa', () => {
     expect(JSON.parse(aud.stdout).enrolment_code).toBeUndefined();
   });
 
+  // @control PCI-10.2.1.2, PCI-10.2.1.5
   it('set-role: audited, applies to existing tokens at once, and a promotion into a TOTP role needs enrolment', async () => {
     const t = await tokenFor(s, app, { email: 'aud@acme.example', password: PASSWORD }, 'audit:read');
     expect((await apiCall(s, '/v1/audit-events?limit=1', t)).status).toBe(200);
@@ -56,6 +57,7 @@ describe('vaultgate users: create, set-role, disable, reset-mfa', () => {
     expect(JSON.parse(events[0]!.details)).toEqual({ from: 'auditor', to: 'operator' });
   });
 
+  // @control PCI-10.2.1.5
   it('disable: audited, the existing token stops working at once, and sign-in is refused', async () => {
     await users(['create', '--tenant', 'acme', '--email', 'aud2@acme.example', '--role', 'auditor', '--password-stdin'], `${PASSWORD}\n`);
     const t = await tokenFor(s, app, { email: 'aud2@acme.example', password: PASSWORD }, 'audit:read');

@@ -308,6 +308,7 @@ describe('upstream client over HTTPS', () => {
     await new Promise((r) => server.close(r));
   });
 
+  // @control PCI-4.2.1
   it('verifies the upstream with the given CA and presents the client certificate (mTLS)', async () => {
     const client = createUpstreamClient(
       target(origin, { tls: { ca: Buffer.from(ca.cert), cert: Buffer.from(clientCert.cert), key: Buffer.from(clientCert.key) } }),
@@ -321,6 +322,7 @@ describe('upstream client over HTTPS', () => {
     await client.close();
   });
 
+  // @control OWASP-API10, PCI-4.2.1
   it('refuses an upstream whose certificate it cannot verify (no CA given): 502, nothing sent', async () => {
     const client = createUpstreamClient(target(origin, { retries: 0 }));
     expect(await refusal(client.send({ method: 'GET', path: '/', headers: {}, body: undefined, bodyLimit: 0 }))).toEqual({

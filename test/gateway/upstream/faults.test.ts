@@ -376,6 +376,7 @@ describeEngines('gateway faults: upstreams and callers that misbehave', (engine:
     }
   });
 
+  // @control OWASP-API10
   it('a huge answer (50 MiB) is streamed to the caller while the gateway memory stays bounded', async () => {
     const transfer = async () => {
       hugeOrder = [];
@@ -407,10 +408,12 @@ describeEngines('gateway faults: upstreams and callers that misbehave', (engine:
     expect(growth).toBeLessThan(HUGE / 3);
   });
 
+  // @control OWASP-API10
   it('garbage instead of an HTTP response: 502 upstream_error', async () => {
     expectProblem(await call('/garbage/v1/x', { token: reader.token }), 502, 'upstream_error');
   });
 
+  // @control OWASP-API10
   it('a 5xx with mask_errors: 502 upstream_error, none of the upstream body or its length', async () => {
     const res = await call('/app/boom', { token: reader.token });
     expectProblem(res, 502, 'upstream_error');

@@ -101,6 +101,7 @@ describe('upstreamRequestHeaders', () => {
 });
 
 describe('callerResponseHeaders', () => {
+  // @control OWASP-API10
   it('drops hop-by-hop, banners and X-Vaultgate-*, and keeps the rest (Set-Cookie and Content-Length too)', () => {
     const out = callerResponseHeaders({
       connection: 'keep-alive, x-internal-trace',

@@ -122,6 +122,7 @@ describeEngines('gateway: requests checked against the upstream OpenAPI document
     expect(seen[1]!.url).toBe('/v1/checks/chk_7');
   });
 
+  // @control OWASP-API9
   it('answers 404 for an operation the document does not declare, 405 with Allow for a known path', async () => {
     expect(await refused('/kyc/v1/admin/users')).toMatchObject({ status: 404, code: 'not_found' });
     expect(await refused('/kyc/v1/checks/chk_1', { method: 'POST', body: {} })).toMatchObject({
@@ -175,6 +176,7 @@ describeEngines('gateway: requests checked against the upstream OpenAPI document
     expect(seen).toEqual([]);
   });
 
+  // @control OWASP-API9
   it("lists the proxied operations in /openapi.json at the caller's paths, with the route's scopes", async () => {
     const res = await s.http.call('/openapi.json');
     expect(res.status).toBe(200);

@@ -214,6 +214,7 @@ describeEngines('gateway: a service behind vaultgate', (engine: Engine) => {
     denied.agent.destroy();
   });
 
+  // @control PCI-10.2.2
   it('a write reaches the upstream with its body and is audited with upstream, method, path and status', async () => {
     seen = [];
     const res = await s.http.call('/kyc/v1/checks', { token: writer.token, body: { name: 'Ada' } });
