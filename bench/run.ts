@@ -1,62 +1,137 @@
-// `npm run bench`: side by side in one run, over TLS with autocannon:
-//   (a) a bare Fastify hello-world, (b) the authenticated GET /v1/accounts/{id},
-//   (c) POST /v1/transfers with a distinct Idempotency-Key per request,
-// each with its requests/s, p99 latency and ratio to (a). The machine is shared and noisy:
-// read the ratios, not the absolute numbers. BENCH_SECONDS sets the duration of each case.
+// `npm run bench`: side by side in one run, over TLS, 16 connections, the load generator in a
+// process of its own (bench/load-worker.ts):
+//   (a) a bare Fastify hello-world (the baseline, 1.0),
+//   (b) the authenticated GET /v1/accounts/{id},
+//   (c) POST /v1/transfers between one hot pair of accounts,
+//   (d) POST /v1/transfers between two of 32 accounts at random,
+// on SQLite and, when PostgreSQL's binaries are installed (or DATABASE_URL names a server), on a
+// throwaway PostgreSQL with durability on. Each with req/s, p99 and the ratio to (a). The machine
+// is shared and noisy: read the ratios of one run, not absolute numbers. BENCH_SECONDS sets the
+// duration of each case (default 8); BENCH_ENGINES=sqlite (or postgres) runs one engine only;
+// BENCH_CPU_PROF=DIR writes the servers' CPU profiles.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { benchToken, call, load, printTable, spawnServer, unlimitedConfig } from './lib.js';
+import { promisify } from 'node:util';
+import { benchToken, call, spawnServer, unlimitedConfig, type Started } from './lib.js';
+import { startBenchPostgres } from './postgres.js';
 
-const dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-'));
-const configFile = unlimitedConfig(dataDir, ['read', 'write', 'money']);
-const env = { ...process.env, VAULTGATE_DATA_DIR: dataDir, VAULTGATE_PORT: '0', VAULTGATE_LOG_LEVEL: 'warn', VAULTGATE_CONFIG: configFile };
+const run = promisify(execFile);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = 16;
+const ACCOUNTS = 32;
 const bin = path.resolve('bin/vaultgate.js');
 
-const vaultgate = await spawnServer(process.execPath, [bin, 'start'], env);
-const hello = await spawnServer(
-  process.execPath,
-  ['--import', 'tsx', 'bench/hello-server.ts', path.join(dataDir, 'dev-tls-cert.pem'), path.join(dataDir, 'dev-tls-key.pem')],
-  env,
-);
-try {
-  const scopes = 'customers:write accounts:read accounts:write transfers:write ledger:fund';
-  const accessToken = await benchToken(bin, env, vaultgate.url, scopes);
-  const auth = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
-  const post = (p: string, body: object, extra: Record<string, string> = {}) =>
-    call(`${vaultgate.url}${p}`, { method: 'POST', headers: { ...auth, ...extra }, body: JSON.stringify(body) });
-  const customer = await post('/v1/customers', { full_name: 'Bench Customer', email: 'bench@example.com' });
-  const a = (await post('/v1/accounts', { customer_id: customer.body.id, currency: 'EUR' })).body.id;
-  const b = (await post('/v1/accounts', { customer_id: customer.body.id, currency: 'EUR' })).body.id;
-  await post(
-    '/v1/deposits',
-    { account_id: a, amount: 1_000_000_000_000, currency: 'EUR', reference: 'bench' },
-    { 'idempotency-key': randomUUID() },
-  );
+interface Measured {
+  rps: number;
+  p99: number;
+  non2xx: number;
+}
 
-  const results = [
-    await load('(a) Fastify hello-world', { url: `${hello.url}/` }),
-    await load('(b) GET /v1/accounts/{id} (bearer JWT)', { url: `${vaultgate.url}/v1/accounts/${a}`, headers: auth }),
-    await load('(c) POST /v1/transfers (distinct keys)', {
-      url: `${vaultgate.url}/v1/transfers`,
-      method: 'POST',
-      headers: auth,
-      requests: [
-        {
-          method: 'POST',
-          body: JSON.stringify({ source_account_id: a, destination_account_id: b, amount: 1, currency: 'EUR' }),
-          setupRequest: (req: Record<string, any>) => ({ ...req, headers: { ...req.headers, 'idempotency-key': randomUUID() } }),
-        },
-      ],
-    }),
-  ];
-  printTable(`vaultgate baseline (SQLite, TLS, ${process.env.BENCH_SECONDS ?? 8}s per case, 16 connections)`, results);
-  const balance = await call(`${vaultgate.url}/v1/accounts/${b}`, { headers: auth });
-  process.stdout.write(`transfers posted during (c): ${balance.body.balance.available}\n`);
-} finally {
-  vaultgate.child.kill('SIGTERM');
+async function load(spec: { url: string; headers?: Record<string, string>; transfer?: { accounts: string[]; currency: string } }) {
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', 'bench/load-worker.ts', JSON.stringify({ headers: {}, ...spec, seconds: SECONDS, connections: CONNECTIONS })],
+    { maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Measured;
+}
+
+function envFor(dataDir: string, databaseUrl: string | undefined): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    VAULTGATE_DATA_DIR: dataDir,
+    VAULTGATE_PORT: '0',
+    VAULTGATE_LOG_LEVEL: 'warn',
+    VAULTGATE_CONFIG: unlimitedConfig(dataDir, ['read', 'write', 'money']),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+}
+
+/** Starts vaultgate on one engine, seeds 32 funded accounts, and measures (b), (c) and (d). */
+async function measureEngine(engine: string, dataDir: string, databaseUrl: string | undefined): Promise<Record<string, Measured>> {
+  const env = envFor(dataDir, databaseUrl);
+  // BENCH_CPU_PROF=DIR: each vaultgate writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, engine)}`] : [];
+  const server: Started = await spawnServer(process.execPath, [...profile, bin, 'start'], env);
+  try {
+    const scopes = 'customers:write accounts:read accounts:write transfers:write ledger:fund';
+    const auth = { authorization: `Bearer ${await benchToken(bin, env, server.url, scopes)}`, 'content-type': 'application/json' };
+    const post = (p: string, body: object) =>
+      call(`${server.url}${p}`, { method: 'POST', headers: { ...auth, 'idempotency-key': randomUUID() }, body: JSON.stringify(body) });
+    const customer = (await post('/v1/customers', { full_name: 'Bench Customer', email: 'bench@example.com' })).body.id as string;
+    const accounts: string[] = [];
+    for (let i = 0; i < ACCOUNTS; i++) {
+      const id = (await post('/v1/accounts', { customer_id: customer, currency: 'EUR' })).body.id as string;
+      await post('/v1/deposits', { account_id: id, amount: 1_000_000_000, currency: 'EUR', reference: 'bench' });
+      accounts.push(id);
+    }
+    const transfers = `${server.url}/v1/transfers`;
+    const results = {
+      get: await load({ url: `${server.url}/v1/accounts/${accounts[0]}`, headers: auth }),
+      hot: await load({ url: transfers, headers: auth, transfer: { accounts: accounts.slice(0, 2), currency: 'EUR' } }),
+      spread: await load({ url: transfers, headers: auth, transfer: { accounts, currency: 'EUR' } }),
+    };
+    // Every unit moved stays in the 32 accounts: a benchmark that broke the ledger would say so.
+    let total = 0;
+    for (const id of accounts) total += (await call(`${server.url}/v1/accounts/${id}`, { headers: auth })).body.balance.available as number;
+    if (total !== ACCOUNTS * 1_000_000_000) throw new Error(`${engine}: balances add up to ${total}, not ${ACCOUNTS * 1_000_000_000}`);
+    return results;
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+  }
+}
+
+const engines = (process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(',');
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'vaultgate-bench-'));
+  dirs.push(d);
+  return d;
+};
+let pgServer: Awaited<ReturnType<typeof startBenchPostgres>>;
+try {
+  const columns: Array<[string, Record<string, Measured>]> = [];
+  if (engines.includes('sqlite')) {
+    const dir = tmp();
+    columns.push(['SQLite', await measureEngine('sqlite', dir, `sqlite:${path.join(dir, 'vg.db')}`)]);
+  }
+  if (engines.includes('postgres')) {
+    const url = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : (pgServer = await startBenchPostgres())?.url;
+    if (url) columns.push(['PostgreSQL', await measureEngine('postgres', tmp(), url)]);
+    else process.stdout.write('PostgreSQL: not installed, skipped\n');
+  }
+  // The first server's start wrote the development certificate; the baseline serves it too.
+  const certDir = dirs[0]!;
+  const hello = await spawnServer(
+    process.execPath,
+    ['--import', 'tsx', 'bench/hello-server.ts', path.join(certDir, 'dev-tls-cert.pem'), path.join(certDir, 'dev-tls-key.pem')],
+    process.env,
+  );
+  const base = await load({ url: `${hello.url}/` });
   hello.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
-  rmSync(dataDir, { recursive: true, force: true });
+
+  const cell = (m: Measured) =>
+    `${m.rps.toFixed(0).padStart(7)} ${m.p99.toFixed(0).padStart(5)} ${(m.rps / base.rps).toFixed(3).padStart(6)}${m.non2xx ? ` (${m.non2xx} non-2xx)` : ''}`;
+  const out = [
+    `\nvaultgate, ${SECONDS} s per case, ${CONNECTIONS} connections over TLS; req/s, p99 ms, ratio to (a)`,
+    `${'case'.padEnd(44)}${columns.map(([name]) => name.padStart(21)).join('')}`,
+    `${'(a) Fastify hello-world'.padEnd(44)}${cell(base).padStart(21)}`,
+  ];
+  const rows: Array<[string, string]> = [
+    ['get', '(b) GET /v1/accounts/{id} (bearer JWT)'],
+    ['hot', '(c) POST /v1/transfers, one hot pair'],
+    ['spread', `(d) POST /v1/transfers, ${ACCOUNTS} accounts at random`],
+  ];
+  for (const [key, label] of rows) out.push(`${label.padEnd(44)}${columns.map(([, r]) => cell(r[key]!).padStart(21)).join('')}`);
+  out.push(
+    `${'hot pair ÷ 32 accounts'.padEnd(44)}${columns.map(([, r]) => (r.hot!.rps / r.spread!.rps).toFixed(2).padStart(21)).join('')}`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+} finally {
+  await pgServer?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }

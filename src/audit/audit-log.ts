@@ -1,8 +1,13 @@
-// The append-only, hash-chained audit log, on both engines. Each append locks the one-row chain
-// head (SELECT … FOR UPDATE on PostgreSQL; SQLite's write transaction already holds the single
-// write lock), so two appends can never take the same predecessor and the chain never forks.
-// Written inside the caller's transaction when given one: the event commits or rolls back with the
-// change it describes. Periodic checkpoints sign the head with the audit key (truncation evidence).
+// The append-only, hash-chained audit log, on both engines. Written inside the caller's transaction
+// when given one: the event commits or rolls back with the change it describes.
+// - SQLite: each append chains at once (seq, prev_hash, hash) under the head; its write
+//   transaction already holds the database's one write lock, so this costs no concurrency.
+// - PostgreSQL: the transaction writes its event to audit_pending and locks nothing shared; the
+//   sealer (sealer.ts) chains committed events right after their commit, before the caller's
+//   transaction() resolves, so a caller sees its event chained; events of a crashed process are
+//   sealed by the next periodic seal. Chaining in the transaction would make every commit in the
+//   platform wait for the one head row, held through each fsync (issue 13).
+// Periodic checkpoints sign the head with the audit key (truncation evidence).
 import type { Logger } from 'pino';
 import { newId } from '../lib/ids.js';
 import type { PlatformSecrets } from '../crypto/platform-secrets.js';
@@ -13,6 +18,7 @@ import { canonicalJson, checkpointMessage, eventHash, type ChainFields } from '.
 import type { AuditEvent, AuditEventInput, AuditLog } from './types.js';
 import { verifyChain, type VerifyResult } from './verify.js';
 import { recordVerification } from './verifications.js';
+import { createSealer, insertPending, type PendingFields } from './sealer.js';
 
 export interface AuditLogOptions {
   db: Database;
@@ -27,6 +33,8 @@ export interface AuditLogOptions {
 export interface AuditService extends AuditLog {
   /** Called after an append outside any caller transaction has committed (the detector listens). */
   onAppended(listener: (event: AuditEvent) => void): void;
+  /** PostgreSQL: before each periodic seal (every second), the age in ms of the oldest unsealed event, when there is one. */
+  onUnsealed(listener: (oldestMs: number) => void): void;
   /** Signs the current head if it moved since the last checkpoint; returns what was signed. */
   checkpoint(): Promise<{ seq: number; hash: string } | undefined>;
   verify(): Promise<VerifyResult>;
@@ -77,6 +85,7 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
   const every = options.checkpointEvery ?? 100;
   const intervalMs = options.checkpointIntervalMs ?? 60_000;
   const listeners: Array<(e: AuditEvent) => void> = [];
+  const unsealedListeners: Array<(oldestMs: number) => void> = [];
   let key: Promise<AuditKey> | undefined;
   const auditKey = () => (key ??= loadAuditKey(secrets));
   let sinceCheckpoint = 0;
@@ -84,11 +93,16 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
   let pendingCheckpoint: Promise<unknown> = Promise.resolve();
   const warned = new Set<string>();
 
-  async function append(tx: Sql, input: AuditEventInput): Promise<ChainFields & { hash: string }> {
-    const head = await tx.one<{ seq: bigint; hash: string }>(`SELECT seq, hash FROM audit_chain_head WHERE id = 1 ${db.forUpdate}`);
-    if (!head) throw new Error('audit chain head missing (migration 2 not applied?)');
-    const fields: ChainFields = {
-      seq: Number(head.seq) + 1,
+  const sealer = db.engine === 'postgres' ? createSealer(db) : undefined;
+  let sealTimer: NodeJS.Timeout | undefined;
+  const seal = () =>
+    sealer!.seal().catch((err: unknown) => {
+      // The events stay pending, durable; the periodic seal takes them up.
+      logger?.warn({ event: 'audit.seal_failed', error: (err as Error)?.name }, 'audit seal failed');
+    });
+
+  function pendingFields(input: AuditEventInput): PendingFields {
+    return {
       id: newId('aud'),
       time: Date.now(),
       tenant_id: clip(input.tenantId, LIMITS.id),
@@ -100,8 +114,23 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
       outcome: input.outcome,
       details: detailsText(input.details),
       request_id: clip(input.requestId, LIMITS.id),
-      prev_hash: head.hash,
     };
+  }
+
+  /** PostgreSQL: into audit_pending, sealed once tx has committed. */
+  async function appendPending(tx: Sql, input: AuditEventInput): Promise<PendingFields> {
+    const fields = pendingFields(input);
+    await insertPending(tx, fields);
+    if (tx.afterCommit) tx.afterCommit(seal);
+    else await seal(); // the database handle itself: the insert has committed already
+    return fields;
+  }
+
+  /** SQLite: chained at once, under the write lock the transaction holds. */
+  async function append(tx: Sql, input: AuditEventInput): Promise<ChainFields & { hash: string }> {
+    const head = await tx.one<{ seq: bigint; hash: string }>(`SELECT seq, hash FROM audit_chain_head WHERE id = 1 ${db.forUpdate}`);
+    if (!head) throw new Error('audit chain head missing (migration 2 not applied?)');
+    const fields: ChainFields = { ...pendingFields(input), seq: Number(head.seq) + 1, prev_hash: head.hash };
     const hash = eventHash(fields);
     await tx.run(
       `INSERT INTO audit_events (seq, id, time, tenant_id, client_id, user_id, ip, action, target, outcome, details, request_id, prev_hash, hash)
@@ -125,6 +154,17 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
     );
     await tx.run('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', [fields.seq, hash]);
     return { ...fields, hash };
+  }
+
+  /** The chained event of a pending one just sealed; still unchained (seq 0) if the seal failed. */
+  async function sealedEvent(fields: PendingFields): Promise<ChainFields & { hash: string }> {
+    const row = await db.one<{ seq: bigint; prev_hash: string; hash: string }>(
+      'SELECT seq, prev_hash, hash FROM audit_events WHERE id = $1',
+      [fields.id],
+    );
+    return row
+      ? { ...fields, seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash }
+      : { ...fields, seq: 0, prev_hash: '', hash: '' };
   }
 
   async function checkpoint(): Promise<{ seq: number; hash: string } | undefined> {
@@ -160,9 +200,11 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
         logger?.warn({ event: 'audit.unknown_action', action: input.action }, 'audit action missing from src/audit/actions.ts');
       }
       if (tx) {
-        await append(tx, input);
+        await (sealer ? appendPending(tx, input) : append(tx, input));
       } else {
-        const stored = await db.transaction((t) => append(t, input));
+        const stored = sealer
+          ? await sealedEvent(await db.transaction((t) => appendPending(t, input)))
+          : await db.transaction((t) => append(t, input));
         const event = toAuditEvent(stored);
         for (const l of listeners) {
           try {
@@ -177,6 +219,9 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
     onAppended(listener) {
       listeners.push(listener);
     },
+    onUnsealed(listener) {
+      unsealedListeners.push(listener);
+    },
     checkpoint,
     async verify() {
       const result = await verifyChain(db, await auditKey());
@@ -188,6 +233,21 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
       return (await auditKey()).publicJwk;
     },
     start() {
+      if (sealer && !sealTimer) {
+        // Seals what a crashed process left pending, and says when sealing falls behind.
+        sealTimer = setInterval(() => {
+          void sealer
+            .oldestPendingAgeMs()
+            .then((age) => {
+              if (age <= 0) return;
+              if (age > 5_000) logger?.error({ event: 'audit.unsealed', oldest_ms: age }, 'audit events wait to be sealed into the chain');
+              for (const l of unsealedListeners) l(age);
+            })
+            .catch(() => undefined)
+            .then(seal);
+        }, 1_000);
+        sealTimer.unref();
+      }
       if (intervalMs > 0 && !timer) {
         timer = setInterval(() => {
           if (sinceCheckpoint > 0) scheduleCheckpoint();
@@ -198,6 +258,9 @@ export function createAuditLog(options: AuditLogOptions): AuditService {
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      if (sealTimer) clearInterval(sealTimer);
+      sealTimer = undefined;
+      if (sealer) await seal();
       await pendingCheckpoint;
     },
   };

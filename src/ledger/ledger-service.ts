@@ -127,18 +127,15 @@ export function createLedger({
   audit?: AuditLog | undefined;
   moneyLimits?: MoneyLimitSettings | undefined;
 }) {
-  async function lockAccounts(tx: Sql, tenantId: string, ids: string[]): Promise<Map<string, AccountRow>> {
-    // Lock in id order on every path, so two opposite transfers cannot deadlock.
-    const sorted = [...new Set(ids)].sort();
-    const found = new Map<string, AccountRow>();
-    for (const id of sorted) {
-      const row = await tx.one<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND tenant_id = $2 ${db.forUpdate}`, [
-        id,
-        tenantId,
-      ]);
-      if (row) found.set(id, row);
-    }
-    return found;
+  /** Both accounts of a posting, locked in one statement, in id order on every path (no deadlock). */
+  async function lockPair(tx: Sql, tenantId: string, a: string, b: string): Promise<Map<string, AccountRow>> {
+    // PostgreSQL locks the rows as the sorted output leaves the ORDER BY; SQLite's transaction
+    // already holds the write lock.
+    const rows = await tx.query<AccountRow>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = $1 AND id IN ($2, $3) ORDER BY id ${db.forUpdate}`,
+      [tenantId, a, b],
+    );
+    return new Map(rows.map((r) => [r.id, r]));
   }
 
   async function ensureSettlementAccount(tx: Sql, tenantId: string, currency: string): Promise<string> {
@@ -168,7 +165,7 @@ export function createLedger({
     const maximum = input.kind === 'deposit' ? limits.maxDeposit : limits.maxTransfer;
     if (input.amount > maximum)
       throw new AppError('amount_above_maximum', `One ${input.kind} may move at most ${maximum} (minor units of ${input.currency})`);
-    const accounts = await lockAccounts(tx, input.tenantId, [input.sourceId, input.destinationId]);
+    const accounts = await lockPair(tx, input.tenantId, input.sourceId, input.destinationId);
     const source = accounts.get(input.sourceId);
     const destination = accounts.get(input.destinationId);
     // Another tenant's account answers exactly like one that does not exist (docs/contract.md §4).
@@ -197,18 +194,17 @@ export function createLedger({
     }
 
     const now = Date.now();
-    // The conditional UPDATE is the guard that holds even if a lock were missing: it cannot
-    // take a customer balance below zero (and the table CHECK refuses it too).
-    const debited = await tx.one<{ available: bigint }>(
-      `UPDATE accounts SET available = available - $1
-       WHERE id = $2 AND (kind = 'settlement' OR available >= $1) RETURNING available`,
-      [input.amount, source.id],
+    // Debit and credit in one statement. The debit's condition is the guard that holds even if a
+    // lock were missing: it cannot take a customer balance below zero (and the table CHECK refuses
+    // it too); when it fails only the credit row comes back, and the refusal rolls that back.
+    const moved = await tx.query<{ id: string; available: bigint }>(
+      `UPDATE accounts SET available = available + CASE WHEN id = $2 THEN -CAST($1 AS BIGINT) ELSE CAST($1 AS BIGINT) END
+       WHERE (id = $2 AND (kind = 'settlement' OR available >= $1)) OR id = $3 RETURNING id, available`,
+      [input.amount, source.id, destination.id],
     );
+    const debited = moved.find((r) => r.id === source.id);
+    const credited = moved.find((r) => r.id === destination.id);
     if (!debited) throw new AppError('insufficient_funds');
-    const credited = await tx.one<{ available: bigint }>(
-      'UPDATE accounts SET available = available + $1 WHERE id = $2 RETURNING available',
-      [input.amount, destination.id],
-    );
     if (!credited) throw new Error('credit failed');
 
     const transfer: TransferRow = {
@@ -241,28 +237,25 @@ export function createLedger({
       transfer.client_id,
       now,
     ]);
-    const insertEntry = `INSERT INTO entries (id, tenant_id, transfer_id, account_id, amount, currency, balance_after, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
-    await tx.run(insertEntry, [
-      newId('ent'),
-      input.tenantId,
-      transfer.id,
-      source.id,
-      -input.amount,
-      input.currency,
-      debited.available,
-      now,
-    ]);
-    await tx.run(insertEntry, [
-      newId('ent'),
-      input.tenantId,
-      transfer.id,
-      destination.id,
-      input.amount,
-      input.currency,
-      credited.available,
-      now,
-    ]);
+    // Both entries in one statement: the debit first, so entry order (seq) follows the money.
+    await tx.run(
+      `INSERT INTO entries (id, tenant_id, transfer_id, account_id, amount, currency, balance_after, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8), ($9, $2, $3, $10, $11, $6, $12, $8)`,
+      [
+        newId('ent'),
+        input.tenantId,
+        transfer.id,
+        source.id,
+        -input.amount,
+        input.currency,
+        debited.available,
+        now,
+        newId('ent'),
+        destination.id,
+        input.amount,
+        credited.available,
+      ],
+    );
     // Same transaction as the posting: if the audit event cannot be written, no money moves.
     await audit?.record(
       {

@@ -44,6 +44,8 @@ export interface AlertRules {
   replay_detected: RuleSettings;
   /** The audit chain failed verification. */
   audit_chain_broken: RuleSettings;
+  /** PostgreSQL: committed audit events waited more than `threshold` seconds to be sealed into the chain. */
+  audit_unsealed: RuleSettings;
   /** The shared Redis became unreachable: limits run per node, money routes fail closed. */
   shared_store_unavailable: RuleSettings;
   /** A decoy credential (honeytoken) was presented: someone has what they should not. */
@@ -82,6 +84,7 @@ export function defaultAlertRules(): AlertRules {
     transfer_velocity: { ...rule(20, 60, 'medium'), factor: 5 },
     replay_detected: rule(1, 60, 'critical'),
     audit_chain_broken: rule(1, 3600, 'critical'),
+    audit_unsealed: rule(5, 3600, 'high'),
     shared_store_unavailable: rule(1, 3600, 'high'),
     honeytoken_used: rule(1, 60, 'critical'),
     scan_finding: rule(1, 3600, 'high'),

@@ -40,7 +40,8 @@ export type Observation =
       requestId: string;
     }
   | { kind: 'audit'; event: AuditEvent }
-  | { kind: 'chain_broken'; firstBadSeq: number; reason: string };
+  | { kind: 'chain_broken'; firstBadSeq: number; reason: string }
+  | { kind: 'audit_unsealed'; oldestMs: number };
 
 const HOUR = 3600_000;
 
@@ -255,6 +256,18 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
         case 'chain_broken':
           if (rules.audit_chain_broken.enabled) {
             fire('audit_chain_broken', 'audit-chain', null, `audit chain verification failed at seq ${o.firstBadSeq} (${o.reason})`, {});
+          }
+          return;
+        case 'audit_unsealed':
+          // Tamper evidence starts at sealing: events that wait are not yet covered by the chain.
+          if (rules.audit_unsealed.enabled && o.oldestMs >= rules.audit_unsealed.threshold * 1000) {
+            fire(
+              'audit_unsealed',
+              'audit-chain',
+              null,
+              `audit events have waited ${Math.round(o.oldestMs / 1000)} s to be sealed into the chain`,
+              {},
+            );
           }
           return;
       }

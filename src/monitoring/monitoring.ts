@@ -71,6 +71,7 @@ export async function createMonitoring(deps: {
       );
   });
   deps.audit.onAppended((event) => detector.observe({ kind: 'audit', event }));
+  deps.audit.onUnsealed((oldestMs) => detector.observe({ kind: 'audit_unsealed', oldestMs }));
   const streams = createStreamHub({
     subscribe: (l) => fanout.subscribe(l),
     heartbeatMs: settings.heartbeatSeconds * 1000,

@@ -7,7 +7,7 @@
 //   quirk); PostgreSQL's PRIMARY KEY implies NOT NULL. Looks like a latent bug on SQLite (the
 //   code always supplies ids); fixing it needs a table rebuild in a new migration.
 // - `x ${int} PRIMARY KEY` is a rowid alias on SQLite (a NULL insert gets max+1); on PostgreSQL it
-//   is a plain BIGINT. Only entries.seq is meant to auto-number (serialPrimaryKey); audit_events,
+//   is a plain BIGINT. Only entries.seq and audit_pending.pending_id are meant to auto-number (serialPrimaryKey); audit_events,
 //   audit_checkpoints, audit_chain_head and kek_versions always get their key from the caller.
 // - Column type affinity: SQLite (non-STRICT tables) stores whatever it is given; PostgreSQL
 //   rejects a wrong type.

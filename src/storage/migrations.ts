@@ -15,7 +15,7 @@ export interface MigrationSource {
   up(d: Dialect): string;
 }
 
-// Array order (1, 3, 4, 2, 5, 6, 7, 8) is historical and kept; migrate() applies them in version order.
+// Array order (1, 3, 4, 2, 5, 6, 7, 8, …) is historical and kept; migrate() applies them in version order.
 export const MIGRATIONS: readonly MigrationSource[] = [
   {
     version: 1,
@@ -403,6 +403,32 @@ CREATE TABLE security_scans (
   report TEXT NOT NULL
 );
 CREATE INDEX security_scans_started ON security_scans(started_at);
+`,
+  },
+  {
+    version: 12,
+    name: 'audit_pending',
+    // Audit events written by PostgreSQL transactions, not yet sealed into the chain (issue 13):
+    // a transaction inserts its event here, in the same transaction as its change, without
+    // touching the chain head, so unrelated transactions no longer queue behind one row lock held
+    // through every commit's fsync. The sealer (src/audit/sealer.ts) moves committed rows into
+    // audit_events, chained, in pending_id order, within milliseconds. Unused on SQLite, whose
+    // write transactions hold the one write lock anyway and chain in the transaction.
+    up: ({ int, serialPrimaryKey }) => `
+CREATE TABLE audit_pending (
+  pending_id ${serialPrimaryKey},
+  id TEXT NOT NULL UNIQUE,
+  time ${int} NOT NULL,
+  tenant_id TEXT,
+  client_id TEXT,
+  user_id TEXT,
+  ip TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  outcome TEXT NOT NULL,
+  details TEXT,
+  request_id TEXT
+);
 `,
   },
 ];

@@ -15,6 +15,12 @@ export interface Sql {
   one<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
   /** Runs a statement; returns the number of rows it changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
+   * Only on a PostgreSQL transaction's handle: fn runs once the transaction has committed (never
+   * after a rollback), with its connection already released, and transaction() resolves after fn
+   * settles (fn's failure is fn's to report: it does not fail the committed transaction).
+   */
+  afterCommit?(fn: () => Promise<unknown>): void;
 }
 
 export type Engine = 'sqlite' | 'postgres';

@@ -121,8 +121,9 @@ describeEngines('audit trail through the API', (engine: Engine) => {
       );
     } else {
       await db.run("CREATE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$");
+      // On PostgreSQL the posting's transaction writes its event to audit_pending (sealed after commit).
       await db.run(
-        "CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = 'transfer.create') EXECUTE FUNCTION audit_fail()",
+        "CREATE TRIGGER audit_fail BEFORE INSERT ON audit_pending FOR EACH ROW WHEN (NEW.action = 'transfer.create') EXECUTE FUNCTION audit_fail()",
       );
     }
     const res = await s.http.call('/v1/transfers', {
@@ -134,7 +135,7 @@ describeEngines('audit trail through the API', (engine: Engine) => {
     expect(res.body.code).toBe('internal_error');
     expect(await snapshot()).toEqual(before);
 
-    await db.run(engine === 'sqlite' ? 'DROP TRIGGER audit_fail' : 'DROP TRIGGER audit_fail ON audit_events');
+    await db.run(engine === 'sqlite' ? 'DROP TRIGGER audit_fail' : 'DROP TRIGGER audit_fail ON audit_pending');
     const ok = await s.http.call('/v1/transfers', {
       token: acme.token,
       headers: idem(),

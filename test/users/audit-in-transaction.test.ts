@@ -18,10 +18,11 @@ async function failAuditFor(db: Database, engine: Engine, action: string): Promi
   await db.run(
     "CREATE OR REPLACE FUNCTION audit_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
   );
+  // A PostgreSQL transaction writes its event to audit_pending; the sealer chains it after commit.
   await db.run(
-    `CREATE TRIGGER audit_fail BEFORE INSERT ON audit_events FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION audit_fail()`,
+    `CREATE TRIGGER audit_fail BEFORE INSERT ON audit_pending FOR EACH ROW WHEN (NEW.action = '${action}') EXECUTE FUNCTION audit_fail()`,
   );
-  return async () => void (await db.run('DROP TRIGGER audit_fail ON audit_events'));
+  return async () => void (await db.run('DROP TRIGGER audit_fail ON audit_pending'));
 }
 
 const count = async (db: Database, sql: string, params: string[] = []) => Number((await db.one<{ n: bigint }>(sql, params))!.n);

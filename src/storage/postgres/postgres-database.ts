@@ -42,6 +42,19 @@ class PgSql implements Sql {
   }
 }
 
+/** A transaction's handle: its statements, and what runs once it has committed. */
+class PgTransaction extends PgSql {
+  constructor(
+    client: pg.PoolClient,
+    private readonly committed: Array<() => Promise<unknown>>,
+  ) {
+    super(client);
+  }
+  afterCommit(fn: () => Promise<unknown>): void {
+    this.committed.push(fn);
+  }
+}
+
 class PostgresDatabase extends PgSql implements Database {
   readonly engine = 'postgres' as const;
   readonly forUpdate = 'FOR UPDATE';
@@ -53,12 +66,17 @@ class PostgresDatabase extends PgSql implements Database {
   async transaction<T>(fn: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      const committed: Array<() => Promise<unknown>> = [];
+      let released = false;
       try {
         await client.query('BEGIN');
         // Not waiting for the WAL flush: the next synchronous commit flushes this one too.
         if (options.durable === false) await client.query('SET LOCAL synchronous_commit TO OFF');
-        const result = await fn(new PgSql(client));
+        const result = await fn(new PgTransaction(client, committed));
         await client.query('COMMIT');
+        client.release();
+        released = true;
+        await Promise.allSettled(committed.map((hook) => hook()));
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -69,7 +87,7 @@ class PostgresDatabase extends PgSql implements Database {
         }
         throw err;
       } finally {
-        client.release();
+        if (!released) client.release();
       }
     }
   }
