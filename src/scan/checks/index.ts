@@ -15,10 +15,13 @@ import { dpopBinding } from './dpop-binding.js';
 import { errorLeaks } from './error-leaks.js';
 import { functionLevel } from './function-level.js';
 import { massAssignment } from './mass-assignment.js';
+import { nosqlInjection } from './nosql-injection.js';
 import { pageSize } from './page-size.js';
 import { rateLimiting } from './rate-limiting.js';
+import { reflectedScript } from './reflected-script.js';
 import { secretExposure } from './secret-exposure.js';
 import { securityHeaders } from './security-headers.js';
+import { sqlInjection } from './sql-injection.js';
 import { ssrf } from './ssrf.js';
 import { tlsCertificate } from './tls-certificate.js';
 import { tlsCiphers } from './tls-ciphers.js';
@@ -49,6 +52,11 @@ export const CHECKS: readonly Check[] = [
   bodyLimits,
   // API7: server side request forgery.
   ssrf,
+  // API8: injection (the 2023 edition has no category of its own): SQL, NoSQL operators, script
+  // reflected in HTML. Their probes are not kept for the judges below, which see ordinary answers.
+  sqlInjection,
+  nosqlInjection,
+  reflectedScript,
   // API8: transport and configuration.
   tlsProtocols,
   tlsCiphers,
