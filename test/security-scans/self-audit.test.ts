@@ -18,6 +18,7 @@ import { createScanSchedule } from '../../src/security-scans/schedule.js';
 import { createScanStore } from '../../src/security-scans/store.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { createTestDatabase, describeEngines, type Engine, type TestDatabase } from '../support/databases.js';
+import { eventually } from '../support/eventually.js';
 
 describeEngines('the scheduled self-audit', (engine: Engine) => {
   let s: TestServer;
@@ -64,8 +65,10 @@ describeEngines('the scheduled self-audit', (engine: Engine) => {
 
     const foreign = await s.http.call('/v1/security/scans', { token: tenantAuditor.token });
     expect([foreign.status, foreign.body.code]).toEqual([403, 'forbidden']);
-    const events = await s.http.call('/v1/audit-events?action=security.scan_completed', { token: auditor.token });
-    expect(events.body.data.at(-1)).toMatchObject({ target: ran!.id, details: { trigger: 'scheduled', high: 0, new_findings: 0 } });
+    const completed = async () =>
+      (await s.http.call('/v1/audit-events?action=security.scan_completed', { token: auditor.token })).body.data.at(-1);
+    await eventually(async () => (await completed()) !== undefined, 'the scan is audited');
+    expect(await completed()).toMatchObject({ target: ran!.id, details: { trigger: 'scheduled', high: 0, new_findings: 0 } });
   });
 });
 

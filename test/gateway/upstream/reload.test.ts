@@ -10,15 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../e2e/harness.js';
 import { describeEngines, type Engine } from '../../support/databases.js';
-
-/** Polls until `check` holds: a reload from a file change takes a moment (the watcher settles first). */
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+import { eventually } from '../../support/eventually.js';
 
 describeEngines('gateway: the route table reloads', (engine: Engine) => {
   let upstream: Server;
@@ -104,7 +96,11 @@ describeEngines('gateway: the route table reloads', (engine: Engine) => {
     ]);
     expect((await get('/cards/a')).status).toBe(200);
 
-    const events = await s.http.call('/v1/audit-events?action=gateway.reload_failed', { token: auditor.token });
+    // The audit event is recorded beside the log line, not before it: on PostgreSQL it is readable once
+    // the chain has sealed it, a moment after the line.
+    const failedEvents = () => s.http.call('/v1/audit-events?action=gateway.reload_failed', { token: auditor.token });
+    await eventually(async () => (await failedEvents()).body.data?.length > 0, 'the refusal is audited');
+    const events = await failedEvents();
     expect(events.status).toBe(200);
     expect(events.body.data).toHaveLength(1);
     expect(events.body.data[0]).toMatchObject({ action: 'gateway.reload_failed', outcome: 'failure', details: { trigger: 'file' } });
@@ -118,7 +114,8 @@ describeEngines('gateway: the route table reloads', (engine: Engine) => {
     // The authorization server cannot grant cards:read before a restart: the route refuses the token.
     const res = await get('/cards/a');
     expect([res.status, res.body.code]).toEqual([403, 'insufficient_scope']);
-    const events = await s.http.call('/v1/audit-events?action=gateway.reloaded', { token: auditor.token });
-    expect(events.body.data.at(-1)).toMatchObject({ details: { trigger: 'signal', routes: 2, scopes_needing_restart: 'cards:read' } });
+    const reloaded = async () => (await s.http.call('/v1/audit-events?action=gateway.reloaded', { token: auditor.token })).body.data.at(-1);
+    await eventually(async () => (await reloaded())?.details?.trigger === 'signal', 'the reload is audited');
+    expect(await reloaded()).toMatchObject({ details: { trigger: 'signal', routes: 2, scopes_needing_restart: 'cards:read' } });
   });
 });
