@@ -21,7 +21,7 @@ import { gatewayScopes } from './gateway/upstream/config.js';
 import { createGatewayReloader, type GatewayReloader } from './gateway/upstream/reload.js';
 import { createScanSchedule, type ScanSchedule } from './security-scans/schedule.js';
 import { createScanStore } from './security-scans/store.js';
-import { createMetrics } from './monitoring/metrics.js';
+import { createMetrics, type Metrics } from './monitoring/metrics.js';
 import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
@@ -34,7 +34,7 @@ import { createMonitoring, type Monitoring } from './monitoring/monitoring.js';
 export interface RunningServer {
   url: string;
   /** The composed services, for the CLI-less checks of tests and benchmarks. */
-  services: { identity: Awaited<ReturnType<typeof createIdentity>>; audit: AuditService; monitoring: Monitoring };
+  services: { identity: Awaited<ReturnType<typeof createIdentity>>; audit: AuditService; monitoring: Monitoring; metrics: Metrics };
   /** Re-reads the gateway section of VAULTGATE_CONFIG, as SIGHUP does; undefined without a file. */
   gatewayReloader: GatewayReloader | undefined;
   /** The scheduled self-audit; undefined without `scan:` in VAULTGATE_CONFIG. */
@@ -102,6 +102,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       redisUrl: config.redisUrl,
       bruteForce,
       authFailures: metrics.authenticationFailures,
+      standingReads: metrics.tokenStandingReads,
       gatewayScopes: gatewayScopes(config.gateway),
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
@@ -227,7 +228,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    return { url: publicUrl, services: { identity, audit, monitoring }, gatewayReloader, scans, close };
+    return { url: publicUrl, services: { identity, audit, monitoring, metrics }, gatewayReloader, scans, close };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

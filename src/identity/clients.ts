@@ -2,6 +2,7 @@
 // of an active client (read from the `clients` table on every lookup, never cached, so a revoke or a
 // scope change applies to the very next request). Every change writes its audit event in the
 // change's own transaction (issue 3): no client appears, disappears or widens without its event.
+import { announced } from '../storage/change-feed.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import { AppError } from '../errors.js';
@@ -203,47 +204,57 @@ export function createClientStore(deps: {
     },
     async revoke(clientId) {
       if (typeof clientId !== 'string') return false;
-      return db.transaction(async (tx) => {
-        const current = await tx.one<{ tenant_id: string; status: string }>(
-          `SELECT tenant_id, status FROM clients WHERE id = $1 ${db.forUpdate}`,
-          [clientId],
-        );
-        // An unknown id is a failure; already revoked is still a success (and changes nothing, so no event).
-        if (!current) return false;
-        if (current.status !== 'active') return true;
-        await tx.run("UPDATE clients SET status = 'revoked', revoked_at = $2 WHERE id = $1", [clientId, Date.now()]);
-        await audit?.record({ action: AUDIT_ACTIONS.clientRevoked, outcome: 'success', tenantId: current.tenant_id, target: clientId }, tx);
-        return true;
-      });
+      // Its tokens stop standing on this node at once (their cached standing is dropped).
+      return announced(
+        db.standingChanges,
+        db.transaction(async (tx) => {
+          const current = await tx.one<{ tenant_id: string; status: string }>(
+            `SELECT tenant_id, status FROM clients WHERE id = $1 ${db.forUpdate}`,
+            [clientId],
+          );
+          // An unknown id is a failure; already revoked is still a success (and changes nothing, so no event).
+          if (!current) return false;
+          if (current.status !== 'active') return true;
+          await tx.run("UPDATE clients SET status = 'revoked', revoked_at = $2 WHERE id = $1", [clientId, Date.now()]);
+          await audit?.record(
+            { action: AUDIT_ACTIONS.clientRevoked, outcome: 'success', tenantId: current.tenant_id, target: clientId },
+            tx,
+          );
+          return true;
+        }),
+      );
     },
     async setScopes(clientId, scopes) {
       const checked: string[] = rules.validateScopes(scopes);
       if (typeof clientId !== 'string') return false;
-      return db.transaction(async (tx) => {
-        // Defaults shrink with the registration (never wider than what is registered).
-        const current = await tx.one<{ tenant_id: string; default_scopes: string | null }>(
-          `SELECT tenant_id, default_scopes FROM clients WHERE id = $1 ${db.forUpdate}`,
-          [clientId],
-        );
-        if (!current) return false;
-        const defaults = split(current.default_scopes ?? '').filter((s) => checked.includes(s));
-        await tx.run('UPDATE clients SET scopes = $2, default_scopes = $3 WHERE id = $1', [
-          clientId,
-          checked.join(' '),
-          (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
-        ]);
-        await audit?.record(
-          {
-            action: AUDIT_ACTIONS.clientScopesChanged,
-            outcome: 'success',
-            tenantId: current.tenant_id,
-            target: clientId,
-            details: { scopes: checked.join(' ') },
-          },
-          tx,
-        );
-        return true;
-      });
+      return announced(
+        db.standingChanges,
+        db.transaction(async (tx) => {
+          // Defaults shrink with the registration (never wider than what is registered).
+          const current = await tx.one<{ tenant_id: string; default_scopes: string | null }>(
+            `SELECT tenant_id, default_scopes FROM clients WHERE id = $1 ${db.forUpdate}`,
+            [clientId],
+          );
+          if (!current) return false;
+          const defaults = split(current.default_scopes ?? '').filter((s) => checked.includes(s));
+          await tx.run('UPDATE clients SET scopes = $2, default_scopes = $3 WHERE id = $1', [
+            clientId,
+            checked.join(' '),
+            (defaults.length ? defaults : defaultScopesFor(checked)).join(' '),
+          ]);
+          await audit?.record(
+            {
+              action: AUDIT_ACTIONS.clientScopesChanged,
+              outcome: 'success',
+              tenantId: current.tenant_id,
+              target: clientId,
+              details: { scopes: checked.join(' ') },
+            },
+            tx,
+          );
+          return true;
+        }),
+      );
     },
   };
 

@@ -166,6 +166,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     replay,
     users: (id) => users.authz(id),
     ...(external ? { external } : {}),
+    ...(deps.standingReads ? { standingReads: deps.standingReads } : {}),
     onReplay: ({ clientId, ip }) => {
       logger.warn({ event: 'auth.replay_detected', client: clientId }, 'replayed DPoP proof refused');
       void audit?.record({ action: AUDIT_ACTIONS.replayDetected, outcome: 'denied', clientId, ip }).catch(() => undefined);

@@ -58,6 +58,8 @@ class PayloadAdapter implements OidcAdapter {
         typeof payload.accountId === 'string' ? payload.accountId : null,
       ],
     );
+    // A grant's change (its expiry) bears on its tokens' standing.
+    if (this.model === 'Grant') this.db.standingChanges.changed();
     this.purge();
   }
 
@@ -94,11 +96,13 @@ class PayloadAdapter implements OidcAdapter {
 
   async destroy(id: string): Promise<void> {
     await this.db.run('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.model, id]);
+    if (this.model === 'Grant') this.db.standingChanges.changed();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     // Every artifact of the grant, whatever its model (codes, refresh tokens, opaque access tokens).
     await this.db.run('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
+    this.db.standingChanges.changed();
   }
 }
 

@@ -4,6 +4,7 @@
 // until the token's `exp`) that the resource side checks on every request; introspection answers
 // `active:false` once a token is revoked, expired, its client is not active any more, or (end
 // users) its grant ended or its user was disabled.
+import { announced } from '../storage/change-feed.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { AuditLog } from '../audit/types.js';
@@ -60,24 +61,27 @@ export function structuredTokenMiddleware(deps: {
     if (route === 'revocation') {
       if (own) {
         // The revocation and its audit event commit together (issue 3).
-        await db.transaction(async (tx) => {
-          const added = await tx.run(
-            'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING',
-            [payload.jti as string, client.clientId, (payload.exp as number) * 1000],
-          );
-          if (added === 1) {
-            await deps.audit?.record(
-              {
-                action: AUDIT_ACTIONS.tokenRevoked,
-                outcome: 'success',
-                clientId: client.clientId,
-                tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined,
-                target: payload.jti,
-              },
-              tx,
+        await announced(
+          db.standingChanges,
+          db.transaction(async (tx) => {
+            const added = await tx.run(
+              'INSERT INTO revoked_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING',
+              [payload.jti as string, client.clientId, (payload.exp as number) * 1000],
             );
-          }
-        });
+            if (added === 1) {
+              await deps.audit?.record(
+                {
+                  action: AUDIT_ACTIONS.tokenRevoked,
+                  outcome: 'success',
+                  clientId: client.clientId,
+                  tenantId: typeof payload.tenant_id === 'string' ? payload.tenant_id : undefined,
+                  target: payload.jti,
+                },
+                tx,
+              );
+            }
+          }),
+        );
         // Expired entries are of no use any more.
         await db.run('DELETE FROM revoked_tokens WHERE expires_at < $1', [Date.now() - 60_000]);
       }

@@ -26,6 +26,8 @@ export interface TokenStanding {
   scopes: string[];
   role: Role | undefined;
   customerId: string | undefined;
+  /** When the token's grant expires (ms); undefined when it has none or its grant never expires. */
+  grantExpiresAtMs: number | undefined;
 }
 
 /** undefined when the token no longer stands. One read for the client, revocation and grant. */
@@ -39,18 +41,20 @@ export async function tokenStanding(db: Database, users: UserAuthzLookup | undef
   );
   if (!row || row.status !== 'active' || row.tenant_id !== t.tenantId || (row.revoked !== null && row.revoked !== undefined))
     return undefined;
+  let grantExpiresAtMs: number | undefined;
   if (t.grantId !== undefined) {
     const expires = row.grant_expires_at === null ? undefined : Number(row.grant_expires_at);
     if (expires === undefined || (expires !== 0 && expires <= Date.now())) return undefined;
+    if (expires !== 0) grantExpiresAtMs = expires;
   }
   const registered = new Set(row.scopes.split(' '));
   const scopes = t.scopes.filter((s) => registered.has(s));
-  if (t.userId === undefined) return { scopes, role: undefined, customerId: undefined };
+  if (t.userId === undefined) return { scopes, role: undefined, customerId: undefined, grantExpiresAtMs };
   // An end user: its current role bounds the scopes (a demotion applies at once).
   const user = await users?.(t.userId);
   if (!user || !user.active || user.tenantId !== t.tenantId) return undefined;
   const allowed = new Set<string>(ROLE_SCOPES[user.role]);
-  return { scopes: scopes.filter((s) => allowed.has(s)), role: user.role, customerId: user.customerId };
+  return { scopes: scopes.filter((s) => allowed.has(s)), role: user.role, customerId: user.customerId, grantExpiresAtMs };
 }
 
 /**

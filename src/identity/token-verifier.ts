@@ -1,17 +1,20 @@
 // Verification of access tokens on every API request: RFC 9068 JWTs of our authorization server
 // (or, optionally, of one configured external issuer). Signature and claims are checked once per
 // token and cached until `exp`; on every request: the sender constraint (DPoP proof or the TLS
-// client certificate), the revocation list, the client's status and registered scopes and, for an
-// end user, the user's current role — one database round trip for the client and revocation.
+// client certificate), and the token's standing — the revocation list, the client's status and
+// registered scopes and, for an end user, the user's current role — cached until one of them
+// changes (standing-cache.ts).
 import { createHash } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { AppError } from '../errors.js';
 import type { AuthRequest } from '../lib/auth-request.js';
+import { Lru } from '../lib/lru.js';
 import type { Principal } from '../lib/principal.js';
 import type { Database } from '../storage/types.js';
 import { checkDpopProof, htuOf } from './dpop.js';
 import type { ExternalToken, ExternalVerifier } from './external-idp.js';
 import { SIGNING_ALGS } from './keys.js';
+import { createStandingCache, type StandingReads } from './standing-cache.js';
 import type { ReplayCache } from './replay-cache.js';
 import { confirmationOf, tokenStanding, type UserAuthzLookup } from './token-standing.js';
 
@@ -50,28 +53,6 @@ function badProof(): AppError {
   });
 }
 
-/** A small LRU: Map keeps insertion order; a hit moves the entry to the end. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, v: V): void {
-    this.map.delete(key);
-    this.map.set(key, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-  delete(key: string): void {
-    this.map.delete(key);
-  }
-}
-
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -102,11 +83,17 @@ export function createTokenVerifier(deps: {
   onReplay?: (info: { clientId: string; ip: string | undefined }) => void;
   /** A validly signed token whose standing is gone (revoked, or its client unknown: maybe a decoy's). */
   onStandingRefused?: (info: { clientId: string; ip: string | undefined; requestId: string | undefined }) => void;
+  /** Counts where each standing came from (vaultgate_token_standing_reads_total). */
+  standingReads?: StandingReads;
   cacheSize?: number;
 }): Authenticate {
   const { db, issuer } = deps;
   const jwks = createLocalJWKSet(deps.publicJwks);
   const cache = new Lru<VerifiedToken>(deps.cacheSize ?? 10_000);
+  const standings = createStandingCache(db.standingChanges, {
+    maxEntries: deps.cacheSize ?? 10_000,
+    ...(deps.standingReads ? { reads: deps.standingReads } : {}),
+  });
   // The verified claims behind each principal handed out, for recheck(); gone with the principal.
   const claimsOf = new WeakMap<Principal, VerifiedToken>();
 
@@ -165,15 +152,18 @@ export function createTokenVerifier(deps: {
         expiresAtMs: verified.expMs,
       };
     }
-    // Every request: the client, the revocation list, the grant and the user (token-standing.ts).
-    const standing = await tokenStanding(db, deps.users, {
-      clientId: verified.clientId,
-      tenantId: verified.tenantId,
-      jti: verified.jti,
-      grantId: verified.grantId,
-      userId: verified.sub,
-      scopes: verified.scopes,
-    });
+    // The client, the revocation list, the grant and the user (token-standing.ts), as they are now:
+    // cached until any of them changes (standing-cache.ts).
+    const standing = await standings.read(hash, () =>
+      tokenStanding(db, deps.users, {
+        clientId: verified.clientId,
+        tenantId: verified.tenantId,
+        jti: verified.jti,
+        grantId: verified.grantId,
+        userId: verified.sub,
+        scopes: verified.scopes,
+      }),
+    );
     if (!standing) return undefined;
     return {
       tenantId: verified.tenantId,

@@ -12,6 +12,7 @@ import type { Users } from '../users/user-service.js';
 import type { AssertionSigner } from '../gateway/upstream/assertion.js';
 import type { ClientRules } from './client-input.js';
 import type { ExternalIdpConfig } from './external-idp.js';
+import type { StandingReads } from './standing-cache.js';
 import type { UsageTracker } from './usage.js';
 import type { Database } from '../storage/types.js';
 
@@ -51,6 +52,8 @@ export interface IdentityDeps {
   bruteForce?: BruteForceGuard | undefined;
   /** Counts failed client authentications (monitoring's vaultgate_authentication_failures_total). */
   authFailures?: { inc(labels: { kind: string }): void } | undefined;
+  /** Counts where each token standing came from (vaultgate_token_standing_reads_total). */
+  standingReads?: StandingReads | undefined;
   /** Scopes named by the gateway's upstream routes (docs/contract.md §6): registrable like the platform's own. */
   gatewayScopes?: readonly string[] | undefined;
   /** Optional external OIDC issuer whose access tokens are accepted too. */

@@ -29,6 +29,12 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    tokenStandingReads: new Counter({
+      name: 'vaultgate_token_standing_reads_total',
+      help: "Where each API request's token standing came from: this node's cache, or the database (a miss, or the change feed not live)",
+      labelNames: ['source'] as const,
+      registers,
+    }),
     authorizationDenials: new Counter({
       name: 'vaultgate_authorization_denials_total',
       help: 'Requests refused with 403 after authentication',

@@ -27,6 +27,12 @@ export interface Dialect {
    * <table>_no_change trigger and a <table>_immutable() function) and are kept as they are.
    */
   appendOnly: (table: string, message: string) => string;
+  /**
+   * Statements that announce a change to what a token's standing depends on to every other
+   * process (src/storage/change-feed.ts). PostgreSQL: triggers that NOTIFY, heard by each node's
+   * listener. SQLite: nothing; another process's commit shows in PRAGMA data_version.
+   */
+  notifyStandingChanges: string;
 }
 
 /** appendOnly() interpolates its arguments: they must be constants from the migration source. */

@@ -431,6 +431,13 @@ CREATE TABLE audit_pending (
 );
 `,
   },
+  {
+    version: 13,
+    name: 'standing_notify',
+    // Token standings are cached per node (issue 13): every process must hear when a client, a
+    // revoked token, a grant or a user changes, whoever changed it (src/storage/change-feed.ts).
+    up: ({ notifyStandingChanges }) => notifyStandingChanges,
+  },
 ];
 
 /** The migrations as one engine runs them. */

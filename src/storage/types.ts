@@ -5,6 +5,10 @@
 // Value conventions, identical on both engines: integer columns come back as `bigint`, text as
 // string, NULL as null. Times are BIGINT milliseconds since the epoch.
 
+import type { ChangeFeed } from './change-feed.js';
+
+export type { ChangeFeed };
+
 export type SqlValue = string | number | bigint | boolean | null | Buffer;
 export type Row = Record<string, unknown>;
 
@@ -38,6 +42,12 @@ export interface Database extends Sql {
    * through `tx` and must not wait on anything else (it may be run again).
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * What a token's standing depends on (clients, revoked tokens, grants, users) changed: the
+   * version a standing cache keys on. Code that changes those tables calls changed() after its
+   * commit; other processes' changes are heard through the engine (see change-feed.ts).
+   */
+  readonly standingChanges: ChangeFeed;
   migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;

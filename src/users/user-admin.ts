@@ -1,6 +1,7 @@
 // Operator actions on end users (`vaultgate users set-role|disable|reset-mfa`). Each change and its
 // audit event commit in one transaction (issue 3). The user is named by tenant and e-mail and found
 // through the blind index; the e-mail itself never reaches the audit log.
+import { announced } from '../storage/change-feed.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import { emailBlindIndex } from '../crypto/hmac.js';
@@ -89,47 +90,53 @@ export function createUserAdmin(deps: {
   return {
     async setRole(ref, given) {
       const role = validateRole(given);
-      return db.transaction(async (tx) => {
-        const u = await find(tx, ref);
-        // A customer user sees only its customer: it cannot be made one without that link.
-        if (role === 'customer' && u.customer_id === null) {
-          throw new AppError('validation_failed', 'role: a customer user needs a customer; create a new user with --customer-id');
-        }
-        await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [
-          u.id,
-          role,
-          role === 'customer' ? u.customer_id : null,
-          nowSeconds(),
-        ]);
-        await endSessions(tx, u.id);
-        await deps.audit?.record(
-          {
-            action: AUDIT_ACTIONS.userRoleChanged,
-            outcome: 'success',
-            tenantId: u.tenant_id,
-            userId: u.id,
-            target: u.id,
-            details: { from: u.role, to: role },
-          },
-          tx,
-        );
-        const change = out(u, role, u.status);
-        // Promoted into a role that needs TOTP without having one: the enrolment needs a code.
-        return deps.requireMfa(role) && u.totp_secret === null ? withCode(tx, change) : change;
-      });
+      return announced(
+        db.standingChanges,
+        db.transaction(async (tx) => {
+          const u = await find(tx, ref);
+          // A customer user sees only its customer: it cannot be made one without that link.
+          if (role === 'customer' && u.customer_id === null) {
+            throw new AppError('validation_failed', 'role: a customer user needs a customer; create a new user with --customer-id');
+          }
+          await tx.run('UPDATE users SET role = $2, customer_id = $3, sessions_valid_after = $4 WHERE id = $1', [
+            u.id,
+            role,
+            role === 'customer' ? u.customer_id : null,
+            nowSeconds(),
+          ]);
+          await endSessions(tx, u.id);
+          await deps.audit?.record(
+            {
+              action: AUDIT_ACTIONS.userRoleChanged,
+              outcome: 'success',
+              tenantId: u.tenant_id,
+              userId: u.id,
+              target: u.id,
+              details: { from: u.role, to: role },
+            },
+            tx,
+          );
+          const change = out(u, role, u.status);
+          // Promoted into a role that needs TOTP without having one: the enrolment needs a code.
+          return deps.requireMfa(role) && u.totp_secret === null ? withCode(tx, change) : change;
+        }),
+      );
     },
 
     disable(ref) {
-      return db.transaction(async (tx) => {
-        const u = await find(tx, ref);
-        await tx.run("UPDATE users SET status = 'disabled', sessions_valid_after = $2 WHERE id = $1", [u.id, nowSeconds()]);
-        await endSessions(tx, u.id);
-        await deps.audit?.record(
-          { action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id },
-          tx,
-        );
-        return out(u, u.role as Role, 'disabled');
-      });
+      return announced(
+        db.standingChanges,
+        db.transaction(async (tx) => {
+          const u = await find(tx, ref);
+          await tx.run("UPDATE users SET status = 'disabled', sessions_valid_after = $2 WHERE id = $1", [u.id, nowSeconds()]);
+          await endSessions(tx, u.id);
+          await deps.audit?.record(
+            { action: AUDIT_ACTIONS.userDisabled, outcome: 'success', tenantId: u.tenant_id, userId: u.id, target: u.id },
+            tx,
+          );
+          return out(u, u.role as Role, 'disabled');
+        }),
+      );
     },
 
     resetMfa(ref) {

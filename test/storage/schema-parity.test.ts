@@ -254,11 +254,14 @@ async function postgresSchema(db: Sql): Promise<Facts> {
     add(facts, `${ix.table_name}: index ${ix.index_name}`, `${ix.unique ? 'unique ' : ''}(${ix.columns ?? '<expression>'})${where}`);
   }
 
-  const triggers = await db.query<{ table_name: string; tgtype: number }>(
-    `SELECT c.relname AS table_name, t.tgtype FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  const triggers = await db.query<{ table_name: string; tgtype: number; tgname: string }>(
+    `SELECT c.relname AS table_name, t.tgtype, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = current_schema()`,
   );
   for (const tr of triggers) {
+    // PostgreSQL only, by design: they NOTIFY other nodes of a standing change; SQLite needs none
+    // (PRAGMA data_version). Their presence is tested in test/identity/standing-cache.test.ts.
+    if (tr.tgname.endsWith('_standing_changed')) continue;
     // pg_trigger.tgtype bits: 1 row, 2 before, 64 instead of; 4 insert, 8 delete, 16 update.
     // One PostgreSQL trigger may cover several events: one fact per event, like SQLite.
     const bits = Number(tr.tgtype);

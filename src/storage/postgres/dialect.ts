@@ -16,4 +16,18 @@ export const POSTGRES_DIALECT: Dialect = {
       `  FOR EACH ROW EXECUTE FUNCTION ${table}_immutable();`,
     ].join('\n');
   },
+  // Statement triggers (one NOTIFY per statement; PostgreSQL folds repeats within a transaction),
+  // on the columns the standing reads; a Grant row's update or delete ends or changes a grant.
+  notifyStandingChanges: `
+CREATE FUNCTION standing_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('vaultgate_standing', ''); RETURN NULL; END $$;
+CREATE TRIGGER clients_standing_changed AFTER UPDATE OF status, scopes, tenant_id OR DELETE ON clients
+  FOR EACH STATEMENT EXECUTE FUNCTION standing_changed();
+CREATE TRIGGER revoked_tokens_standing_changed AFTER INSERT ON revoked_tokens
+  FOR EACH STATEMENT EXECUTE FUNCTION standing_changed();
+CREATE TRIGGER users_standing_changed AFTER UPDATE OF status, role, customer_id, tenant_id OR DELETE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION standing_changed();
+CREATE TRIGGER grants_standing_changed AFTER UPDATE OR DELETE ON oidc_payloads
+  FOR EACH ROW WHEN (OLD.model = 'Grant') EXECUTE FUNCTION standing_changed();
+`,
 };

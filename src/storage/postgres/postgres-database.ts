@@ -2,7 +2,8 @@
 // (SELECT … FOR UPDATE / conditional UPDATE), and a deadlock or serialization failure is retried.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
+import type { ChangeFeed, Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
+import { createPgChangeFeed } from './pg-change-feed.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 // int8 (BIGINT, COUNT) as bigint, the same as the SQLite adapter.
@@ -59,7 +60,10 @@ class PostgresDatabase extends PgSql implements Database {
   readonly engine = 'postgres' as const;
   readonly forUpdate = 'FOR UPDATE';
 
-  constructor(private readonly pool: pg.Pool) {
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly standingChanges: ChangeFeed,
+  ) {
     super(pool);
   }
 
@@ -101,6 +105,7 @@ class PostgresDatabase extends PgSql implements Database {
   }
 
   async close(): Promise<void> {
+    await this.standingChanges.close();
     await this.pool.end();
   }
 }
@@ -139,5 +144,5 @@ export async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 20, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
-  return new PostgresDatabase(pool);
+  return new PostgresDatabase(pool, createPgChangeFeed(url));
 }

@@ -15,4 +15,5 @@ export const SQLITE_DIALECT: Dialect = {
       `CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table} BEGIN SELECT RAISE(ABORT, '${message}'); END;`,
     ].join('\n');
   },
+  notifyStandingChanges: "-- another process's commit shows in PRAGMA data_version\n",
 };

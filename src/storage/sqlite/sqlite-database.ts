@@ -5,7 +5,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
+import type { ChangeFeed, Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
+import { createSqliteChangeFeed } from './sqlite-change-feed.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Statement = BetterSqlite3.Statement<Record<string, unknown>, unknown>;
@@ -75,9 +76,11 @@ class SqliteDatabase extends SqliteSql implements Database {
   private tail: Promise<unknown> = Promise.resolve();
   private inTransaction = false;
   private readonly txSql: Sql;
+  readonly standingChanges: ChangeFeed;
 
   constructor(db: BetterSqlite3.Database) {
     super(db);
+    this.standingChanges = createSqliteChangeFeed(db);
     // Statements inside a transaction go straight to the connection.
     this.txSql = {
       query: (sql, params = []) => SqliteSql.prototype.query.call(this, sql, params),
