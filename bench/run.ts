@@ -8,10 +8,11 @@
 // throwaway PostgreSQL with durability on. Each with req/s, p99 and the ratio to (a). The machine
 // is shared and noisy: read the ratios of one run, not absolute numbers. BENCH_SECONDS sets the
 // duration of each case (default 8); BENCH_ENGINES=sqlite (or postgres) runs one engine only;
+// BENCH_CASES=get (or hot, spread, comma-separated) runs those cases only, e.g. to profile one;
 // BENCH_CPU_PROF=DIR writes the servers' CPU profiles.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +24,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 16;
 const ACCOUNTS = 32;
 const bin = path.resolve('bin/vaultgate.js');
+const CASES = new Set((process.env.BENCH_CASES ?? 'get,hot,spread').split(','));
 
 interface Measured {
   rps: number;
@@ -69,11 +71,15 @@ async function measureEngine(engine: string, dataDir: string, databaseUrl: strin
       accounts.push(id);
     }
     const transfers = `${server.url}/v1/transfers`;
-    const results = {
-      get: await load({ url: `${server.url}/v1/accounts/${accounts[0]}`, headers: auth }),
-      hot: await load({ url: transfers, headers: auth, transfer: { accounts: accounts.slice(0, 2), currency: 'EUR' } }),
-      spread: await load({ url: transfers, headers: auth, transfer: { accounts, currency: 'EUR' } }),
+    const specs = {
+      get: { url: `${server.url}/v1/accounts/${accounts[0]}`, headers: auth },
+      hot: { url: transfers, headers: auth, transfer: { accounts: accounts.slice(0, 2), currency: 'EUR' } },
+      spread: { url: transfers, headers: auth, transfer: { accounts, currency: 'EUR' } },
     };
+    const results: Record<string, Measured> = {};
+    for (const [key, spec] of Object.entries(specs)) if (CASES.has(key)) results[key] = await load(spec);
+    // The server's peak resident memory over the whole run (Linux: VmHWM of /proc/PID/status).
+    results.rss = { rps: peakRssMiB(server.child.pid), p99: 0, non2xx: 0 };
     // Every unit moved stays in the 32 accounts: a benchmark that broke the ledger would say so.
     let total = 0;
     for (const id of accounts) total += (await call(`${server.url}/v1/accounts/${id}`, { headers: auth })).body.balance.available as number;
@@ -82,6 +88,15 @@ async function measureEngine(engine: string, dataDir: string, databaseUrl: strin
   } finally {
     server.child.kill('SIGTERM');
     await new Promise((r) => server.child.once('exit', r));
+  }
+}
+
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) / 1024;
+  } catch {
+    return Number.NaN; // not Linux
   }
 }
 
@@ -126,10 +141,15 @@ try {
     ['hot', '(c) POST /v1/transfers, one hot pair'],
     ['spread', `(d) POST /v1/transfers, ${ACCOUNTS} accounts at random`],
   ];
-  for (const [key, label] of rows) out.push(`${label.padEnd(44)}${columns.map(([, r]) => cell(r[key]!).padStart(21)).join('')}`);
-  out.push(
-    `${'hot pair ÷ 32 accounts'.padEnd(44)}${columns.map(([, r]) => (r.hot!.rps / r.spread!.rps).toFixed(2).padStart(21)).join('')}`,
-  );
+  for (const [key, label] of rows) {
+    if (CASES.has(key)) out.push(`${label.padEnd(44)}${columns.map(([, r]) => cell(r[key]!).padStart(21)).join('')}`);
+  }
+  out.push(`${'server peak RSS, MiB'.padEnd(44)}${columns.map(([, r]) => r.rss!.rps.toFixed(0).padStart(21)).join('')}`);
+  if (CASES.has('hot') && CASES.has('spread')) {
+    out.push(
+      `${'hot pair ÷ 32 accounts'.padEnd(44)}${columns.map(([, r]) => (r.hot!.rps / r.spread!.rps).toFixed(2).padStart(21)).join('')}`,
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 } finally {
   await pgServer?.stop();
