@@ -29,6 +29,8 @@ import { validatorCompiler } from './gateway/validation.js';
 import type { Identity } from './identity/index.js';
 import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
+import { holdRoutes } from './holds/routes.js';
+import type { Holds } from './holds/hold-service.js';
 import { ALL_SCOPES, type Principal } from './lib/principal.js';
 import type { AuthRequest } from './lib/auth-request.js';
 import type { Metrics } from './monitoring/metrics.js';
@@ -51,6 +53,7 @@ export interface AppDeps {
   identity: Identity;
   customers: Customers;
   ledger: Ledger;
+  holds: Holds;
   idempotency: Idempotency;
   logger: Logger;
   publicUrl: string;
@@ -322,6 +325,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     [
       ...customerRoutes(deps.customers),
       ...ledgerRoutes(deps.ledger, deps.customers),
+      ...holdRoutes(deps.holds, deps.ledger),
       ...observabilityRoutes(deps),
       ...adminRoutes(deps.identity),
     ],

@@ -25,6 +25,8 @@ import { createMetrics, type Metrics } from './monitoring/metrics.js';
 import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
+import { createHolds } from './holds/hold-service.js';
+import { createHoldSweeper, sweepHolds } from './holds/sweeper.js';
 import { createVelocity } from './ledger/velocity.js';
 import { createLogger } from './logger.js';
 import { BOOTSTRAP_SCOPES } from './lib/bootstrap.js';
@@ -107,6 +109,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       external: config.externalIdp ? { ...config.externalIdp, audience: config.externalIdp.audience ?? publicUrl } : undefined,
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
+    const holds = createHolds({ db, ledger, audit });
+    const holdSweeper = createHoldSweeper({ db, audit });
     const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
     const idempotency = createIdempotency(db);
     // Created after the slow start-up steps, so the load shedder's event-loop monitor does not count them.
@@ -138,6 +142,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       identity,
       customers,
       ledger,
+      holds,
       idempotency,
       logger,
       publicUrl,
@@ -191,6 +196,13 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       void sweepUsage(db).catch(() => undefined);
     }, 3600_000);
     sweep.unref();
+    // Every second: holds past their expiry are released (on every node; each hold exactly once).
+    const expireHolds = setInterval(() => {
+      void sweepHolds(holdSweeper).catch((err: unknown) =>
+        logger.error({ event: 'hold.sweep_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'releasing expired holds failed'),
+      );
+    }, 1000);
+    expireHolds.unref();
 
     logger.info({ url: publicUrl, engine: db.engine }, `vaultgate listening on ${publicUrl}`);
 
@@ -198,6 +210,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const close = () =>
       (closing ??= (async () => {
         clearInterval(sweep);
+        clearInterval(expireHolds);
         gatewayReloader?.close();
         scans?.stop();
         listener.stop();

@@ -42,6 +42,12 @@ export const AUDIT_ACTIONS = {
   accountCreated: 'account.create',
   depositCreated: 'deposit.create',
   transferCreated: 'transfer.create',
+  // Holds (docs/contract.md §9): each in the transaction that changes the balances.
+  holdCreated: 'hold.create',
+  holdCaptured: 'hold.capture',
+  holdVoided: 'hold.void',
+  /** Released by the sweeper once past its expires_at (no client: the platform did it). */
+  holdExpired: 'hold.expire',
   // Rate limits (issue 5): a principal or IP locked out after repeated abuse.
   rateLimitLockout: 'ratelimit.lockout',
   /** The shared Redis stopped answering (rate limits fall back; reported once per outage). */

@@ -114,7 +114,15 @@ export interface PostingInput {
   reference?: string | undefined;
   metadata?: Record<string, string> | undefined;
   context?: AuditContext | undefined;
+  /**
+   * The hold this posting captures: its maximum and velocity rules were applied when the hold was
+   * made (the hold counted then), so they are not applied again.
+   */
+  heldBy?: string | undefined;
 }
+
+/** What a movement is, for the checks every one of them passes (postings and holds alike). */
+export type MovementInput = Pick<PostingInput, 'tenantId' | 'kind' | 'sourceId' | 'destinationId' | 'amount' | 'currency' | 'heldBy'>;
 
 export function createLedger({
   db,
@@ -157,13 +165,17 @@ export function createLedger({
     return row.id;
   }
 
-  /** Posts one movement inside tx. Throws a domain AppError (and tx rolls back) when refused. */
-  async function post(tx: Sql, input: PostingInput): Promise<TransferRow> {
+  /**
+   * Locks both accounts of a movement and applies every rule a movement of money must pass: the
+   * accounts (of the tenant, open, of the currency), the amount, the funds, the settlement floor
+   * and the velocity rules. Throws the refusal; returns the locked accounts.
+   */
+  async function lockAndCheck(tx: Sql, input: MovementInput): Promise<{ source: AccountRow; destination: AccountRow }> {
     if (input.sourceId === input.destinationId) throw new AppError('same_account');
     if (input.amount <= 0n || input.amount > MAX_AMOUNT) throw new AppError('validation_failed', 'amount out of range');
     const limits = limitsFor(moneyLimits, input.tenantId, input.currency);
     const maximum = input.kind === 'deposit' ? limits.maxDeposit : limits.maxTransfer;
-    if (input.amount > maximum)
+    if (input.heldBy === undefined && input.amount > maximum)
       throw new AppError('amount_above_maximum', `One ${input.kind} may move at most ${maximum} (minor units of ${input.currency})`);
     const accounts = await lockPair(tx, input.tenantId, input.sourceId, input.destinationId);
     const source = accounts.get(input.sourceId);
@@ -189,10 +201,15 @@ export function createLedger({
     }
     // Velocity rules (issue 5) run here, under the source row lock and inside tx, so the check
     // and the posting commit or roll back together. Deposits are money in: not limited here.
-    if (input.kind === 'transfer' && velocity) {
+    if (input.kind === 'transfer' && velocity && input.heldBy === undefined) {
       await velocity.check(tx, { tenantId: input.tenantId, sourceId: source.id, currency: input.currency, amount: input.amount });
     }
+    return { source, destination };
+  }
 
+  /** Posts one movement inside tx. Throws a domain AppError (and tx rolls back) when refused. */
+  async function post(tx: Sql, input: PostingInput): Promise<TransferRow> {
+    const { source, destination } = await lockAndCheck(tx, input);
     const now = Date.now();
     // Debit and credit in one statement. The debit's condition is the guard that holds even if a
     // lock were missing: it cannot take a customer balance below zero (and the table CHECK refuses
@@ -272,6 +289,7 @@ export function createLedger({
           currency: input.currency,
           source_account_id: source.id,
           destination_account_id: destination.id,
+          ...(input.heldBy === undefined ? {} : { hold_id: input.heldBy }),
         },
       },
       tx,
@@ -281,6 +299,8 @@ export function createLedger({
 
   return {
     post,
+    lockPair,
+    lockAndCheck,
     ensureSettlementAccount,
 
     async createAccount(

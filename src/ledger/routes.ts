@@ -20,14 +20,14 @@ const accountSchema = Strict({
 });
 
 /** Free-form string pairs a caller attaches to a transfer; bounded so it cannot be a storage lever. */
-const metadataSchema = Type.Unsafe<Record<string, string>>({
+export const metadataSchema = Type.Unsafe<Record<string, string>>({
   type: 'object',
   maxProperties: 20,
   propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,40}$' },
   additionalProperties: { type: 'string', maxLength: 500 },
 });
 
-const transferSchema = Strict({
+export const transferSchema = Strict({
   id: Type.String(),
   kind: StringEnum(['transfer', 'deposit']),
   status: StringEnum(['posted']),

@@ -438,6 +438,37 @@ CREATE TABLE audit_pending (
     // revoked token, a grant or a user changes, whoever changed it (src/storage/change-feed.ts).
     up: ({ notifyStandingChanges }) => notifyStandingChanges,
   },
+  {
+    version: 14,
+    name: 'holds',
+    // Two-phase money (docs/contract.md §9, issue 14): a hold moves its amount from the source's
+    // available to its pending balance; a capture posts a transfer of up to that amount and
+    // releases the rest, a void or the expiry releases it all. No entries until the capture: the
+    // ledger records money moved, and a hold moves none. So a customer account's entries add up
+    // to available + pending. captured_amount ≤ amount is the table's to enforce as well.
+    up: ({ int }) => `
+CREATE TABLE holds (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  source_account_id TEXT NOT NULL REFERENCES accounts(id),
+  destination_account_id TEXT NOT NULL REFERENCES accounts(id),
+  amount ${int} NOT NULL CHECK (amount > 0),
+  captured_amount ${int} NOT NULL DEFAULT 0 CHECK (captured_amount >= 0 AND captured_amount <= amount),
+  currency TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
+  description TEXT,
+  metadata TEXT,
+  client_id TEXT NOT NULL,
+  transfer_id TEXT REFERENCES transfers(id),
+  expires_at ${int} NOT NULL,
+  created_at ${int} NOT NULL,
+  settled_at ${int}
+);
+CREATE INDEX holds_due ON holds(expires_at) WHERE status = 'pending';
+CREATE INDEX holds_source ON holds(tenant_id, source_account_id);
+CREATE INDEX holds_destination ON holds(tenant_id, destination_account_id);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

@@ -37,6 +37,11 @@ export interface Database extends Sql {
    */
   readonly forUpdate: string;
   /**
+   * `FOR UPDATE SKIP LOCKED` on PostgreSQL: a worker on one node takes rows no other node's worker
+   * is taking. Empty on SQLite (one writer at a time anyway).
+   */
+  readonly forUpdateSkipLocked: string;
+  /**
    * Runs fn in one transaction: commit when it resolves, roll back when it throws. On PostgreSQL
    * a serialization failure or deadlock is retried a few times. fn must only touch the database
    * through `tx` and must not wait on anything else (it may be run again).

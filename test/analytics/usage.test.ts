@@ -40,6 +40,7 @@ function probe(inner: Database): Probe {
   p.db = {
     engine: inner.engine,
     forUpdate: inner.forUpdate,
+    forUpdateSkipLocked: inner.forUpdateSkipLocked,
     standingChanges: inner.standingChanges,
     query<T = Row>(sql: string, params?: readonly SqlValue[]) {
       p.outside.push(sql);

@@ -59,6 +59,7 @@ class PgTransaction extends PgSql {
 class PostgresDatabase extends PgSql implements Database {
   readonly engine = 'postgres' as const;
   readonly forUpdate = 'FOR UPDATE';
+  readonly forUpdateSkipLocked = 'FOR UPDATE SKIP LOCKED';
 
   constructor(
     private readonly pool: pg.Pool,

@@ -73,6 +73,7 @@ const PING_TIMEOUT_MS = 5_000;
 class SqliteDatabase extends SqliteSql implements Database {
   readonly engine = 'sqlite' as const;
   readonly forUpdate = '';
+  readonly forUpdateSkipLocked = '';
   private tail: Promise<unknown> = Promise.resolve();
   private inTransaction = false;
   private readonly txSql: Sql;
