@@ -469,6 +469,70 @@ CREATE INDEX holds_source ON holds(tenant_id, source_account_id);
 CREATE INDEX holds_destination ON holds(tenant_id, destination_account_id);
 `,
   },
+  {
+    version: 15,
+    name: 'events_and_webhooks',
+    // The event outbox and webhook deliveries (docs/contract.md §9, issue 14). A change writes its
+    // event (seq) in its own transaction; the sealer (src/events/sealer.ts) gives committed events
+    // their position, in order, under event_head's lock, and writes one delivery per subscribed
+    // endpoint. A delivery is sent in position order per endpoint, by whichever node holds the
+    // endpoint's lease. Endpoint secrets are sealed (src/crypto/secret-box.ts): a signature needs
+    // the secret itself, so it cannot be a hash.
+    up: ({ int, serialPrimaryKey }) => `
+CREATE TABLE events (
+  seq ${serialPrimaryKey},
+  id TEXT NOT NULL UNIQUE,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at ${int} NOT NULL,
+  position ${int} UNIQUE
+);
+CREATE INDEX events_tenant ON events(tenant_id, seq);
+CREATE INDEX events_unsealed ON events(seq) WHERE position IS NULL;
+
+CREATE TABLE event_head (
+  id ${int} PRIMARY KEY,
+  position ${int} NOT NULL
+);
+INSERT INTO event_head (id, position) VALUES (1, 0);
+
+CREATE TABLE webhook_endpoints (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled', 'deleted')),
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_until ${int},
+  lease_owner TEXT,
+  lease_until ${int},
+  failing_since ${int},
+  created_by TEXT NOT NULL,
+  created_at ${int} NOT NULL,
+  disabled_at ${int}
+);
+CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints(tenant_id, status);
+
+CREATE TABLE webhook_deliveries (
+  id TEXT PRIMARY KEY NOT NULL,
+  endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+  event_id TEXT NOT NULL REFERENCES events(id),
+  position ${int} NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+  attempts ${int} NOT NULL DEFAULT 0,
+  next_attempt_at ${int} NOT NULL,
+  last_attempt_at ${int},
+  last_status ${int},
+  last_error TEXT,
+  created_at ${int} NOT NULL,
+  delivered_at ${int}
+);
+CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries(endpoint_id, position);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(status, endpoint_id, position);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */
