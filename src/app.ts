@@ -31,6 +31,8 @@ import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { holdRoutes } from './holds/routes.js';
 import type { Holds } from './holds/hold-service.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import type { WebhookEndpoints } from './webhooks/endpoints.js';
 import { ALL_SCOPES, type Principal } from './lib/principal.js';
 import type { AuthRequest } from './lib/auth-request.js';
 import type { Metrics } from './monitoring/metrics.js';
@@ -54,6 +56,7 @@ export interface AppDeps {
   customers: Customers;
   ledger: Ledger;
   holds: Holds;
+  webhookEndpoints: WebhookEndpoints;
   idempotency: Idempotency;
   logger: Logger;
   publicUrl: string;
@@ -326,6 +329,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       ...customerRoutes(deps.customers),
       ...ledgerRoutes(deps.ledger, deps.customers),
       ...holdRoutes(deps.holds, deps.ledger),
+      ...webhookRoutes(deps.db, deps.webhookEndpoints),
       ...observabilityRoutes(deps),
       ...adminRoutes(deps.identity),
     ],

@@ -10,6 +10,8 @@ import { parseAlertsConfig, type AlertSettings } from './monitoring/alert-config
 import { parseRateLimits, ROUTE_CLASSES, type RateLimitSettings } from './gateway/rate-limit/settings.js';
 import { parseMoneyLimits, type MoneyLimitSettings } from './ledger/money-limits.js';
 import { parseScanSchedule, type ScanScheduleSettings } from './security-scans/config.js';
+import { parseWebhookPolicy } from './webhooks/config.js';
+import type { WebhookNetworkPolicy } from './webhooks/ssrf-guard.js';
 import { EMPTY_GATEWAY_SETTINGS, parseGatewayConfig, type GatewaySettings } from './gateway/upstream/config.js';
 
 export type DatabaseConfig = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
@@ -21,6 +23,7 @@ export interface FileConfig {
   money_limits?: Record<string, unknown>;
   gateway?: unknown;
   scan?: unknown;
+  webhooks?: unknown;
 }
 
 export interface Config {
@@ -51,6 +54,8 @@ export interface Config {
   gateway: GatewaySettings;
   /** The `scan` section: the scheduled self-audit (docs/contract.md §8); undefined = none. */
   scanSchedule: ScanScheduleSettings | undefined;
+  /** Exceptions to the webhook SSRF guard (`webhooks:`); https and public addresses only by default. */
+  webhooks: WebhookNetworkPolicy;
   logLevel: string;
   /** Optional external OIDC issuer whose access tokens are accepted (issue 4). */
   externalIdp: ExternalIdpSettings | undefined;
@@ -124,7 +129,7 @@ function readableFile(variable: string, file: string | undefined): string | unde
   return path.resolve(file);
 }
 
-const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits', 'gateway', 'scan']);
+const FILE_KEYS = new Set(['rate_limits', 'alerts', 'money_limits', 'gateway', 'scan', 'webhooks']);
 
 /** Paths vaultgate serves itself: no upstream route may shadow them or sit under them. */
 export const RESERVED_PREFIXES = [
@@ -235,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     moneyLimits: parseMoneyLimits(file.money_limits),
     gateway: parseGateway(file.gateway, env.VAULTGATE_CONFIG),
     scanSchedule: parseScanSchedule(file.scan),
+    webhooks: parseWebhookPolicy(file.webhooks),
     logLevel,
     externalIdp: parseExternalIdp(env),
   };

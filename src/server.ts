@@ -26,6 +26,11 @@ import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
 import { createHolds } from './holds/hold-service.js';
+import { createSecretBox } from './crypto/secret-box.js';
+import { createEventSealer } from './events/sealer.js';
+import { createWebhookEndpoints } from './webhooks/endpoints.js';
+import { createSender } from './webhooks/sender.js';
+import { createDeliveryWorker } from './webhooks/worker.js';
 import { createHoldSweeper, sweepHolds } from './holds/sweeper.js';
 import { createVelocity } from './ledger/velocity.js';
 import { createLogger } from './logger.js';
@@ -111,7 +116,16 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
     const holds = createHolds({ db, ledger, audit });
     const holdSweeper = createHoldSweeper({ db, audit });
-    const customers = createCustomers({ db, dataKeys: createDataKeys(master, { engine: db.engine }), master, audit });
+    const dataKeys = createDataKeys(master, { engine: db.engine });
+    const customers = createCustomers({ db, dataKeys, master, audit });
+    const webhookEndpoints = createWebhookEndpoints({ db, secrets: createSecretBox(dataKeys), policy: config.webhooks, audit });
+    const deliveries = createDeliveryWorker({
+      db,
+      sealer: createEventSealer(db),
+      endpoints: webhookEndpoints,
+      send: createSender(config.webhooks),
+      audit,
+    });
     const idempotency = createIdempotency(db);
     // Created after the slow start-up steps, so the load shedder's event-loop monitor does not count them.
     const traffic =
@@ -143,6 +157,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       customers,
       ledger,
       holds,
+      webhookEndpoints,
       idempotency,
       logger,
       publicUrl,
@@ -203,6 +218,22 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       );
     }, 1000);
     expireHolds.unref();
+    // Four times a second: events sealed and fanned out, due webhook deliveries sent (one tick at a time).
+    let delivering = false;
+    const deliver = setInterval(() => {
+      if (delivering) return;
+      delivering = true;
+      deliveries
+        .tick()
+        .catch((err: unknown) =>
+          logger.error(
+            { event: 'webhook.tick_failed', error: (err as Error | undefined)?.name ?? 'Error' },
+            'webhook delivery pass failed',
+          ),
+        )
+        .finally(() => (delivering = false));
+    }, 250);
+    deliver.unref();
 
     logger.info({ url: publicUrl, engine: db.engine }, `vaultgate listening on ${publicUrl}`);
 
@@ -211,6 +242,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       (closing ??= (async () => {
         clearInterval(sweep);
         clearInterval(expireHolds);
+        clearInterval(deliver);
         gatewayReloader?.close();
         scans?.stop();
         listener.stop();

@@ -42,12 +42,21 @@ export const AUDIT_ACTIONS = {
   accountCreated: 'account.create',
   depositCreated: 'deposit.create',
   transferCreated: 'transfer.create',
+  /** A reversal posted (docs/contract.md §9): details carry `reversal_of`, the original transfer. */
+  transferReversed: 'transfer.reverse',
   // Holds (docs/contract.md §9): each in the transaction that changes the balances.
   holdCreated: 'hold.create',
   holdCaptured: 'hold.capture',
   holdVoided: 'hold.void',
   /** Released by the sweeper once past its expires_at (no client: the platform did it). */
   holdExpired: 'hold.expire',
+  // Webhooks (docs/contract.md §9)
+  webhookEndpointCreated: 'webhook.endpoint_create',
+  webhookEndpointDeleted: 'webhook.endpoint_delete',
+  webhookSecretRotated: 'webhook.secret_rotate',
+  webhookDeliveryRetried: 'webhook.delivery_retry',
+  /** Deliveries failed for the whole retry period (3 days): the endpoint stops, an alert is raised. */
+  webhookEndpointDisabled: 'webhook.endpoint_disable',
   // Rate limits (issue 5): a principal or IP locked out after repeated abuse.
   rateLimitLockout: 'ratelimit.lockout',
   /** The shared Redis stopped answering (rate limits fall back; reported once per outage). */

@@ -2,6 +2,7 @@
 // envelope), bound by its authenticated data to this record and field. E-mail lookup goes through
 // a keyed blind index. Erasure destroys the data key (crypto-shredding) and blanks the columns;
 // accounts and ledger history stay, balanced.
+import { recordEvent } from '../events/outbox.js';
 import { openText, sealText } from '../crypto/aead.js';
 import type { DataKeys } from '../crypto/data-keys.js';
 import { emailBlindIndex } from '../crypto/hmac.js';
@@ -204,6 +205,8 @@ export function createCustomers({
           [id, Date.now()],
         );
         await audit?.record({ action: AUDIT_ACTIONS.customerErased, outcome: 'success', tenantId, ...context, target: id }, tx);
+        // The id and the fact only: an event is kept and sent on, so it carries no personal data.
+        await recordEvent(tx, { tenantId, type: 'customer.erased', data: { id, status: 'erased', erased_at: new Date().toISOString() } });
         return true;
       });
       if (!erased) return undefined;

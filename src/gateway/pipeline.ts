@@ -143,8 +143,11 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         // Keys are the caller's own: per client, and per end user when one signed in, so two users
         // of one app can never see (or block) each other's stored answers.
         const scope = principal.userId ? `${principal.clientId}/${principal.userId}` : principal.clientId;
+        // The key stands for this request on this object: the path with its parameters filled in,
+        // so the same key and body against another hold or transfer is a reuse, not a replay.
+        const target = route.url.replace(/:([A-Za-z_]+)/g, (_m, name: string) => String((request.params as Record<string, unknown>)[name]));
         const stored = await deps.idempotency.run(
-          { clientId: scope, key, hash: requestHash(route.method, route.url, request.body), requestId: String(request.id) },
+          { clientId: scope, key, hash: requestHash(route.method, target, request.body), requestId: String(request.id) },
           (tx) => route.handler({ ...ctx, tx }),
         );
         if (stored.replayed) reply.header('Idempotent-Replayed', 'true');

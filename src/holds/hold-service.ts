@@ -14,6 +14,7 @@ import { newId } from '../lib/ids.js';
 import type { AuditContext, Ledger, TransferRow } from '../ledger/ledger-service.js';
 import { toJsonAmount } from '../ledger/money.js';
 import type { Database, Sql } from '../storage/types.js';
+import { recordEvent } from '../events/outbox.js';
 
 export type HoldStatus = 'pending' | 'captured' | 'voided' | 'expired';
 
@@ -175,6 +176,7 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
         },
         tx,
       );
+      await recordEvent(tx, { tenantId: hold.tenant_id, type: 'hold.created', data: holdView(hold) });
       return hold;
     },
 
@@ -220,6 +222,7 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
         },
         tx,
       );
+      await recordEvent(tx, { tenantId: hold.tenant_id, type: 'hold.captured', data: holdView(captured) });
       return { hold: captured, transfer };
     },
 
@@ -252,6 +255,7 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
           },
           tx,
         );
+        await recordEvent(tx, { tenantId: hold.tenant_id, type: 'hold.voided', data: holdView(voided) });
         return voided;
       });
     },

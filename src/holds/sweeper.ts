@@ -6,7 +6,8 @@
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Database } from '../storage/types.js';
-import { HOLD_COLUMNS, releaseHeld, type HoldRow } from './hold-service.js';
+import { recordEvent } from '../events/outbox.js';
+import { HOLD_COLUMNS, holdView, releaseHeld, type HoldRow } from './hold-service.js';
 
 const BATCH = 100;
 /** Batches per sweep: a backlog drains over a few seconds without holding the writer for long. */
@@ -46,6 +47,8 @@ export function createHoldSweeper({ db, audit }: { db: Database; audit?: AuditLo
             },
             tx,
           );
+          const expiredHold: HoldRow = { ...h, status: 'expired', settled_at: BigInt(now) };
+          await recordEvent(tx, { tenantId: h.tenant_id, type: 'hold.expired', data: holdView(expiredHold) });
         }
         return due.length;
       });

@@ -32,10 +32,12 @@ export interface AccountRow {
   created_at: bigint;
 }
 
+export type TransferKind = 'transfer' | 'deposit' | 'reversal';
+
 export interface TransferRow {
   id: string;
   tenant_id: string;
-  kind: 'transfer' | 'deposit';
+  kind: TransferKind;
   source_account_id: string;
   destination_account_id: string;
   amount: bigint;
@@ -46,6 +48,8 @@ export interface TransferRow {
   status: 'posted';
   client_id: string;
   created_at: bigint;
+  /** The transfer a reversal reverses (./reversals.ts); null for every other kind. */
+  reversal_of: string | null;
 }
 
 export interface EntryRow {
@@ -58,9 +62,16 @@ export interface EntryRow {
   created_at: bigint;
 }
 
+/** The audit action each kind of posting records. */
+const POSTING_ACTIONS = {
+  transfer: AUDIT_ACTIONS.transferCreated,
+  deposit: AUDIT_ACTIONS.depositCreated,
+  reversal: AUDIT_ACTIONS.transferReversed,
+} as const satisfies Record<TransferKind, string>;
+
 const ACCOUNT_COLUMNS = 'id, tenant_id, customer_id, kind, currency, available, pending, status, created_at';
 const TRANSFER_COLUMNS =
-  'id, tenant_id, kind, source_account_id, destination_account_id, amount, currency, description, reference, metadata, status, client_id, created_at';
+  'id, tenant_id, kind, source_account_id, destination_account_id, amount, currency, description, reference, metadata, status, client_id, created_at, reversal_of';
 
 export function accountView(a: AccountRow) {
   return {
@@ -86,6 +97,7 @@ export function transferView(t: TransferRow) {
     description: t.description,
     reference: t.reference,
     metadata: t.metadata === null ? null : (JSON.parse(t.metadata) as Record<string, string>),
+    reversal_of: t.reversal_of,
     created_at: new Date(Number(t.created_at)).toISOString(),
   };
 }
@@ -105,7 +117,7 @@ export function entryView(e: EntryRow) {
 export interface PostingInput {
   tenantId: string;
   clientId: string;
-  kind: 'transfer' | 'deposit';
+  kind: TransferKind;
   sourceId: string;
   destinationId: string;
   amount: bigint;
@@ -119,6 +131,8 @@ export interface PostingInput {
    * made (the hold counted then), so they are not applied again.
    */
   heldBy?: string | undefined;
+  /** kind 'reversal' only, and required there: the transfer it reverses (./reversals.ts). */
+  reversalOf?: string | undefined;
 }
 
 /** What a movement is, for the checks every one of them passes (postings and holds alike). */
@@ -175,7 +189,10 @@ export function createLedger({
     if (input.amount <= 0n || input.amount > MAX_AMOUNT) throw new AppError('validation_failed', 'amount out of range');
     const limits = limitsFor(moneyLimits, input.tenantId, input.currency);
     const maximum = input.kind === 'deposit' ? limits.maxDeposit : limits.maxTransfer;
-    if (input.heldBy === undefined && input.amount > maximum)
+    // A reversal is money going back, at most the original's amount, which passed the maximum of
+    // its own kind when it was posted (a deposit's maximum may be above a transfer's, and limits
+    // may have been lowered since): the maximum is not applied to it again, nor velocity below.
+    if (input.heldBy === undefined && input.kind !== 'reversal' && input.amount > maximum)
       throw new AppError('amount_above_maximum', `One ${input.kind} may move at most ${maximum} (minor units of ${input.currency})`);
     const accounts = await lockPair(tx, input.tenantId, input.sourceId, input.destinationId);
     const source = accounts.get(input.sourceId);
@@ -200,7 +217,8 @@ export function createLedger({
       throw new AppError('validation_failed', 'The resulting balance would exceed the supported range');
     }
     // Velocity rules (issue 5) run here, under the source row lock and inside tx, so the check
-    // and the posting commit or roll back together. Deposits are money in: not limited here.
+    // and the posting commit or roll back together. Deposits are money in, reversals money
+    // returning to where it came from (never more than went out): neither is limited here.
     if (input.kind === 'transfer' && velocity && input.heldBy === undefined) {
       await velocity.check(tx, { tenantId: input.tenantId, sourceId: source.id, currency: input.currency, amount: input.amount });
     }
@@ -209,6 +227,7 @@ export function createLedger({
 
   /** Posts one movement inside tx. Throws a domain AppError (and tx rolls back) when refused. */
   async function post(tx: Sql, input: PostingInput): Promise<TransferRow> {
+    if ((input.kind === 'reversal') !== (input.reversalOf !== undefined)) throw new Error('post: reversalOf goes with kind reversal only');
     const { source, destination } = await lockAndCheck(tx, input);
     const now = Date.now();
     // Debit and credit in one statement. The debit's condition is the guard that holds even if a
@@ -238,8 +257,9 @@ export function createLedger({
       status: 'posted',
       client_id: input.clientId,
       created_at: BigInt(now),
+      reversal_of: input.reversalOf ?? null,
     };
-    await tx.run(`INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
+    await tx.run(`INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, [
       transfer.id,
       transfer.tenant_id,
       transfer.kind,
@@ -253,6 +273,7 @@ export function createLedger({
       transfer.status,
       transfer.client_id,
       now,
+      transfer.reversal_of,
     ]);
     // Both entries in one statement: the debit first, so entry order (seq) follows the money.
     await tx.run(
@@ -276,7 +297,7 @@ export function createLedger({
     // Same transaction as the posting: if the audit event cannot be written, no money moves.
     await audit?.record(
       {
-        action: input.kind === 'deposit' ? AUDIT_ACTIONS.depositCreated : AUDIT_ACTIONS.transferCreated,
+        action: POSTING_ACTIONS[input.kind],
         outcome: 'success',
         tenantId: input.tenantId,
         clientId: input.clientId,
@@ -290,6 +311,7 @@ export function createLedger({
           source_account_id: source.id,
           destination_account_id: destination.id,
           ...(input.heldBy === undefined ? {} : { hold_id: input.heldBy }),
+          ...(input.reversalOf === undefined ? {} : { reversal_of: input.reversalOf }),
         },
       },
       tx,
@@ -302,6 +324,28 @@ export function createLedger({
     lockPair,
     lockAndCheck,
     ensureSettlementAccount,
+
+    /**
+     * The transfer, locked (PostgreSQL: FOR UPDATE; SQLite's write transaction holds the lock
+     * already), if it is of this tenant; a foreign one reads as missing (docs/contract.md §4).
+     */
+    async lockTransfer(tx: Sql, tenantId: string, id: string): Promise<TransferRow> {
+      const transfer = await tx.one<TransferRow>(
+        `SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE id = $1 AND tenant_id = $2 ${db.forUpdate}`,
+        [id, tenantId],
+      );
+      if (!transfer) throw new AppError('not_found', 'Transfer not found');
+      return transfer;
+    },
+
+    /** What the reversals of one transfer add up to (0 when it has none). */
+    async reversedTotal(tx: Sql, transferId: string): Promise<bigint> {
+      const row = await tx.one<{ total: bigint }>(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM transfers WHERE reversal_of = $1 AND kind = 'reversal'",
+        [transferId],
+      );
+      return row?.total ?? 0n;
+    },
 
     async createAccount(
       tenantId: string,

@@ -1,4 +1,4 @@
-// Ledger routes: accounts, entries, deposits and transfers.
+// Ledger routes: accounts, entries, deposits, transfers and their reversals.
 import Type from 'typebox';
 import { AppError } from '../errors.js';
 import { ListOf, ListQuery, pageSize, toPage } from '../gateway/pagination.js';
@@ -8,6 +8,7 @@ import { assertOwner, confinedCustomer } from '../lib/ownership.js';
 import type { Principal } from '../lib/principal.js';
 import { accountView, entryView, transferView, type Ledger } from './ledger-service.js';
 import { amountSchema, currencySchema } from './money.js';
+import { reverseTransfer } from './reversals.js';
 
 const accountSchema = Strict({
   id: Type.String(),
@@ -29,7 +30,7 @@ export const metadataSchema = Type.Unsafe<Record<string, string>>({
 
 export const transferSchema = Strict({
   id: Type.String(),
-  kind: StringEnum(['transfer', 'deposit']),
+  kind: StringEnum(['transfer', 'deposit', 'reversal']),
   status: StringEnum(['posted']),
   source_account_id: Type.String(),
   destination_account_id: Type.String(),
@@ -40,6 +41,7 @@ export const transferSchema = Strict({
   metadata: Type.Unsafe<Record<string, string> | null>({
     anyOf: [{ type: 'object', additionalProperties: { type: 'string' } }, { type: 'null' }],
   }),
+  reversal_of: Nullable(Type.String({ description: 'The transfer a reversal reverses; null for every other kind' })),
   created_at: Type.String({ format: 'date-time' }),
 });
 
@@ -220,6 +222,38 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
           context: auditContext(principal, request),
         });
         return { status: 201, body: transferView(transfer) };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/transfers/:id/reversals',
+      tag: 'transfers',
+      summary: 'Reverse a transfer or deposit, in full or in part: the money goes back from its destination to its source',
+      permission: 'transfers:write',
+      operationId: 'transfer.reverse',
+      rateLimit: 'money',
+      idempotent: true,
+      schema: {
+        params: IdParams('tr'),
+        body: Strict({
+          amount: Type.Optional(amountSchema),
+          reason: Type.String({ minLength: 1, maxLength: 500 }),
+        }),
+        response: { 201: transferSchema, ...problemResponses },
+      },
+      async handler({ principal, params, body, tx, request }) {
+        // Taking money back out of an account is the tenant's decision, never an end user's (as
+        // with deposits): a customer principal is refused whatever the transfer.
+        if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
+        const reversal = await reverseTransfer(ledger, tx, {
+          tenantId: principal.tenantId,
+          clientId: principal.clientId,
+          transferId: params.id,
+          amount: body.amount === undefined ? undefined : BigInt(body.amount),
+          reason: body.reason,
+          context: auditContext(principal, request),
+        });
+        return { status: 201, body: transferView(reversal) };
       },
     }),
     defineRoute({

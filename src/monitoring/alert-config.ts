@@ -52,6 +52,8 @@ export interface AlertRules {
   honeytoken_used: RuleSettings;
   /** The scheduled self-audit found a new problem of medium severity or above. */
   scan_finding: RuleSettings;
+  /** A webhook endpoint failed for the whole retry period (3 days) and was disabled. */
+  webhook_endpoint_disabled: RuleSettings;
 }
 
 export type NotifierSettings =
@@ -88,6 +90,7 @@ export function defaultAlertRules(): AlertRules {
     shared_store_unavailable: rule(1, 3600, 'high'),
     honeytoken_used: rule(1, 60, 'critical'),
     scan_finding: rule(1, 3600, 'high'),
+    webhook_endpoint_disabled: rule(1, 3600, 'high'),
   };
 }
 

@@ -195,6 +195,18 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           );
         }
         return;
+      case AUDIT_ACTIONS.webhookEndpointDisabled:
+        // The tenant's systems stopped hearing of its money: someone must look at the receiver.
+        if (rules.webhook_endpoint_disabled.enabled) {
+          fire(
+            'webhook_endpoint_disabled',
+            `webhook_endpoint:${e.target ?? 'unknown'}`,
+            e.tenantId,
+            `webhook endpoint ${e.target ?? ''} disabled after 3 days of failed deliveries`,
+            evidence,
+          );
+        }
+        return;
       case AUDIT_ACTIONS.decoyUsed:
         // About the decoy (each planted decoy tells where a leak happened); the caller's address is
         // in the summary and the audit event.

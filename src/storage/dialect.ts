@@ -33,6 +33,15 @@ export interface Dialect {
    * listener. SQLite: nothing; another process's commit shows in PRAGMA data_version.
    */
   notifyStandingChanges: string;
+  /**
+   * Statements that let transfers record reversals (docs/contract.md §9, migration 16): `kind` may
+   * be 'reversal', and a nullable `reversal_of` column (the last one) references the original
+   * transfer, with a CHECK that a reversal has one and nothing else does. PostgreSQL changes the
+   * table in place. SQLite cannot change a CHECK: it rebuilds the table
+   * (https://www.sqlite.org/lang_altertable.html#otheralter), which is why migration 16 runs with
+   * foreign keys off (`foreignKeysOff`), and recreates the table's indexes (it has no triggers).
+   */
+  transferReversals: string;
 }
 
 /** appendOnly() interpolates its arguments: they must be constants from the migration source. */

@@ -13,6 +13,8 @@ export interface MigrationSource {
   name: string;
   /** Constant SQL; the dialect only fills in fixed fragments. */
   up(d: Dialect): string;
+  /** SQLite runs it with foreign keys off (a table rebuild); see Migration.foreignKeysOff. */
+  foreignKeysOff?: true;
 }
 
 // Array order (1, 3, 4, 2, 5, 6, 7, 8, …) is historical and kept; migrate() applies them in version order.
@@ -533,9 +535,28 @@ CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries(endpoint_id, p
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(status, endpoint_id, position);
 `,
   },
+  {
+    version: 16,
+    name: 'transfer_reversals',
+    // Reversals (docs/contract.md §9, issue 14): a transfer of kind 'reversal' points at the one it
+    // reverses (reversal_of); a reversal has one and no other kind does. The reversed total of one
+    // transfer never exceeding its amount is the ledger's to enforce, under the original's row lock
+    // (src/ledger/reversals.ts). SQLite rebuilds the table to widen the kind CHECK, with foreign
+    // keys off (see the dialects). The index finds a transfer's reversals.
+    foreignKeysOff: true,
+    up: ({ transferReversals }) => `
+${transferReversals}
+CREATE INDEX transfers_reversal_of ON transfers(reversal_of) WHERE reversal_of IS NOT NULL;
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */
 export function renderMigrations(d: Dialect): readonly Migration[] {
-  return MIGRATIONS.map((m) => ({ version: m.version, name: m.name, sql: m.up(d) }));
+  return MIGRATIONS.map((m) => ({
+    version: m.version,
+    name: m.name,
+    sql: m.up(d),
+    ...(m.foreignKeysOff ? { foreignKeysOff: m.foreignKeysOff } : {}),
+  }));
 }

@@ -71,6 +71,11 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * SQLite only: run with foreign keys off (a table rebuild, the only way SQLite changes a CHECK),
+   * then checked with PRAGMA foreign_key_check before COMMIT. See applySqliteMigrations.
+   */
+  foreignKeysOff?: true;
 }
 
 /** Unique-constraint violations look different per engine; callers ask this. */

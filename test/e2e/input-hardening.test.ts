@@ -171,7 +171,7 @@ describe('money_limits configuration', () => {
       'money_limits:\n  overrides:\n    - { max_deposit: 5 }\n',
       'VAULTGATE_CONFIG: money_limits.overrides[0]: needs tenant, currency or both',
     ],
-    ['routes: []\n', 'VAULTGATE_CONFIG: unknown key "routes" (allowed: rate_limits, alerts, money_limits, gateway, scan)'],
+    ['routes: []\n', 'VAULTGATE_CONFIG: unknown key "routes" (allowed: rate_limits, alerts, money_limits, gateway, scan, webhooks)'],
   ])('%j is refused in one line', (yaml, line) => {
     expect(() => loadConfig({ VAULTGATE_CONFIG: writeConfig(yaml) })).toThrow(line);
   });

@@ -124,6 +124,18 @@ describeEngines('holds', (engine: Engine) => {
     expect(await balance(b)).toEqual({ available: 5_000, pending: 0 });
   });
 
+  it('one key and one body against another hold is a reuse (409), not a replay of the first capture', async () => {
+    const a = await openAccount(client, 1_000);
+    const b = await openAccount();
+    const first = await hold(a, b, 100);
+    const second = await hold(a, b, 100);
+    const headers = key();
+    expect((await capture(first.body.id, {}, headers)).status).toBe(201);
+    const reused = await capture(second.body.id, {}, headers);
+    expect([reused.status, reused.body.code]).toEqual([409, 'idempotency_key_reused']);
+    expect((await s.http.call(`/v1/holds/${second.body.id}`, { token: client.token })).body.status).toBe('pending');
+  });
+
   it('void releases everything; a second void, or a capture after it, is 409 hold_not_pending and changes nothing', async () => {
     const a = await openAccount(client, 1_000);
     const b = await openAccount();

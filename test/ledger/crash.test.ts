@@ -4,16 +4,17 @@
 // transfer that was answered 201 must still be there and replay as itself; retries of the requests
 // that were cut off post at most once; every posted transfer belongs to exactly one finished
 // Idempotency-Key; and the ledger balances to the unit. On both engines.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient } from '../e2e/http.js';
+import { BIN } from '../support/cli.js';
 import { createTestDatabase, describeEngines, type Engine, type TestDatabase } from '../support/databases.js';
+import { startNode } from '../support/vaultgate-process.js';
 
-const BIN = path.resolve('bin/vaultgate.js');
 const SCOPES = 'customers:write accounts:read accounts:write transfers:read transfers:write ledger:fund';
 const FUNDS = 1_000_000;
 const WORKERS = 12;
@@ -22,20 +23,6 @@ const KILL_AFTER_ACKS = 300;
 interface Sent {
   key: string;
   body: { source_account_id: string; destination_account_id: string; amount: number; currency: string };
-}
-
-function startNode(env: NodeJS.ProcessEnv): { child: ChildProcess; url: Promise<string> } {
-  const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      out += String(c);
-      const m = /listening on (https:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
-  });
-  return { child, url };
 }
 
 describeEngines('crash during a transfer storm', (engine: Engine) => {

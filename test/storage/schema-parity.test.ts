@@ -43,6 +43,8 @@ function normalizeExpression(expr: string): string {
   return expr
     .replace(/::(?:character varying|double precision|[a-z_]+)/g, '')
     .replace(/[()]/g, '')
+    // PostgreSQL quotes identifiers that are also keywords ("position").
+    .replace(/"/g, '')
     .replace(/\s+/g, ' ')
     .trim()
     .toLowerCase();

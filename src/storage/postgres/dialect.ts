@@ -30,4 +30,14 @@ CREATE TRIGGER users_standing_changed AFTER UPDATE OF status, role, customer_id,
 CREATE TRIGGER grants_standing_changed AFTER UPDATE OR DELETE ON oidc_payloads
   FOR EACH ROW WHEN (OLD.model = 'Grant') EXECUTE FUNCTION standing_changed();
 `,
+  // In place. transfers_kind_check is the name PostgreSQL gave migration 1's column CHECK (every
+  // database was created by that statement); no IF EXISTS: were it named otherwise, the migration
+  // must fail rather than leave the old CHECK refusing every reversal. The CHECK keeps its name.
+  // ADD COLUMN without a default changes no row; the two new constraints scan the table once.
+  transferReversals: `
+ALTER TABLE transfers DROP CONSTRAINT transfers_kind_check;
+ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check CHECK (kind IN ('transfer', 'deposit', 'reversal'));
+ALTER TABLE transfers ADD COLUMN reversal_of TEXT REFERENCES transfers(id);
+ALTER TABLE transfers ADD CONSTRAINT transfers_reversal_link CHECK ((kind = 'reversal') = (reversal_of IS NOT NULL));
+`,
 };

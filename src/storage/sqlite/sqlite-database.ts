@@ -214,28 +214,55 @@ class SqliteDatabase extends SqliteSql implements Database {
   }
 }
 
-function applySqliteMigrations(db: BetterSqlite3.Database, migrations: readonly Migration[]): string[] {
+/**
+ * Applies the migrations not yet applied, each in its own transaction, in version order.
+ *
+ * A migration with `foreignKeysOff` rebuilds a table (SQLite cannot change a CHECK in place): a
+ * DROP TABLE with foreign keys on would count every referencing row as a violation, and PRAGMA
+ * defer_foreign_keys does not help (COMMIT still fails). PRAGMA foreign_keys is a no-op inside a
+ * transaction, so it is turned off before BEGIN; PRAGMA foreign_key_check must find nothing before
+ * COMMIT (otherwise the migration rolls back), and the setting is restored whatever happens. This
+ * runs synchronously, so nothing else on the connection ever sees foreign keys off.
+ */
+export function applySqliteMigrations(db: BetterSqlite3.Database, migrations: readonly Migration[]): string[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const applied: string[] = [];
   const done = db.prepare('SELECT version FROM schema_migrations WHERE version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   // In version order, whatever the order of the array.
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    // BEGIN IMMEDIATE: two processes migrating at once serialize on the write lock.
-    db.exec('BEGIN IMMEDIATE');
+    const foreignKeysWere = m.foreignKeysOff ? (db.pragma('foreign_keys', { simple: true }) as bigint | number) : undefined;
+    if (m.foreignKeysOff) db.pragma('foreign_keys = OFF');
     try {
-      if (done.get(m.version) === undefined) {
-        db.exec(m.sql);
-        record.run(m.version, m.name, Date.now());
-        applied.push(`${m.version}_${m.name}`);
+      // BEGIN IMMEDIATE: two processes migrating at once serialize on the write lock.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        if (done.get(m.version) === undefined) {
+          db.exec(m.sql);
+          if (m.foreignKeysOff) assertNoForeignKeyViolation(db, `${m.version}_${m.name}`);
+          record.run(m.version, m.name, Date.now());
+          applied.push(`${m.version}_${m.name}`);
+        }
+        db.exec('COMMIT');
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
       }
-      db.exec('COMMIT');
-    } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw err;
+    } finally {
+      if (foreignKeysWere !== undefined) db.pragma(`foreign_keys = ${Number(foreignKeysWere) === 1 ? 'ON' : 'OFF'}`);
     }
   }
   return applied;
+}
+
+/** PRAGMA foreign_key_check over the whole database: any row pointing nowhere fails the migration. */
+function assertNoForeignKeyViolation(db: BetterSqlite3.Database, migration: string): void {
+  const violations = db.prepare('PRAGMA foreign_key_check').all() as Array<{ table: string; rowid: bigint | null; parent: string }>;
+  if (violations.length === 0) return;
+  const first = violations[0] as (typeof violations)[number];
+  throw new Error(
+    `migration ${migration} would leave ${violations.length} row(s) with a broken foreign key (first: ${first.table} rowid ${String(first.rowid)} → ${first.parent})`,
+  );
 }
 
 export async function openSqlite(file: string): Promise<Database> {
