@@ -40,14 +40,16 @@ function withoutLiterals(sql: string): string {
 
 /** Index predicates and defaults as comparable text: PostgreSQL adds casts and parentheses (dropped, so coarse). */
 function normalizeExpression(expr: string): string {
-  return expr
-    .replace(/::(?:character varying|double precision|[a-z_]+)/g, '')
-    .replace(/[()]/g, '')
-    // PostgreSQL quotes identifiers that are also keywords ("position").
-    .replace(/"/g, '')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .toLowerCase();
+  return (
+    expr
+      .replace(/::(?:character varying|double precision|[a-z_]+)/g, '')
+      .replace(/[()]/g, '')
+      // PostgreSQL quotes identifiers that are also keywords ("position").
+      .replace(/"/g, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .toLowerCase()
+  );
 }
 
 /** The column names each CHECK (…) of a CREATE TABLE statement refers to (SQLite has no catalog for them). */
