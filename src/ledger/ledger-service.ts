@@ -12,6 +12,7 @@ import { DEFAULT_MONEY_LIMIT_SETTINGS, limitsFor, type MoneyLimitSettings } from
 import type { Velocity } from './velocity.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
+import { recordEvent, type EventType } from '../events/outbox.js';
 
 /** Who asked, for the audit event (request facts the service cannot see itself). */
 export interface AuditContext {
@@ -68,6 +69,13 @@ const POSTING_ACTIONS = {
   deposit: AUDIT_ACTIONS.depositCreated,
   reversal: AUDIT_ACTIONS.transferReversed,
 } as const satisfies Record<TransferKind, string>;
+
+/** The event (src/events/outbox.ts) each kind of posting writes, in its own transaction. */
+const POSTING_EVENTS = {
+  transfer: 'transfer.posted',
+  deposit: 'deposit.posted',
+  reversal: 'transfer.reversed',
+} as const satisfies Record<TransferKind, EventType>;
 
 const ACCOUNT_COLUMNS = 'id, tenant_id, customer_id, kind, currency, available, pending, status, created_at';
 const TRANSFER_COLUMNS =
@@ -316,6 +324,7 @@ export function createLedger({
       },
       tx,
     );
+    await recordEvent(tx, { tenantId: input.tenantId, type: POSTING_EVENTS[input.kind], data: transferView(transfer) });
     return transfer;
   }
 
@@ -390,6 +399,7 @@ export function createLedger({
           },
           tx,
         );
+        await recordEvent(tx, { tenantId, type: 'account.created', data: accountView(row) });
       });
       return row;
     },

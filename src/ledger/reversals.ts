@@ -13,11 +13,10 @@
 // The posting passes the checks every movement passes (accounts open, of the currency, and the
 // funds: 422 insufficient_funds when the destination no longer holds the money), but not the
 // maximum and the velocity rules (see lockAndCheck). Its audit event (transfer.reverse, with
-// reversal_of) and its event (transfer.reversed) are written in the same transaction.
+// reversal_of) and its event (transfer.reversed) are written by post(), in the same transaction.
 import { AppError } from '../errors.js';
-import { recordEvent } from '../events/outbox.js';
 import type { Sql } from '../storage/types.js';
-import { transferView, type AuditContext, type Ledger, type TransferRow } from './ledger-service.js';
+import type { AuditContext, Ledger, TransferRow } from './ledger-service.js';
 
 export interface ReversalInput {
   tenantId: string;
@@ -56,6 +55,5 @@ export async function reverseTransfer(ledger: Ledger, tx: Sql, input: ReversalIn
     description: input.reason,
     context: input.context,
   });
-  await recordEvent(tx, { tenantId: original.tenant_id, type: 'transfer.reversed', data: transferView(reversal) });
   return reversal;
 }

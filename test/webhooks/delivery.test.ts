@@ -151,6 +151,60 @@ describeEngines('events and webhooks', (engine: Engine) => {
     expect((await s.http.call(`/v1/webhook-endpoints/${created.body.id}`, { method: 'DELETE', token: client.token })).status).toBe(200);
   });
 
+  it('every kind of change is an event with the API view of its object: accounts, deposits, transfers, reversals, erasure', async () => {
+    const created = await register(receiverUrl, [
+      'account.created',
+      'deposit.posted',
+      'transfer.posted',
+      'transfer.reversed',
+      'customer.erased',
+    ]);
+    const start = received.length;
+    const cus = await s.http.call('/v1/customers', {
+      token: client.token,
+      body: { full_name: 'Ada Lovelace', email: `e${Math.random()}@example.com` },
+    });
+    const acc = await s.http.call('/v1/accounts', { token: client.token, body: { customer_id: cus.body.id, currency: 'EUR' } });
+    const other = await s.http.call('/v1/accounts', { token: client.token, body: { customer_id: cus.body.id, currency: 'EUR' } });
+    const dep = await s.http.call('/v1/deposits', {
+      token: client.token,
+      headers: key(),
+      body: { account_id: acc.body.id, amount: 300, currency: 'EUR', reference: 'seed' },
+    });
+    const tr = await s.http.call('/v1/transfers', {
+      token: client.token,
+      headers: key(),
+      body: { source_account_id: acc.body.id, destination_account_id: other.body.id, amount: 100, currency: 'EUR' },
+    });
+    const rev = await s.http.call(`/v1/transfers/${tr.body.id}/reversals`, {
+      token: client.token,
+      headers: key(),
+      body: { reason: 'refund', amount: 40 },
+    });
+    expect(rev.status).toBe(201);
+    const eraser = await s.newClient('acme', ['customers:write']);
+    expect((await s.http.call(`/v1/customers/${cus.body.id}`, { method: 'DELETE', token: eraser.token })).status).toBe(200);
+    await eventually(() => received.length >= start + 6, 'six deliveries');
+    const events = received.slice(start, start + 6).map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
+    expect(events.map((e) => e.type)).toEqual([
+      'account.created',
+      'account.created',
+      'deposit.posted',
+      'transfer.posted',
+      'transfer.reversed',
+      'customer.erased',
+    ]);
+    // The same views the API answers with.
+    expect(events[0]!.data).toEqual(acc.body);
+    expect(events[2]!.data).toEqual(dep.body);
+    expect(events[3]!.data).toEqual(tr.body);
+    expect(events[4]!.data).toEqual(rev.body);
+    // Erasure: the id and the fact, no personal data.
+    expect(Object.keys(events[5]!.data).sort()).toEqual(['erased_at', 'id', 'status']);
+    expect(JSON.stringify(events[5])).not.toContain('Ada');
+    await s.http.call(`/v1/webhook-endpoints/${created.body.id}`, { method: 'DELETE', token: client.token });
+  });
+
   it('a receiver that fails first gets the delivery again later; nothing behind it overtakes it', async () => {
     const created = await register(receiverUrl, ['hold.created']);
     const { a, b } = await fundedPair(1_000);
