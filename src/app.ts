@@ -32,6 +32,8 @@ import type { Ledger } from './ledger/ledger-service.js';
 import { holdRoutes } from './holds/routes.js';
 import type { Holds } from './holds/hold-service.js';
 import { webhookRoutes } from './webhooks/routes.js';
+import { containmentRoutes } from './containment/routes.js';
+import type { Freezes } from './containment/freeze.js';
 import type { WebhookEndpoints } from './webhooks/endpoints.js';
 import { ALL_SCOPES, type Principal } from './lib/principal.js';
 import type { AuthRequest } from './lib/auth-request.js';
@@ -57,6 +59,7 @@ export interface AppDeps {
   ledger: Ledger;
   holds: Holds;
   webhookEndpoints: WebhookEndpoints;
+  freezes: Freezes;
   idempotency: Idempotency;
   logger: Logger;
   publicUrl: string;
@@ -330,6 +333,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       ...ledgerRoutes(deps.ledger, deps.customers),
       ...holdRoutes(deps.holds, deps.ledger),
       ...webhookRoutes(deps.db, deps.webhookEndpoints),
+      ...containmentRoutes(
+        deps.freezes,
+        createPlatformScope((clientId) => deps.identity.clients.get(clientId)),
+      ),
       ...observabilityRoutes(deps),
       ...adminRoutes(deps.identity),
     ],

@@ -26,6 +26,7 @@ import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
 import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
 import { createHolds } from './holds/hold-service.js';
+import { createFreezes } from './containment/freeze.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { createEventSealer } from './events/sealer.js';
 import { createWebhookEndpoints } from './webhooks/endpoints.js';
@@ -115,6 +116,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
     const holds = createHolds({ db, ledger, audit });
+    const freezes = createFreezes({ db, audit });
     const holdSweeper = createHoldSweeper({ db, audit });
     const dataKeys = createDataKeys(master, { engine: db.engine });
     const customers = createCustomers({ db, dataKeys, master, audit });
@@ -158,6 +160,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       ledger,
       holds,
       webhookEndpoints,
+      freezes,
       idempotency,
       logger,
       publicUrl,

@@ -50,6 +50,11 @@ export const AUDIT_ACTIONS = {
   holdVoided: 'hold.void',
   /** Released by the sweeper once past its expires_at (no client: the platform did it). */
   holdExpired: 'hold.expire',
+  // Containment (issue 14, item 7): who froze what, and why (details.reason).
+  accountFrozen: 'account.freeze',
+  accountUnfrozen: 'account.unfreeze',
+  tenantFrozen: 'tenant.freeze',
+  tenantUnfrozen: 'tenant.unfreeze',
   // Webhooks (docs/contract.md §9)
   webhookEndpointCreated: 'webhook.endpoint_create',
   webhookEndpointDeleted: 'webhook.endpoint_delete',

@@ -83,6 +83,18 @@ export const SPECS = {
   },
   usersDisable: { name: 'users disable', summary: 'The user can no longer sign in; its tokens stop working.', options: { tenant, email } },
   usersResetMfa: { name: 'users reset-mfa', summary: "Remove the user's TOTP; prints a new enrolment code.", options: { tenant, email } },
+  tenantsFreeze: {
+    name: 'tenants freeze',
+    summary: 'Stop every money movement of a tenant at once, on every node (409 tenant_frozen). Audited with the reason.',
+    args: 'TENANT',
+    options: { reason: { type: 'string', value: 'TEXT', help: 'why (required; in the audit event)' } },
+  },
+  tenantsUnfreeze: {
+    name: 'tenants unfreeze',
+    summary: "Let a tenant's money move again.",
+    args: 'TENANT',
+    options: { reason: { type: 'string', value: 'TEXT', help: 'why (in the audit event)' } },
+  },
   keysStatus: { name: 'keys status', summary: 'Data keys per key-encryption-key version.', options: {} },
   keysRotate: {
     name: 'keys rotate',

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import('./audit.js')).auditCommand,
   users: async () => (await import('./users.js')).usersCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
+  tenants: async () => (await import('./tenants.js')).tenantsCommand,
   backup: async () => (await import('./backup.js')).backupCommand,
   restore: async () => (await import('./backup.js')).restoreCommand,
   usage: async () => (await import('./usage.js')).usageCommand,

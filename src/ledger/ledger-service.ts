@@ -31,7 +31,12 @@ export interface AccountRow {
   pending: bigint;
   status: 'open' | 'closed';
   created_at: bigint;
+  /** Set while the account is frozen: no debit, hold or capture (src/containment). */
+  frozen_at: bigint | null;
 }
+
+/** An account as lockPair returns it: with its tenant's money freeze. */
+type LockedAccount = AccountRow & { tenant_frozen_at: bigint | null };
 
 export type TransferKind = 'transfer' | 'deposit' | 'reversal';
 
@@ -77,7 +82,7 @@ const POSTING_EVENTS = {
   reversal: 'transfer.reversed',
 } as const satisfies Record<TransferKind, EventType>;
 
-const ACCOUNT_COLUMNS = 'id, tenant_id, customer_id, kind, currency, available, pending, status, created_at';
+const ACCOUNT_COLUMNS = 'id, tenant_id, customer_id, kind, currency, available, pending, status, created_at, frozen_at';
 const TRANSFER_COLUMNS =
   'id, tenant_id, kind, source_account_id, destination_account_id, amount, currency, description, reference, metadata, status, client_id, created_at, reversal_of';
 
@@ -89,6 +94,7 @@ export function accountView(a: AccountRow) {
     currency: a.currency,
     balance: { available: toJsonAmount(a.available), pending: toJsonAmount(a.pending) },
     status: a.status,
+    frozen: a.frozen_at !== null,
     created_at: new Date(Number(a.created_at)).toISOString(),
   };
 }
@@ -158,11 +164,12 @@ export function createLedger({
   moneyLimits?: MoneyLimitSettings | undefined;
 }) {
   /** Both accounts of a posting, locked in one statement, in id order on every path (no deadlock). */
-  async function lockPair(tx: Sql, tenantId: string, a: string, b: string): Promise<Map<string, AccountRow>> {
+  async function lockPair(tx: Sql, tenantId: string, a: string, b: string): Promise<Map<string, LockedAccount>> {
     // PostgreSQL locks the rows as the sorted output leaves the ORDER BY; SQLite's transaction
-    // already holds the write lock.
-    const rows = await tx.query<AccountRow>(
-      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = $1 AND id IN ($2, $3) ORDER BY id ${db.forUpdate}`,
+    // already holds the write lock. The tenant's money freeze comes along in the same statement.
+    const rows = await tx.query<LockedAccount>(
+      `SELECT ${ACCOUNT_COLUMNS}, (SELECT money_frozen_at FROM tenants WHERE id = $1) AS tenant_frozen_at
+       FROM accounts WHERE tenant_id = $1 AND id IN ($2, $3) ORDER BY id ${db.forUpdate}`,
       [tenantId, a, b],
     );
     return new Map(rows.map((r) => [r.id, r]));
@@ -210,6 +217,10 @@ export function createLedger({
     if (input.kind === 'transfer' && (source.kind !== 'customer' || destination.kind !== 'customer')) {
       throw new AppError('not_found', 'Account not found');
     }
+    // Containment first (src/containment): a frozen tenant moves no money at all; a frozen account
+    // pays nothing out (credits still land: money owed to it is not stopped).
+    if (source.tenant_frozen_at !== null) throw new AppError('tenant_frozen');
+    if (source.frozen_at !== null) throw new AppError('account_frozen');
     if (source.status !== 'open' || destination.status !== 'open') throw new AppError('account_closed');
     if (source.currency !== input.currency || destination.currency !== input.currency) throw new AppError('currency_mismatch');
     if (source.kind === 'customer' && source.available < input.amount) throw new AppError('insufficient_funds');
@@ -372,9 +383,10 @@ export function createLedger({
         pending: 0n,
         status: 'open',
         created_at: BigInt(Date.now()),
+        frozen_at: null,
       };
       await db.transaction(async (tx) => {
-        await tx.run(`INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+        await tx.run(`INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
           row.id,
           row.tenant_id,
           row.customer_id,
@@ -384,6 +396,7 @@ export function createLedger({
           row.pending,
           row.status,
           row.created_at,
+          row.frozen_at,
         ]);
         await audit?.record(
           {

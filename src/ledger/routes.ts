@@ -17,6 +17,7 @@ const accountSchema = Strict({
   currency: Type.String(),
   balance: Strict({ available: Type.Integer(), pending: Type.Integer() }),
   status: StringEnum(['open', 'closed']),
+  frozen: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
 });
 

@@ -24,6 +24,7 @@ export const ALL_SCOPES = [
   'customers:write',
   'accounts:read',
   'accounts:write',
+  'accounts:freeze',
   'transfers:read',
   'transfers:write',
   'ledger:fund',

@@ -8,10 +8,11 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
   // Own data only: the routes confine a customer principal to its linked customer (lib/ownership.ts).
   customer: ['customers:read', 'accounts:read', 'transfers:read', 'transfers:write'],
   // Reads everything of its tenant, moves no money, changes nothing.
-  operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read'],
+  // …except contain: freezing an account stops its money without moving any.
+  operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read', 'accounts:freeze'],
   // The audit log and alerts, nothing else.
   auditor: ['audit:read', 'alerts:read'],
-  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read', 'analytics:read'],
+  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read', 'analytics:read', 'accounts:freeze'],
 };
 
 /** Roles whose sign-in needs a second factor (TOTP). */

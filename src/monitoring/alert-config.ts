@@ -40,6 +40,8 @@ export interface AlertRules {
   large_transfer: RuleSettings & { perCurrency: Record<string, number> };
   /** A client's transfers in the window reach the threshold and `factor` × its hourly baseline. */
   transfer_velocity: RuleSettings & { factor: number };
+  /** A client's reversals in the window reach the threshold and `factor` × its hourly baseline. */
+  reversal_rate: RuleSettings & { factor: number };
   /** A replayed token or DPoP proof. */
   replay_detected: RuleSettings;
   /** The audit chain failed verification. */
@@ -84,6 +86,7 @@ export function defaultAlertRules(): AlertRules {
     rate_limit_storm: rule(50, 60, 'medium'),
     large_transfer: { ...rule(1_000_000, 60, 'high'), perCurrency: {} },
     transfer_velocity: { ...rule(20, 60, 'medium'), factor: 5 },
+    reversal_rate: { ...rule(10, 600, 'high'), factor: 3 },
     replay_detected: rule(1, 60, 'critical'),
     audit_chain_broken: rule(1, 3600, 'critical'),
     audit_unsealed: rule(5, 3600, 'high'),
@@ -159,7 +162,8 @@ export function parseAlertsConfig(raw: unknown): AlertSettings {
     for (const name of names) {
       if (given[name] === undefined) continue;
       const path = `.rules.${name}`;
-      const extra = name === 'large_transfer' ? ['per_currency'] : name === 'transfer_velocity' ? ['factor'] : [];
+      const extra =
+        name === 'large_transfer' ? ['per_currency'] : name === 'transfer_velocity' || name === 'reversal_rate' ? ['factor'] : [];
       const r = mapping(given[name], path, ['enabled', 'threshold', 'window_seconds', 'severity', ...extra]);
       const target = rules[name] as RuleSettings & { perCurrency?: Record<string, number>; factor?: number };
       if (r.enabled !== undefined) {

@@ -39,6 +39,8 @@ export type Observation =
       currency: string;
       requestId: string;
     }
+  /** A reversal was posted (POST /v1/transfers/{id}/reversals answered 201). */
+  | { kind: 'reversed'; tenantId: string; clientId: string; requestId: string }
   | { kind: 'audit'; event: AuditEvent }
   | { kind: 'chain_broken'; firstBadSeq: number; reason: string }
   | { kind: 'audit_unsealed'; oldestMs: number };
@@ -142,6 +144,27 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           evidence,
         );
       }
+    }
+  }
+
+  /** Money going back at an unusual rate: refund fraud, or a compromised client unwinding transfers. */
+  function onReversed(o: Extract<Observation, { kind: 'reversed' }>) {
+    const r = rules.reversal_rate;
+    if (!r.enabled) return;
+    const t = now();
+    const key = `reversal_rate|client:${o.clientId}`;
+    counts.hit(key, t, HOUR);
+    const recent = counts.count(key, t, windowMs(r));
+    const before = counts.count(key, t, HOUR) - recent;
+    const baseline = before / Math.max(1, HOUR / windowMs(r) - 1);
+    if (recent >= r.threshold && recent >= r.factor * Math.max(baseline, 1)) {
+      fire(
+        'reversal_rate',
+        `client:${o.clientId}`,
+        o.tenantId,
+        `${recent} reversals in ${r.windowSeconds} s (hourly baseline ${baseline.toFixed(1)} per window)`,
+        { request_ids: [o.requestId] },
+      );
     }
   }
 
@@ -263,6 +286,8 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           return onResponse(o);
         case 'posted':
           return onPosted(o);
+        case 'reversed':
+          return onReversed(o);
         case 'audit':
           return onAudit(o.event);
         case 'chain_broken':

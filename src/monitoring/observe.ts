@@ -47,6 +47,9 @@ export function createResponseObserver(deps: { detector: Detector; metrics: Metr
       targetId,
     });
 
+    if (config.operationId === 'transfer.reverse' && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {
+      deps.detector.observe({ kind: 'reversed', tenantId: p.tenantId, clientId: p.clientId, requestId });
+    }
     const kind = config.operationId ? MONEY_ROUTES[config.operationId] : undefined;
     if (kind && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {
       const body = request.body as { amount: number; currency: string };

@@ -549,6 +549,19 @@ ${transferReversals}
 CREATE INDEX transfers_reversal_of ON transfers(reversal_of) WHERE reversal_of IS NOT NULL;
 `,
   },
+  {
+    version: 17,
+    name: 'freezes',
+    // Containment (issue 14, item 7): a frozen account takes no debit, hold or capture; a tenant
+    // whose money is frozen moves none at all. Both are read inside the posting's transaction
+    // (src/ledger/ledger-service.ts lockAndCheck), so a freeze holds on every node at once.
+    up: ({ int }) => `
+ALTER TABLE accounts ADD COLUMN frozen_at ${int};
+ALTER TABLE accounts ADD COLUMN frozen_reason TEXT;
+ALTER TABLE tenants ADD COLUMN money_frozen_at ${int};
+ALTER TABLE tenants ADD COLUMN money_frozen_reason TEXT;
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

@@ -122,4 +122,15 @@ describe('detector', () => {
     expect(raised.map((a) => a.rule)).toEqual(['transfer_velocity']);
     d.stop();
   });
+
+  it('reversal rate: a client unwinding transfers (10 in 10 minutes by default), per client', () => {
+    const { raised, d } = setup();
+    const reverse = (clientId: string) => d.observe({ kind: 'reversed', tenantId: 'ten_a', clientId, requestId: 'r' });
+    for (let i = 0; i < 9; i++) reverse('cli_r');
+    for (let i = 0; i < 9; i++) reverse('cli_other');
+    expect(raised).toEqual([]);
+    reverse('cli_r');
+    expect(raised.map((a) => [a.rule, a.subject, a.severity])).toEqual([['reversal_rate', 'client:cli_r', 'high']]);
+    d.stop();
+  });
 });

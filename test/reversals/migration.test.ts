@@ -138,13 +138,16 @@ describeEngines('migration 16 on a database holding money', (engine) => {
     expect(before.transfers).toHaveLength(2);
     expect(before.transfers[0]).not.toHaveProperty('reversal_of');
 
-    expect(await db.migrate()).toEqual(['16_transfer_reversals']);
+    // 16, and whatever later migrations there are.
+    expect((await db.migrate())[0]).toBe('16_transfer_reversals');
 
     const after = await rows(db, 'after');
     expect(after.transfers).toEqual(before.transfers.map((r) => ({ ...r, reversal_of: null })));
     expect(after.entries).toEqual(before.entries);
     expect(after.holds).toEqual(before.holds);
-    expect(after.accounts).toEqual(before.accounts);
+    // Migration 17 (freezes) runs too and adds two empty columns to accounts.
+    expect(after.accounts.map(({ frozen_at: _f, frozen_reason: _r, ...a }) => a)).toEqual(before.accounts);
+    expect(after.accounts.every((a) => a.frozen_at === null && a.frozen_reason === null)).toBe(true);
 
     if (engine === 'sqlite') {
       expect(await db.query('PRAGMA foreign_key_check')).toEqual([]);
