@@ -1,5 +1,5 @@
 // Property test of the books with holds, on both engines (issue 14): for any sequence of
-// deposits, transfers, holds, captures (whole or part), voids and expiry sweeps — valid or not,
+// deposits, transfers, holds, captures (whole or part), voids, expiry sweeps and reversals (whole or part) — valid or not,
 // one after another or all at once — every tenant/currency sums to zero, no customer account goes
 // below zero, each account's entries add up to available + pending, its pending is exactly its
 // pending holds, every hold is in one state with that state's fields, and a refusal changes nothing.
@@ -9,6 +9,7 @@ import { AppError } from '../../src/errors.js';
 import { createHolds, type Holds } from '../../src/holds/hold-service.js';
 import { createHoldSweeper, type HoldSweeper } from '../../src/holds/sweeper.js';
 import { createLedger, type Ledger } from '../../src/ledger/ledger-service.js';
+import { reverseTransfer } from '../../src/ledger/reversals.js';
 import { newId } from '../../src/lib/ids.js';
 import { createTestDatabase, describeEngines, type TestDatabase } from '../support/databases.js';
 
@@ -20,6 +21,7 @@ describeEngines('holds: invariants of the books (property)', (engine) => {
   const tenantId = newId('ten');
   const accounts: string[] = [];
   const made: string[] = [];
+  const posted: string[] = [];
   /** What happened, per kind and outcome: the run must have exercised captures, voids and sweeps. */
   const seen = new Map<string, number>();
 
@@ -71,6 +73,14 @@ describeEngines('holds: invariants of the books (property)', (engine) => {
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('void' as const), which: fc.nat(40) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('reverse' as const),
+        which: fc.nat(40),
+        amount: fc.option(fc.bigInt(1n, 3000n), { nil: undefined }),
+      }),
+    },
   );
   type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
@@ -79,13 +89,21 @@ describeEngines('holds: invariants of the books (property)', (engine) => {
     const id = (which: number) => made[Math.max(0, made.length - 1 - (which % 8))] ?? 'hold_00000000000000000000000000';
     try {
       switch (o.kind) {
+        case 'reverse': {
+          const original = posted[Math.max(0, posted.length - 1 - (o.which % 8))] ?? 'tr_00000000000000000000000000';
+          const r = await t.db.transaction((tx) =>
+            reverseTransfer(ledger, tx, { tenantId, clientId: 'prop', transferId: original, amount: o.amount, reason: 'prop' }),
+          );
+          posted.push(r.id);
+          break;
+        }
         case 'deposit':
           await t.db.transaction((tx) =>
             ledger.deposit(tx, { tenantId, clientId: 'prop', destinationId: accounts[o.to]!, amount: o.amount, currency: 'EUR' }),
           );
           break;
-        case 'transfer':
-          await t.db.transaction((tx) =>
+        case 'transfer': {
+          const tr = await t.db.transaction((tx) =>
             ledger.post(tx, {
               tenantId,
               clientId: 'prop',
@@ -96,7 +114,9 @@ describeEngines('holds: invariants of the books (property)', (engine) => {
               currency: 'EUR',
             }),
           );
+          posted.push(tr.id);
           break;
+        }
         case 'hold': {
           const h = await t.db.transaction((tx) =>
             holds.create(tx, {
@@ -176,7 +196,7 @@ describeEngines('holds: invariants of the books (property)', (engine) => {
       }),
       { numRuns: engine === 'sqlite' ? 40 : 15 },
     );
-    for (const kind of ['hold', 'capture', 'void', 'sweep']) expect(seen.get(`${kind}:done`) ?? 0).toBeGreaterThan(0);
+    for (const kind of ['hold', 'capture', 'void', 'sweep', 'reverse']) expect(seen.get(`${kind}:done`) ?? 0).toBeGreaterThan(0);
   });
 
   it('hold when the operations run concurrently', async () => {
