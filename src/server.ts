@@ -83,8 +83,11 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     const audit = createAuditLog({ db, secrets, logger });
     audit.start();
     const metrics = createMetrics();
+    const freezes = createFreezes({ db, audit });
     const monitoring = await createMonitoring({
       metrics,
+      // A rule configured with `action: freeze_account` contains the account it fires on.
+      freezeAccount: (tenantId, accountId, reason) => freezes.freezeAccount(tenantId, accountId, reason, { via: 'detector' }),
       db,
       audit,
       settings: config.alerts,
@@ -116,7 +119,6 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     });
     const ledger = createLedger({ db, velocity: createVelocity(config.rateLimits.velocity), audit, moneyLimits: config.moneyLimits });
     const holds = createHolds({ db, ledger, audit });
-    const freezes = createFreezes({ db, audit });
     const holdSweeper = createHoldSweeper({ db, audit });
     const dataKeys = createDataKeys(master, { engine: db.engine });
     const customers = createCustomers({ db, dataKeys, master, audit });

@@ -13,8 +13,8 @@ export interface Actor {
   userId?: string | undefined;
   ip?: string | undefined;
   requestId?: string | undefined;
-  /** 'cli' for a change made at the terminal (no client, no request). */
-  via?: 'cli' | undefined;
+  /** 'cli' for a change made at the terminal, 'detector' for a rule's own action (no client, no request). */
+  via?: 'cli' | 'detector' | undefined;
 }
 
 function auditFields(actor: Actor, reason: string | undefined) {
@@ -26,11 +26,18 @@ function auditFields(actor: Actor, reason: string | undefined) {
 export function createFreezes({ db, audit }: { db: Database; audit?: AuditLog | undefined }) {
   async function setAccount(tenantId: string, accountId: string, frozen: boolean, reason: string | undefined, actor: Actor) {
     return db.transaction(async (tx) => {
-      const changed = await tx.run(
-        `UPDATE accounts SET frozen_at = $3, frozen_reason = $4 WHERE id = $1 AND tenant_id = $2 AND kind = 'customer'`,
-        [accountId, tenantId, frozen ? Date.now() : null, frozen ? (reason ?? null) : null],
+      const current = await tx.one<{ frozen_at: bigint | null }>(
+        `SELECT frozen_at FROM accounts WHERE id = $1 AND tenant_id = $2 AND kind = 'customer' ${db.forUpdate}`,
+        [accountId, tenantId],
       );
-      if (changed !== 1) throw new AppError('not_found', 'Account not found');
+      if (!current) throw new AppError('not_found', 'Account not found');
+      // Already so: nothing changes and nothing is audited (a rule firing again, a retried request).
+      if ((current.frozen_at !== null) === frozen) return;
+      await tx.run('UPDATE accounts SET frozen_at = $2, frozen_reason = $3 WHERE id = $1', [
+        accountId,
+        frozen ? Date.now() : null,
+        frozen ? (reason ?? null) : null,
+      ]);
       await audit?.record(
         {
           action: frozen ? AUDIT_ACTIONS.accountFrozen : AUDIT_ACTIONS.accountUnfrozen,

@@ -33,6 +33,8 @@ export interface GatewayDeps {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** The account a money handler debited (for the detection rules that may freeze it). */
+    debitedAccount?: string | undefined;
   }
   interface FastifyContextConfig {
     /**

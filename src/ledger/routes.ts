@@ -254,6 +254,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
           reason: body.reason,
           context: auditContext(principal, request),
         });
+        request.debitedAccount = reversal.source_account_id;
         return { status: 201, body: transferView(reversal) };
       },
     }),

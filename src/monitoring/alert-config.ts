@@ -23,7 +23,12 @@ export interface RuleSettings {
   threshold: number;
   windowSeconds: number;
   severity: Severity;
+  /** What the platform does itself when the rule fires, before anyone reads the alert. */
+  action?: 'freeze_account';
 }
+
+/** The rules whose alert names the account money left (so `action: freeze_account` can contain it). */
+export const ACCOUNT_RULES: ReadonlySet<keyof AlertRules> = new Set(['large_transfer', 'transfer_velocity', 'reversal_rate']);
 
 export interface AlertRules {
   /** 401s and failed client authentications, per IP and per client. */
@@ -164,7 +169,12 @@ export function parseAlertsConfig(raw: unknown): AlertSettings {
       const path = `.rules.${name}`;
       const extra =
         name === 'large_transfer' ? ['per_currency'] : name === 'transfer_velocity' || name === 'reversal_rate' ? ['factor'] : [];
-      const r = mapping(given[name], path, ['enabled', 'threshold', 'window_seconds', 'severity', ...extra]);
+      const actions = ACCOUNT_RULES.has(name) ? ['action'] : [];
+      const r = mapping(given[name], path, ['enabled', 'threshold', 'window_seconds', 'severity', ...extra, ...actions]);
+      if (r.action !== undefined) {
+        if (r.action !== 'freeze_account') fail(`${path}.action`, 'must be freeze_account');
+        (rules[name] as RuleSettings).action = 'freeze_account';
+      }
       const target = rules[name] as RuleSettings & { perCurrency?: Record<string, number>; factor?: number };
       if (r.enabled !== undefined) {
         if (typeof r.enabled !== 'boolean') fail(`${path}.enabled`, 'must be true or false');

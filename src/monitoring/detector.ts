@@ -16,6 +16,8 @@ export interface AlertInput {
   severity: Severity;
   summary: string;
   evidence: { request_ids?: string[]; audit_event_ids?: string[] };
+  /** The account money left, for the rules that may freeze it (alert-config ACCOUNT_RULES). */
+  accountId?: string | undefined;
 }
 
 export type Observation =
@@ -38,9 +40,11 @@ export type Observation =
       amount: bigint;
       currency: string;
       requestId: string;
+      /** The account the money left (a transfer's source); undefined for a deposit. */
+      accountId?: string | undefined;
     }
   /** A reversal was posted (POST /v1/transfers/{id}/reversals answered 201). */
-  | { kind: 'reversed'; tenantId: string; clientId: string; requestId: string }
+  | { kind: 'reversed'; tenantId: string; clientId: string; requestId: string; accountId: string | undefined }
   | { kind: 'audit'; event: AuditEvent }
   | { kind: 'chain_broken'; firstBadSeq: number; reason: string }
   | { kind: 'audit_unsealed'; oldestMs: number };
@@ -58,9 +62,18 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
     tenantId: string | null | undefined,
     summary: string,
     evidence: AlertInput['evidence'],
+    accountId?: string,
   ) {
     const r = rules[name];
-    raise({ rule: name, subject, tenantId: tenantId ?? null, severity: r.severity, summary, evidence });
+    raise({
+      rule: name,
+      subject,
+      tenantId: tenantId ?? null,
+      severity: r.severity,
+      summary,
+      evidence,
+      ...(accountId ? { accountId } : {}),
+    });
   }
 
   function authFailure(
@@ -124,6 +137,7 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
         o.tenantId,
         `${o.transferKind} of ${o.amount} (minor units) ${o.currency} at or above ${limit}`,
         evidence,
+        o.accountId,
       );
     }
     const v = rules.transfer_velocity;
@@ -142,6 +156,7 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
           o.tenantId,
           `${recent} transfers in ${v.windowSeconds} s (hourly baseline ${baseline.toFixed(1)} per window)`,
           evidence,
+          o.accountId,
         );
       }
     }
@@ -164,6 +179,7 @@ export function createDetector(rules: AlertRules, raise: (alert: AlertInput) => 
         o.tenantId,
         `${recent} reversals in ${r.windowSeconds} s (hourly baseline ${baseline.toFixed(1)} per window)`,
         { request_ids: [o.requestId] },
+        o.accountId,
       );
     }
   }

@@ -36,6 +36,8 @@ export async function createMonitoring(deps: {
   logger: MonitoringLogger;
   hsts: boolean;
   metrics: Metrics;
+  /** Freezes an account (src/containment): for the rules configured with `action: freeze_account`. */
+  freezeAccount?: (tenantId: string, accountId: string, reason: string) => Promise<unknown>;
   /** Open alert streams: per client and per node (rate_limits.streams). */
   streamLimits: { perClient: number; max: number };
 }): Promise<Monitoring> {
@@ -69,6 +71,23 @@ export async function createMonitoring(deps: {
       .catch((err: unknown) =>
         logger.error({ event: 'alert.raise_failed', rule: input.rule, error: (err as Error)?.name }, 'alert could not be raised'),
       );
+    // Contained within the second, not after someone reads the alert (issue 14, item 7).
+    if (settings.rules[input.rule].action === 'freeze_account' && input.accountId && input.tenantId && deps.freezeAccount) {
+      deps
+        .freezeAccount(input.tenantId, input.accountId, `alert ${input.rule}: ${input.summary}`.slice(0, 200))
+        .then(() =>
+          logger.warn(
+            { event: 'account.frozen_by_rule', rule: input.rule, account: input.accountId },
+            'account frozen by a detection rule',
+          ),
+        )
+        .catch((err: unknown) =>
+          logger.error(
+            { event: 'account.freeze_failed', rule: input.rule, error: (err as Error)?.name },
+            'detection rule could not freeze the account',
+          ),
+        );
+    }
   });
   deps.audit.onAppended((event) => detector.observe({ kind: 'audit', event }));
   deps.audit.onUnsealed((oldestMs) => detector.observe({ kind: 'audit_unsealed', oldestMs }));

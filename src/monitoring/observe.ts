@@ -48,11 +48,11 @@ export function createResponseObserver(deps: { detector: Detector; metrics: Metr
     });
 
     if (config.operationId === 'transfer.reverse' && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {
-      deps.detector.observe({ kind: 'reversed', tenantId: p.tenantId, clientId: p.clientId, requestId });
+      deps.detector.observe({ kind: 'reversed', tenantId: p.tenantId, clientId: p.clientId, requestId, accountId: request.debitedAccount });
     }
     const kind = config.operationId ? MONEY_ROUTES[config.operationId] : undefined;
     if (kind && status === 201 && p && reply.getHeader('idempotent-replayed') === undefined) {
-      const body = request.body as { amount: number; currency: string };
+      const body = request.body as { amount: number; currency: string; source_account_id?: string };
       transfersPosted.inc({ kind, currency: body.currency });
       transferAmount.inc({ kind, currency: body.currency }, body.amount);
       deps.detector.observe({
@@ -63,6 +63,7 @@ export function createResponseObserver(deps: { detector: Detector; metrics: Metr
         amount: BigInt(body.amount),
         currency: body.currency,
         requestId,
+        accountId: kind === 'transfer' ? body.source_account_id : undefined,
       });
     }
   };

@@ -15,6 +15,8 @@ import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { createClient } from '../e2e/http.js';
 import { runCli } from '../support/cli.js';
 import { describeEngines, type Engine } from '../support/databases.js';
+import { eventually } from '../support/eventually.js';
+import { writeConfig } from '../traffic/support.js';
 
 describeEngines('freezes', (engine: Engine) => {
   let s: TestServer;
@@ -179,5 +181,50 @@ describeEngines('freezes', (engine: Engine) => {
       ['tenant.freeze', { reason: 'fraud ring', actor: 'cli' }],
       ['tenant.unfreeze', { actor: 'cli' }],
     ]);
+  });
+});
+
+describeEngines('a detection rule that freezes the account it fires on', (engine: Engine) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer(engine, {
+      VAULTGATE_CONFIG: writeConfig('alerts:\n  rules:\n    large_transfer: { threshold: 500, action: freeze_account }\n'),
+    });
+  });
+  afterAll(async () => s?.close());
+
+  it('large_transfer with action freeze_account: the source is frozen within moments, audited as the detector', async () => {
+    const mover = await s.newClient('acme');
+    const key = () => ({ 'idempotency-key': `k-${Math.random()}` });
+    const cus = await s.http.call('/v1/customers', { token: mover.token, body: { full_name: 'Ada Lovelace', email: 'ada@example.com' } });
+    const open = async () =>
+      (await s.http.call('/v1/accounts', { token: mover.token, body: { customer_id: cus.body.id, currency: 'EUR' } })).body.id as string;
+    const [a, b] = [await open(), await open()];
+    await s.http.call('/v1/deposits', {
+      token: mover.token,
+      headers: key(),
+      body: { account_id: a, amount: 10_000, currency: 'EUR', reference: 'seed' },
+    });
+    const move = (amount: number) =>
+      s.http.call('/v1/transfers', {
+        token: mover.token,
+        headers: key(),
+        body: { source_account_id: a, destination_account_id: b, amount, currency: 'EUR' },
+      });
+    expect((await move(100)).status).toBe(201);
+    expect((await s.http.call(`/v1/accounts/${a}`, { token: mover.token })).body.frozen).toBe(false);
+    expect((await move(600)).status).toBe(201);
+    await eventually(
+      async () => (await s.http.call(`/v1/accounts/${a}`, { token: mover.token })).body.frozen === true,
+      'the source frozen',
+    );
+    const refused = await move(1);
+    expect([refused.status, refused.body.code]).toEqual([409, 'account_frozen']);
+    const events = await s.database.db.query<{ details: string }>(
+      "SELECT details FROM audit_events WHERE action = 'account.freeze' AND target = $1",
+      [a],
+    );
+    expect(events).toHaveLength(1);
+    expect(JSON.parse(events[0]!.details)).toMatchObject({ actor: 'detector', reason: expect.stringContaining('alert large_transfer') });
   });
 });

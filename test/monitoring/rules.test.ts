@@ -22,6 +22,9 @@ describe('alerts config', () => {
     [{ notifiers: [{ type: 'webhook', url: 'https://x.example', secret: 'short' }] }, /secret must be a string of at least 32/],
     [{ notifiers: [{ type: 'webhook', url: 'http://evil.example/hook', secret: 'x'.repeat(32) }] }, /must be an https URL/],
     [{ notifiers: [{ type: 'email' }] }, /type must be webhook or slack/],
+    // Only the rules that name an account may freeze one.
+    [{ rules: { object_scanning: { action: 'freeze_account' } } }, /alerts\.rules\.object_scanning\.action is not a known key/],
+    [{ rules: { large_transfer: { action: 'delete_everything' } } }, /action must be freeze_account/],
   ])('refuses %j', (raw, message) => {
     expect(() => parseAlertsConfig(raw)).toThrow(ConfigError);
     expect(() => parseAlertsConfig(raw)).toThrow(message);
@@ -125,7 +128,8 @@ describe('detector', () => {
 
   it('reversal rate: a client unwinding transfers (10 in 10 minutes by default), per client', () => {
     const { raised, d } = setup();
-    const reverse = (clientId: string) => d.observe({ kind: 'reversed', tenantId: 'ten_a', clientId, requestId: 'r' });
+    const reverse = (clientId: string) =>
+      d.observe({ kind: 'reversed', tenantId: 'ten_a', clientId, requestId: 'r', accountId: undefined });
     for (let i = 0; i < 9; i++) reverse('cli_r');
     for (let i = 0; i < 9; i++) reverse('cli_other');
     expect(raised).toEqual([]);
