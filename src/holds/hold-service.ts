@@ -11,7 +11,7 @@ import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
 import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
-import type { AuditContext, Ledger, TransferRow } from '../ledger/ledger-service.js';
+import { actorOf, type AuditContext, type Ledger, type TransferRow } from '../ledger/ledger-service.js';
 import { toJsonAmount } from '../ledger/money.js';
 import type { Database, Sql } from '../storage/types.js';
 import { recordEvent } from '../events/outbox.js';
@@ -162,10 +162,7 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
           action: AUDIT_ACTIONS.holdCreated,
           outcome: 'success',
           tenantId: input.tenantId,
-          clientId: input.clientId,
-          userId: input.context?.userId,
-          ip: input.context?.ip,
-          requestId: input.context?.requestId,
+          ...actorOf(input.clientId, input.context),
           target: hold.id,
           details: {
             amount: Number(input.amount),
@@ -213,10 +210,7 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
           action: AUDIT_ACTIONS.holdCaptured,
           outcome: 'success',
           tenantId: hold.tenant_id,
-          clientId: input.clientId,
-          userId: input.context?.userId,
-          ip: input.context?.ip,
-          requestId: input.context?.requestId,
+          ...actorOf(input.clientId, input.context),
           target: hold.id,
           details: { amount: Number(amount), released: Number(hold.amount - amount), transfer_id: transfer.id },
         },
@@ -245,10 +239,7 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
             action: AUDIT_ACTIONS.holdVoided,
             outcome: 'success',
             tenantId: hold.tenant_id,
-            clientId: input.clientId,
-            userId: input.context?.userId,
-            ip: input.context?.ip,
-            requestId: input.context?.requestId,
+            ...actorOf(input.clientId, input.context),
             target: hold.id,
             // The caller's words, bounded by the schema: not personal data by contract, kept short.
             details: { released: Number(hold.amount), ...(input.reason === undefined ? {} : { reason: input.reason.slice(0, 200) }) },

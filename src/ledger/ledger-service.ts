@@ -21,6 +21,11 @@ export interface AuditContext {
   userId?: string | undefined;
 }
 
+/** The audit event's actor fields: the client, and what the request said of its user and address. */
+export function actorOf(clientId: string, context: AuditContext | undefined) {
+  return { clientId, userId: context?.userId, ip: context?.ip, requestId: context?.requestId };
+}
+
 export interface AccountRow {
   id: string;
   tenant_id: string;
@@ -319,10 +324,7 @@ export function createLedger({
         action: POSTING_ACTIONS[input.kind],
         outcome: 'success',
         tenantId: input.tenantId,
-        clientId: input.clientId,
-        userId: input.context?.userId,
-        ip: input.context?.ip,
-        requestId: input.context?.requestId,
+        ...actorOf(input.clientId, input.context),
         target: transfer.id,
         details: {
           amount: Number(input.amount),

@@ -173,7 +173,7 @@ export function parseAlertsConfig(raw: unknown): AlertSettings {
       const r = mapping(given[name], path, ['enabled', 'threshold', 'window_seconds', 'severity', ...extra, ...actions]);
       if (r.action !== undefined) {
         if (r.action !== 'freeze_account') fail(`${path}.action`, 'must be freeze_account');
-        (rules[name] as RuleSettings).action = 'freeze_account';
+        rules[name].action = 'freeze_account';
       }
       const target = rules[name] as RuleSettings & { perCurrency?: Record<string, number>; factor?: number };
       if (r.enabled !== undefined) {

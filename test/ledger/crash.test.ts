@@ -4,16 +4,14 @@
 // transfer that was answered 201 must still be there and replay as itself; retries of the requests
 // that were cut off post at most once; every posted transfer belongs to exactly one finished
 // Idempotency-Key; and the ledger balances to the unit. On both engines.
-import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient } from '../e2e/http.js';
-import { BIN } from '../support/cli.js';
 import { createTestDatabase, describeEngines, type Engine, type TestDatabase } from '../support/databases.js';
-import { startNode } from '../support/vaultgate-process.js';
+import { cliClient, clientToken, nodeEnv, startNode, UNLIMITED_CONFIG } from '../support/vaultgate-process.js';
 
 const SCOPES = 'customers:write accounts:read accounts:write transfers:read transfers:write ledger:fund';
 const FUNDS = 1_000_000;
@@ -34,20 +32,7 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
   beforeAll(async () => {
     database = await createTestDatabase(engine);
     dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-crash-'));
-    const config = path.join(dataDir, 'config.yaml');
-    const huge = '{ limit: 1000000000, window_seconds: 60 }';
-    writeFileSync(
-      config,
-      `rate_limits:\n  ip: ${huge}\n  tiers:\n    default: { read: ${huge}, write: ${huge}, money: ${huge} }\n  shedding: { max_event_loop_delay_ms: 60000 }\n`,
-    );
-    env = {
-      ...process.env,
-      VAULTGATE_DATA_DIR: dataDir,
-      VAULTGATE_PORT: '0',
-      DATABASE_URL: database.url,
-      VAULTGATE_LOG_LEVEL: 'warn',
-      VAULTGATE_CONFIG: config,
-    };
+    env = nodeEnv(dataDir, database.url, UNLIMITED_CONFIG);
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -61,24 +46,8 @@ describeEngines('crash during a transfer storm', (engine: Engine) => {
     children.push(first.child);
     const url = await first.url;
     const ca = readFileSync(path.join(dataDir, 'dev-tls-cert.pem'));
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [BIN, 'clients', 'create', '--tenant', 'crashco', '--name', 'storm', '--scopes', SCOPES, '--json'],
-      { env },
-    );
-    const client = JSON.parse(stdout) as { client_id: string; client_secret: string; tenant_id: string };
-    const getToken = async (http: ReturnType<typeof createClient>) =>
-      (
-        await http.call('/oauth/token', {
-          method: 'POST',
-          headers: {
-            authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
-            'content-type': 'application/x-www-form-urlencoded',
-          },
-          body: new URLSearchParams({ grant_type: 'client_credentials', scope: SCOPES }).toString(),
-        })
-      ).body.access_token as string;
-
+    const client = await cliClient(env, 'crashco', SCOPES);
+    const getToken = (http: ReturnType<typeof createClient>) => clientToken(http, client, SCOPES);
     let http = createClient(url, ca);
     let token = await getToken(http);
     const cus = await http.call('/v1/customers', { token, body: { full_name: 'Crash Test', email: 'crash@example.com' } });

@@ -3,13 +3,12 @@
 // node's worker takes the endpoint over once A's lease has run out, sends that delivery again and
 // everything behind it, in order: no event lost, the one in flight twice (receivers dedupe by the
 // event id). On both engines.
-import { execFile, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDataKeys } from '../../src/crypto/data-keys.js';
 import { loadMasterKey } from '../../src/crypto/master-key.js';
@@ -19,10 +18,9 @@ import { createWebhookEndpoints } from '../../src/webhooks/endpoints.js';
 import { createSender } from '../../src/webhooks/sender.js';
 import { createDeliveryWorker, LEASE_MS } from '../../src/webhooks/worker.js';
 import { createClient } from '../e2e/http.js';
-import { BIN } from '../support/cli.js';
 import { createTestDatabase, describeEngines, type Engine, type TestDatabase } from '../support/databases.js';
 import { eventually } from '../support/eventually.js';
-import { exitOf, startNode } from '../support/vaultgate-process.js';
+import { cliClient, clientToken, exitOf, nodeEnv, startNode } from '../support/vaultgate-process.js';
 
 const SCOPES = 'customers:write accounts:write ledger:fund transfers:write webhooks:manage';
 const HOLDS = 5;
@@ -55,16 +53,7 @@ describeEngines('webhooks: a node killed mid-delivery', (engine: Engine) => {
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     database = await createTestDatabase(engine);
     dataDir = mkdtempSync(path.join(tmpdir(), 'vaultgate-webhook-kill-'));
-    const config = path.join(dataDir, 'config.yaml');
-    writeFileSync(config, 'webhooks:\n  allow_http: true\n  allow_private_cidrs: ["127.0.0.0/8"]\n');
-    env = {
-      ...process.env,
-      VAULTGATE_DATA_DIR: dataDir,
-      VAULTGATE_PORT: '0',
-      DATABASE_URL: database.url,
-      VAULTGATE_LOG_LEVEL: 'warn',
-      VAULTGATE_CONFIG: config,
-    };
+    env = nodeEnv(dataDir, database.url, 'webhooks:\n  allow_http: true\n  allow_private_cidrs: ["127.0.0.0/8"]\n');
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -78,22 +67,7 @@ describeEngines('webhooks: a node killed mid-delivery', (engine: Engine) => {
     const a = startNode(env);
     children.push(a.child);
     const http = createClient(await a.url, readFileSync(path.join(dataDir, 'dev-tls-cert.pem')));
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [BIN, 'clients', 'create', '--tenant', 'hookco', '--name', 'kill', '--scopes', SCOPES, '--json'],
-      { env },
-    );
-    const client = JSON.parse(stdout) as { client_id: string; client_secret: string };
-    const token = (
-      await http.call('/oauth/token', {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: SCOPES }).toString(),
-      })
-    ).body.access_token as string;
+    const token = await clientToken(http, await cliClient(env, 'hookco', SCOPES), SCOPES);
     const endpoint = await http.call('/v1/webhook-endpoints', { token, body: { url: receiverUrl, events: ['hold.created'] } });
     expect(endpoint.status).toBe(201);
     const cus = await http.call('/v1/customers', { token, body: { full_name: 'Kill Test', email: 'kill@example.com' } });
