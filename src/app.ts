@@ -34,6 +34,7 @@ import type { Holds } from './holds/hold-service.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { containmentRoutes } from './containment/routes.js';
 import type { Freezes } from './containment/freeze.js';
+import type { ReceiptKeys } from './receipts/keys.js';
 import type { WebhookEndpoints } from './webhooks/endpoints.js';
 import { ALL_SCOPES, type Principal } from './lib/principal.js';
 import type { AuthRequest } from './lib/auth-request.js';
@@ -60,6 +61,8 @@ export interface AppDeps {
   holds: Holds;
   webhookEndpoints: WebhookEndpoints;
   freezes: Freezes;
+  /** Signed receipts of money answers (docs/contract.md §10). */
+  receipts?: ReceiptKeys | undefined;
   idempotency: Idempotency;
   logger: Logger;
   publicUrl: string;
@@ -314,7 +317,11 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     }
     return listed;
   };
-  registerSystemRoutes(app, { ping: () => deps.db.ping(), openapi });
+  registerSystemRoutes(app, {
+    ping: () => deps.db.ping(),
+    openapi,
+    receiptKeys: deps.receipts ? () => deps.receipts!.publicJwks() : undefined,
+  });
   deps.identity.registerPages(app);
   // The authorization server's paths are declared as public routes so they show in the route
   // table; the onRequest hook above hands them over before any body parsing. What reaches these
@@ -340,7 +347,15 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       ...observabilityRoutes(deps),
       ...adminRoutes(deps.identity),
     ],
-    { authenticate, onAuthorized, idempotency: deps.idempotency, traffic: deps.traffic, audit: deps.audit, onAuditFailure },
+    {
+      authenticate,
+      onAuthorized,
+      idempotency: deps.idempotency,
+      traffic: deps.traffic,
+      audit: deps.audit,
+      onAuditFailure,
+      receipts: deps.receipts,
+    },
   );
 
   registerUpstreamDispatcher(app, upstreams, (request) => notFoundError(request, allowedMethods));

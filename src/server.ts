@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { sweepUsage } from './analytics/usage-queries.js';
+import { sweepEvents } from './events/retention.js';
 import { createUsageRecorder } from './analytics/usage-recorder.js';
 import { auditAppendFailureHandler } from './audit/append-failure.js';
 import { createAuditLog, type AuditService } from './audit/audit-log.js';
@@ -27,6 +28,7 @@ import { createIdentity } from './identity/index.js';
 import { createLedger } from './ledger/ledger-service.js';
 import { createHolds } from './holds/hold-service.js';
 import { createFreezes } from './containment/freeze.js';
+import { createReceiptKeys } from './receipts/keys.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { createEventSealer } from './events/sealer.js';
 import { createWebhookEndpoints } from './webhooks/endpoints.js';
@@ -163,6 +165,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       holds,
       webhookEndpoints,
       freezes,
+      receipts: createReceiptKeys(secrets),
       idempotency,
       logger,
       publicUrl,
@@ -210,10 +213,12 @@ export async function startServer(config: Readonly<Config>, options: StartOption
           });
 
     await bootstrapAdmin(config, identity, secrets, logger, options.terminal ?? process.stdout);
-    // Hourly: expired idempotency records, and usage minutes past their retention (90 days).
+    // Hourly: expired idempotency records, usage minutes past their retention (90 days), events and
+    // webhook deliveries past theirs (30 days).
     const sweep = setInterval(() => {
       void idempotency.sweep().catch(() => undefined);
       void sweepUsage(db).catch(() => undefined);
+      void sweepEvents(db).catch(() => undefined);
     }, 3600_000);
     sweep.unref();
     // Every second: holds past their expiry are released (on every node; each hold exactly once).

@@ -95,6 +95,20 @@ export const SPECS = {
     args: 'TENANT',
     options: { reason: { type: 'string', value: 'TEXT', help: 'why (in the audit event)' } },
   },
+  receiptsRotateKey: {
+    name: 'receipts rotate-key',
+    summary: 'A new receipt signing key; the old ones stay published at /.well-known/receipt-keys. Nodes sign with it within a minute.',
+    options: {},
+  },
+  receiptsVerify: {
+    name: 'receipts verify',
+    summary:
+      'Check the signed receipt of a saved raw HTTP response (status line, headers, blank line, body). Exit 1 when it does not verify.',
+    options: {
+      in: { type: 'string', value: 'FILE', help: 'the saved response (e.g. curl -si … > FILE)' },
+      jwks: { type: 'string', value: 'FILE', help: "the receipt keys (/.well-known/receipt-keys); default: this deployment's" },
+    },
+  },
   keysStatus: { name: 'keys status', summary: 'Data keys per key-encryption-key version.', options: {} },
   keysRotate: {
     name: 'keys rotate',

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   users: async () => (await import('./users.js')).usersCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
   tenants: async () => (await import('./tenants.js')).tenantsCommand,
+  receipts: async () => (await import('./receipts.js')).receiptsCommand,
   backup: async () => (await import('./backup.js')).backupCommand,
   restore: async () => (await import('./backup.js')).restoreCommand,
   usage: async () => (await import('./usage.js')).usageCommand,

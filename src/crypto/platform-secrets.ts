@@ -7,6 +7,8 @@ import type { MasterKey } from './master-key.js';
 export interface PlatformSecrets {
   /** The secret named `name`; generated and stored on first use (first writer wins across nodes). */
   getOrCreate(name: string, generate: () => Promise<string> | string): Promise<string>;
+  /** The names of the stored secrets that start with `prefix`, oldest first. */
+  names(prefix: string): Promise<string[]>;
 }
 
 export function createPlatformSecrets(db: Database, master: MasterKey): PlatformSecrets {
@@ -27,6 +29,14 @@ export function createPlatformSecrets(db: Database, master: MasterKey): Platform
       }
       if (!row) throw new Error(`platform secret ${name} could not be stored`);
       return openText(key, row.value, aad(name));
+    },
+    async names(prefix) {
+      // A prefix of our own constants (letters, digits, '-'), never input: safe in a LIKE pattern.
+      if (!/^[a-z0-9-]+$/.test(prefix)) throw new Error('platform secrets: malformed prefix');
+      const rows = await db.query<{ name: string }>('SELECT name FROM platform_secrets WHERE name LIKE $1 ORDER BY created_at, name', [
+        `${prefix}%`,
+      ]);
+      return rows.map((r) => r.name);
     },
   };
 }

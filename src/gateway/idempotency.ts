@@ -14,6 +14,18 @@ export interface StoredResponse {
   status: number;
   body: unknown;
   replayed: boolean;
+  /** The exact bytes first sent, when the answer was signed (a receipt covers those bytes). */
+  payload?: string | undefined;
+  /** The receipt's headers (and the request id it names), sent again with a replay. */
+  headers?: Record<string, string> | undefined;
+}
+
+/** What the work answers; `payload` and `headers` when it serialized and signed its answer itself. */
+export interface WorkResult {
+  status: number;
+  body: unknown;
+  payload?: string | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 interface KeyRow {
@@ -21,6 +33,7 @@ interface KeyRow {
   state: 'running' | 'done';
   response_status: bigint | null;
   response_body: string | null;
+  response_headers: string | null;
   locked_until: bigint;
 }
 
@@ -64,13 +77,19 @@ export function createIdempotency(db: Database) {
     );
     if (inserted === 1) return { lease };
     const row = await db.one<KeyRow>(
-      'SELECT request_hash, state, response_status, response_body, locked_until FROM idempotency_keys WHERE client_id = $1 AND key = $2',
+      'SELECT request_hash, state, response_status, response_body, response_headers, locked_until FROM idempotency_keys WHERE client_id = $1 AND key = $2',
       [clientId, key],
     );
     if (!row) return claim(clientId, key, hash); // swept between the two statements
     if (row.request_hash !== hash) throw new AppError('idempotency_key_reused');
     if (row.state === 'done') {
-      return { status: Number(row.response_status), body: JSON.parse(row.response_body ?? 'null'), replayed: true };
+      const headers = row.response_headers === null ? undefined : (JSON.parse(row.response_headers) as Record<string, string>);
+      return {
+        status: Number(row.response_status),
+        body: JSON.parse(row.response_body ?? 'null'),
+        replayed: true,
+        ...(headers ? { payload: row.response_body ?? 'null', headers } : {}),
+      };
     }
     if (Number(row.locked_until) > now) throw keyInUse();
     // The first attempt died without committing: take the key over (only one taker wins).
@@ -83,11 +102,18 @@ export function createIdempotency(db: Database) {
     return { lease };
   }
 
-  async function complete(tx: Sql, clientId: string, key: string, lease: string, status: number, body: unknown): Promise<void> {
+  async function complete(tx: Sql, clientId: string, key: string, lease: string, result: WorkResult): Promise<void> {
     const done = await tx.run(
-      `UPDATE idempotency_keys SET state = 'done', response_status = $4, response_body = $5, lease_id = NULL
+      `UPDATE idempotency_keys SET state = 'done', response_status = $4, response_body = $5, response_headers = $6, lease_id = NULL
        WHERE client_id = $1 AND key = $2 AND lease_id = $3 AND state = 'running'`,
-      [clientId, key, lease, status, JSON.stringify(body)],
+      [
+        clientId,
+        key,
+        lease,
+        result.status,
+        result.payload ?? JSON.stringify(result.body),
+        result.headers === undefined ? null : JSON.stringify(result.headers),
+      ],
     );
     // Lost the lease (this attempt outlived it and another took over): roll back the work.
     if (done !== 1) throw new AppError('idempotency_key_in_use');
@@ -101,7 +127,7 @@ export function createIdempotency(db: Database) {
      */
     async run(
       input: { clientId: string; key: string; hash: string; requestId: string },
-      work: (tx: Sql) => Promise<{ status: number; body: unknown }>,
+      work: (tx: Sql) => Promise<WorkResult>,
     ): Promise<StoredResponse> {
       const claimed = await claim(input.clientId, input.key, input.hash);
       if (!('lease' in claimed)) return claimed;
@@ -109,13 +135,13 @@ export function createIdempotency(db: Database) {
       try {
         return await db.transaction(async (tx) => {
           const result = await work(tx);
-          await complete(tx, input.clientId, input.key, lease, result.status, result.body);
+          await complete(tx, input.clientId, input.key, lease, result);
           return { ...result, replayed: false };
         });
       } catch (err) {
         if (err instanceof AppError && err.status < 500 && err.code !== 'idempotency_key_in_use') {
           const body = toProblem(err, input.requestId);
-          await db.transaction((tx) => complete(tx, input.clientId, input.key, lease, err.status, body)).catch(() => undefined);
+          await db.transaction((tx) => complete(tx, input.clientId, input.key, lease, { status: err.status, body })).catch(() => undefined);
           throw err;
         }
         await db

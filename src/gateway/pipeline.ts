@@ -13,6 +13,8 @@ import type { AuditLog } from '../audit/types.js';
 import { denialAuditor } from './denials.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestHash, type Idempotency } from './idempotency.js';
 import { sendProblem } from './problem-handlers.js';
+import type { ReceiptKeys } from '../receipts/keys.js';
+import { receiptHeaders } from '../receipts/receipt.js';
 import type { TrafficProtection } from './rate-limit/traffic.js';
 import { assertPolicies, type ApiRoute, type HandlerContext } from './route-table.js';
 
@@ -28,7 +30,11 @@ export interface GatewayDeps {
   audit: AuditLog;
   /** A refusal's audit event could not be written (it is counted and logged, never thrown). */
   onAuditFailure(err: unknown, action: string): void;
+  /** Signs every 2xx answer of a money-moving POST (docs/contract.md §10); absent: no receipts. */
+  receipts?: ReceiptKeys | undefined;
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -148,13 +154,30 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
         // The key stands for this request on this object: the path with its parameters filled in,
         // so the same key and body against another hold or transfer is a reuse, not a replay.
         const target = route.url.replace(/:([A-Za-z_]+)/g, (_m, name: string) => String((request.params as Record<string, unknown>)[name]));
+        // Loaded before the transaction: a key read must not wait on the transaction it would sign in.
+        const receiptKey = deps.receipts ? await deps.receipts.current() : undefined;
+        const requestId = String(request.id);
         const stored = await deps.idempotency.run(
-          { clientId: scope, key, hash: requestHash(route.method, target, request.body), requestId: String(request.id) },
-          (tx) => route.handler({ ...ctx, tx }),
+          { clientId: scope, key, hash: requestHash(route.method, target, request.body), requestId },
+          async (tx) => {
+            const result = await route.handler({ ...ctx, tx });
+            if (!receiptKey || result.status < 200 || result.status >= 300) return result;
+            // The receipt covers the exact bytes sent, so the answer is serialized here, once, and
+            // kept with its signature: a replay sends both again.
+            // The route's own response serializer (its schema): a JSON text.
+            const payload = reply.code(result.status).type(JSON_TYPE).serialize(result.body) as string;
+            const signed = receiptHeaders(receiptKey, { status: result.status, contentType: JSON_TYPE, requestId, body: payload });
+            return { ...result, payload, headers: { 'x-request-id': requestId, ...signed } };
+          },
         );
         if (stored.replayed) reply.header('Idempotent-Replayed', 'true');
         if (stored.status >= 400) {
           return reply.code(stored.status).type('application/problem+json').send(JSON.stringify(stored.body));
+        }
+        if (stored.payload !== undefined) {
+          // The first answer again, byte for byte, with its receipt (which names the first request's id).
+          for (const [k, v] of Object.entries(stored.headers ?? {})) reply.header(k, v);
+          return reply.code(stored.status).type(JSON_TYPE).send(stored.payload);
         }
         return reply.code(stored.status).send(stored.body);
       },

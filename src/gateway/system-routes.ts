@@ -9,6 +9,8 @@ export interface SystemRouteDeps {
   ping(): Promise<void>;
   /** The OpenAPI document; `version` changes whenever the document does (a gateway reload). */
   openapi(): { version: number; document: object };
+  /** The receipt keys' public JWK Set (docs/contract.md §10), every key ever used included. */
+  receiptKeys?: (() => Promise<object>) | undefined;
 }
 
 export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps): void {
@@ -16,6 +18,16 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
   const hidden = { hide: true };
 
   app.get('/healthz', { ...publicRoute, schema: hidden }, async () => ({ status: 'ok' }));
+
+  const receiptKeys = deps.receiptKeys;
+  if (receiptKeys) {
+    app.get('/.well-known/receipt-keys', { ...publicRoute, schema: hidden }, async (_request, reply) =>
+      reply
+        .type('application/jwk-set+json')
+        .header('Cache-Control', 'max-age=300')
+        .send(JSON.stringify(await receiptKeys())),
+    );
+  }
 
   app.get('/readyz', { ...publicRoute, schema: hidden }, async (_request, reply) => {
     try {

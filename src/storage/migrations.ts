@@ -562,6 +562,15 @@ ALTER TABLE tenants ADD COLUMN money_frozen_at ${int};
 ALTER TABLE tenants ADD COLUMN money_frozen_reason TEXT;
 `,
   },
+  {
+    version: 18,
+    name: 'receipt_replays',
+    // A replayed money answer carries its original receipt (docs/contract.md §10): the signed
+    // headers are kept with the stored answer, whose body is then the exact bytes first sent.
+    up: () => `
+ALTER TABLE idempotency_keys ADD COLUMN response_headers TEXT;
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

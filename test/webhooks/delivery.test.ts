@@ -15,7 +15,8 @@ import { createWebhookEndpoints } from '../../src/webhooks/endpoints.js';
 import { verifySignature } from '../../src/webhooks/signature.js';
 import { createDeliveryWorker, RETRY_FOR_MS } from '../../src/webhooks/worker.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
-import { describeEngines, type Engine } from '../support/databases.js';
+import { createTestDatabase, describeEngines, type Engine } from '../support/databases.js';
+import { EVENT_RETENTION_MS, sweepEvents } from '../../src/events/retention.js';
 import { eventually } from '../support/eventually.js';
 import { writeConfig } from '../traffic/support.js';
 import path from 'node:path';
@@ -325,5 +326,40 @@ describeEngines('events and webhooks', (engine: Engine) => {
     expect(retried.status).toBe(202);
     expect((await s.http.call(`/v1/webhook-endpoints/${created.body.id}`, { token: client.token })).body.status).toBe('active');
     await s.http.call(`/v1/webhook-endpoints/${created.body.id}`, { method: 'DELETE', token: client.token });
+  });
+});
+
+describeEngines('events and deliveries: retention', (engine: Engine) => {
+  it('after 30 days finished deliveries and their events go; an event a pending delivery needs stays', async () => {
+    const t = await createTestDatabase(engine);
+    try {
+      const old = Date.now() - EVENT_RETENTION_MS - 1000;
+      const tenant = 'ten_00000000000000000000000001';
+      await t.db.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenant, 'retention', old]);
+      await t.db.run(
+        "INSERT INTO webhook_endpoints (id, tenant_id, url, events, status, secret, created_by, created_at) VALUES ('whe_1', $1, 'https://x.example/', 'hold.created', 'active', 'sb1.x.y', 'cli', $2)",
+        [tenant, old],
+      );
+      for (const [id, position, delivery] of [
+        ['evt_done', 1, 'succeeded'],
+        ['evt_pending', 2, 'pending'],
+        ['evt_new', 3, 'succeeded'],
+      ] as const) {
+        const at = id === 'evt_new' ? Date.now() : old;
+        await t.db.run(
+          "INSERT INTO events (id, tenant_id, type, data, created_at, position) VALUES ($1, $2, 'hold.created', '{}', $3, $4)",
+          [id, tenant, at, position],
+        );
+        await t.db.run(
+          "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, position, status, attempts, next_attempt_at, created_at) VALUES ($1, 'whe_1', $2, $3, $4, 1, $5, $5)",
+          [`whd_${id}`, id, position, delivery, at],
+        );
+      }
+      expect(await sweepEvents(t.db)).toEqual({ deliveries: 1, events: 1 });
+      const left = await t.db.query<{ id: string }>('SELECT id FROM events ORDER BY id');
+      expect(left.map((e) => e.id)).toEqual(['evt_new', 'evt_pending']);
+    } finally {
+      await t.dispose();
+    }
   });
 });
