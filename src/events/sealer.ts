@@ -17,6 +17,8 @@ export interface EventSealer {
 export function createEventSealer(db: Database): EventSealer {
   return {
     async sealOnce() {
+      // Most ticks find nothing: a plain read then, not a transaction that locks the head.
+      if (!(await db.one('SELECT 1 AS one FROM events WHERE position IS NULL LIMIT 1'))) return 0;
       return db.transaction(async (tx) => {
         const head = await tx.one<{ position: bigint }>(`SELECT position FROM event_head WHERE id = 1 ${db.forUpdate}`);
         if (!head) throw new Error('event head missing (migration 15 not applied?)');

@@ -21,6 +21,8 @@ export interface HoldSweeper {
 export function createHoldSweeper({ db, audit }: { db: Database; audit?: AuditLog | undefined }): HoldSweeper {
   return {
     async sweepOnce(now = Date.now()) {
+      // Most seconds nothing is due: a plain read (the partial index), not a write transaction.
+      if (!(await db.one("SELECT 1 AS one FROM holds WHERE status = 'pending' AND expires_at <= $1 LIMIT 1", [now]))) return 0;
       return db.transaction(async (tx) => {
         const due = await tx.query<HoldRow>(
           `SELECT ${HOLD_COLUMNS} FROM holds WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 ${db.forUpdateSkipLocked}`,
