@@ -12,6 +12,7 @@ import { createLedger, type Ledger } from '../../src/ledger/ledger-service.js';
 import { reverseTransfer } from '../../src/ledger/reversals.js';
 import { newId } from '../../src/lib/ids.js';
 import { createTestDatabase, describeEngines, type TestDatabase } from '../support/databases.js';
+import { seedTenantCustomer } from '../support/ledger-seed.js';
 
 describeEngines('holds: invariants of the books (property)', (engine) => {
   let t: TestDatabase;
@@ -30,17 +31,7 @@ describeEngines('holds: invariants of the books (property)', (engine) => {
     ledger = createLedger({ db: t.db });
     holds = createHolds({ db: t.db, ledger });
     sweeper = createHoldSweeper({ db: t.db });
-    const now = Date.now();
-    await t.db.run('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)', [tenantId, `holds-prop-${engine}`, now]);
-    const dk = newId('dk');
-    await t.db.run('INSERT INTO data_keys (id, kek_version, wrapped, created_at) VALUES ($1, 1, NULL, $2)', [dk, now]);
-    const customer = newId('cus');
-    await t.db.run("INSERT INTO customers (id, tenant_id, data_key_id, status, created_at) VALUES ($1, $2, $3, 'active', $4)", [
-      customer,
-      tenantId,
-      dk,
-      now,
-    ]);
+    const customer = await seedTenantCustomer(t.db, tenantId, `holds-prop-${engine}`);
     for (const currency of ['EUR', 'EUR', 'EUR', 'USD']) accounts.push((await ledger.createAccount(tenantId, customer, currency)).id);
   });
   afterAll(async () => t?.dispose());
