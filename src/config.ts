@@ -13,8 +13,9 @@ import { parseScanSchedule, type ScanScheduleSettings } from './security-scans/c
 import { parseWebhookPolicy } from './webhooks/config.js';
 import type { WebhookNetworkPolicy } from './webhooks/ssrf-guard.js';
 import { EMPTY_GATEWAY_SETTINGS, parseGatewayConfig, type GatewaySettings } from './gateway/upstream/config.js';
+import { DEFAULT_POOL_MAX } from './storage/postgres/pool-size.js';
 
-export type DatabaseConfig = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
+export type DatabaseConfig = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string; poolMax: number };
 
 export interface FileConfig {
   /** Sections that later capabilities (rate limits, alerts, proxied routes) read. */
@@ -75,6 +76,7 @@ const KNOWN_VARS = new Set([
   'VAULTGATE_MASTER_KEY',
   'VAULTGATE_CONFIG',
   'VAULTGATE_LOG_LEVEL',
+  'VAULTGATE_DB_POOL_MAX',
   ...EXTERNAL_IDP_VARS,
 ]);
 
@@ -82,7 +84,14 @@ function fail(variable: string, why: string): never {
   throw new ConfigError(`${variable}: ${why}`);
 }
 
-function parseDatabase(raw: string | undefined, dataDir: string): DatabaseConfig {
+/** PostgreSQL connections per node (VAULTGATE_DB_POOL_MAX); see postgres-database.ts for the measurement behind the default. */
+function parsePoolMax(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_POOL_MAX;
+  if (!/^\d{1,3}$/.test(raw) || Number(raw) < 2 || Number(raw) > 200) fail('VAULTGATE_DB_POOL_MAX', 'must be an integer 2..200');
+  return Number(raw);
+}
+
+function parseDatabase(raw: string | undefined, dataDir: string, poolMax: number): DatabaseConfig {
   if (raw === undefined || raw === '') return { engine: 'sqlite', path: path.join(dataDir, 'vaultgate.db') };
   if (raw.startsWith('sqlite:')) {
     const file = raw.slice('sqlite:'.length);
@@ -95,7 +104,7 @@ function parseDatabase(raw: string | undefined, dataDir: string): DatabaseConfig
     } catch {
       fail('DATABASE_URL', 'is not a valid postgres:// URL');
     }
-    return { engine: 'postgres', url: raw };
+    return { engine: 'postgres', url: raw, poolMax };
   }
   return fail('DATABASE_URL', 'must start with sqlite: or postgres://');
 }
@@ -224,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const file = parseFileConfig(env.VAULTGATE_CONFIG);
   const config: Config = {
     dataDir,
-    database: parseDatabase(env.DATABASE_URL, dataDir),
+    database: parseDatabase(env.DATABASE_URL, dataDir, parsePoolMax(env.VAULTGATE_DB_POOL_MAX)),
     redisUrl,
     host: env.VAULTGATE_HOST || '127.0.0.1',
     port: parsePort(env.VAULTGATE_PORT),

@@ -90,8 +90,16 @@ describe('configuration', () => {
     [{ VAULTGATE_INSECURE_HTTP: 'yes' }, 'VAULTGATE_INSECURE_HTTP'],
     [{ VAULTGATE_PUBLIC_URL: 'not a url' }, 'VAULTGATE_PUBLIC_URL'],
     [{ VAULTGATE_TYPO: '1' }, 'VAULTGATE_TYPO'],
+    [{ VAULTGATE_DB_POOL_MAX: '1' }, 'VAULTGATE_DB_POOL_MAX'],
+    [{ VAULTGATE_DB_POOL_MAX: 'many' }, 'VAULTGATE_DB_POOL_MAX'],
   ])('refuses %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));
+  });
+
+  it('VAULTGATE_DB_POOL_MAX sizes the PostgreSQL pool (20 by default)', () => {
+    const url = 'postgres://vaultgate@db.internal:5432/vaultgate';
+    expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ engine: 'postgres', url, poolMax: 20 });
+    expect(loadConfig({ DATABASE_URL: url, VAULTGATE_DB_POOL_MAX: '8' }).database).toEqual({ engine: 'postgres', url, poolMax: 8 });
   });
 
   it('`vaultgate start` with a bad value exits non-zero with one line on stderr naming it', async () => {

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { ChangeFeed, Database, Migration, Row, Sql, SqlValue, TransactionOptions } from '../types.js';
 import { createPgChangeFeed } from './pg-change-feed.js';
+import { DEFAULT_POOL_MAX } from './pool-size.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 // int8 (BIGINT, COUNT) as bigint, the same as the SQLite adapter.
@@ -141,8 +142,8 @@ async function applyPostgresMigrations(pool: pg.Pool, migrations: readonly Migra
   }
 }
 
-export async function openPostgres(url: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 20, idleTimeoutMillis: 30_000 });
+export async function openPostgres(url: string, options: { max?: number } = {}): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? DEFAULT_POOL_MAX, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   return new PostgresDatabase(pool, createPgChangeFeed(url));
