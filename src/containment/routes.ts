@@ -8,14 +8,11 @@ import { IdParams, problemResponses, Strict } from '../gateway/schemas.js';
 import { confinedCustomer } from '../lib/ownership.js';
 import type { Principal } from '../lib/principal.js';
 import type { Freezes } from './freeze.js';
+import { auditContext } from '../lib/audit-context.js';
 
 const reason = Type.String({ minLength: 1, maxLength: 500 });
 const accountFreezeSchema = Strict({ id: Type.String(), frozen: Type.Boolean() });
 const tenantFreezeSchema = Strict({ id: Type.String(), name: Type.String(), money_frozen: Type.Boolean() });
-
-function actor(principal: Principal, request: { ip: string; id: unknown }) {
-  return { clientId: principal.clientId, userId: principal.userId, ip: request.ip, requestId: String(request.id) };
-}
 
 export function containmentRoutes(freezes: Freezes, seesAllTenants: (p: Principal) => Promise<boolean>): ApiRoute[] {
   const account = (frozen: boolean) =>
@@ -35,8 +32,8 @@ export function containmentRoutes(freezes: Freezes, seesAllTenants: (p: Principa
       async handler({ principal, params, body, request }) {
         if (confinedCustomer(principal) !== undefined) throw new AppError('insufficient_scope');
         const why = (body as { reason?: string }).reason;
-        if (frozen) await freezes.freezeAccount(principal.tenantId, params.id, why as string, actor(principal, request));
-        else await freezes.unfreezeAccount(principal.tenantId, params.id, why, actor(principal, request));
+        if (frozen) await freezes.freezeAccount(principal.tenantId, params.id, why as string, auditContext(principal, request));
+        else await freezes.unfreezeAccount(principal.tenantId, params.id, why, auditContext(principal, request));
         return { status: 200, body: { id: params.id, frozen } };
       },
     });
@@ -59,8 +56,8 @@ export function containmentRoutes(freezes: Freezes, seesAllTenants: (p: Principa
         if (params.id !== principal.tenantId && !(await seesAllTenants(principal))) throw new AppError('not_found', 'Tenant not found');
         const why = (body as { reason?: string }).reason;
         const row = frozen
-          ? await freezes.freezeTenant(params.id, why as string, actor(principal, request))
-          : await freezes.unfreezeTenant(params.id, why, actor(principal, request));
+          ? await freezes.freezeTenant(params.id, why as string, auditContext(principal, request))
+          : await freezes.unfreezeTenant(params.id, why, auditContext(principal, request));
         return { status: 200, body: { id: row.id, name: row.name, money_frozen: frozen } };
       },
     });

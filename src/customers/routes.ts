@@ -4,9 +4,9 @@ import Type from 'typebox';
 import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
 import { ListOf, ListQuery, pageSize, toPage } from '../gateway/pagination.js';
 import { confinedCustomer } from '../lib/ownership.js';
-import type { Principal } from '../lib/principal.js';
 import { IdParams, Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
 import type { Customers, NewCustomer } from './customer-service.js';
+import { auditContext } from '../lib/audit-context.js';
 
 const idParams = IdParams('cus');
 
@@ -41,11 +41,6 @@ export const customerSchema = Strict({
   created_at: Type.String({ format: 'date-time' }),
   erased_at: Nullable(Type.String({ format: 'date-time' })),
 });
-
-/** Request facts for the audit event written with each change. */
-function auditContext(principal: Principal, request: { ip: string; id: unknown }) {
-  return { clientId: principal.clientId, userId: principal.userId, ip: request.ip, requestId: String(request.id) };
-}
 
 export function customerRoutes(customers: Customers): ApiRoute[] {
   return [

@@ -112,8 +112,6 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
   }
 
   return {
-    lockHold,
-
     async create(tx: Sql, input: HoldInput): Promise<HoldRow> {
       const { source, destination } = await ledger.lockAndCheck(tx, { ...input, kind: 'transfer' });
       // The guard that holds even without the lock: it cannot take available below zero.
@@ -180,9 +178,18 @@ export function createHolds({ db, ledger, audit }: { db: Database; ledger: Ledge
     /** Posts `amount` (all by default) of a pending hold as a transfer and releases the rest. */
     async capture(
       tx: Sql,
-      input: { tenantId: string; clientId: string; holdId: string; amount?: bigint | undefined; context?: AuditContext | undefined },
+      input: {
+        tenantId: string;
+        clientId: string;
+        holdId: string;
+        amount?: bigint | undefined;
+        context?: AuditContext | undefined;
+        /** Refuses a caller who may not see this hold (an end user's), once it is locked. */
+        visible?: ((hold: HoldRow) => Promise<void>) | undefined;
+      },
     ): Promise<{ hold: HoldRow; transfer: TransferRow }> {
       const hold = await lockHold(tx, input.tenantId, input.holdId);
+      await input.visible?.(hold);
       const now = Date.now();
       assertPending(hold, now);
       const amount = input.amount ?? hold.amount;

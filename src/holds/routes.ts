@@ -11,6 +11,7 @@ import { transferView, type Ledger } from '../ledger/ledger-service.js';
 import { amountSchema, currencySchema } from '../ledger/money.js';
 import { metadataSchema, transferSchema } from '../ledger/routes.js';
 import { HOLD_EXPIRY, holdView, type HoldRow, type Holds } from './hold-service.js';
+import { auditContext } from '../lib/audit-context.js';
 
 const holdSchema = Strict({
   id: Type.String(),
@@ -29,10 +30,6 @@ const holdSchema = Strict({
   created_at: Type.String({ format: 'date-time' }),
   settled_at: Nullable(Type.String({ format: 'date-time' })),
 });
-
-function auditContext(principal: Principal, request: { ip: string; id: unknown }) {
-  return { userId: principal.userId, ip: request.ip, requestId: String(request.id) };
-}
 
 export function holdRoutes(holds: Holds, ledger: Ledger): ApiRoute[] {
   /** An end user sees (and acts on) only holds out of or into its own accounts; any other reads as missing. */
@@ -106,14 +103,13 @@ export function holdRoutes(holds: Holds, ledger: Ledger): ApiRoute[] {
         response: { 201: transferSchema, ...problemResponses },
       },
       async handler({ principal, params, body, tx, request }) {
-        const hold = await holds.lockHold(tx, principal.tenantId, params.id);
-        await assertVisible(principal, hold, true);
         const { transfer } = await holds.capture(tx, {
           tenantId: principal.tenantId,
           clientId: principal.clientId,
           holdId: params.id,
           amount: body.amount === undefined ? undefined : BigInt(body.amount),
           context: auditContext(principal, request),
+          visible: (hold) => assertVisible(principal, hold, true),
         });
         return { status: 201, body: transferView(transfer) };
       },

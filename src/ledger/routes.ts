@@ -9,6 +9,7 @@ import type { Principal } from '../lib/principal.js';
 import { accountView, entryView, transferView, type Ledger } from './ledger-service.js';
 import { amountSchema, currencySchema } from './money.js';
 import { reverseTransfer } from './reversals.js';
+import { auditContext } from '../lib/audit-context.js';
 
 const accountSchema = Strict({
   id: Type.String(),
@@ -55,11 +56,6 @@ const entrySchema = Strict({
   balance_after: Type.Integer(),
   created_at: Type.String({ format: 'date-time' }),
 });
-
-/** Request facts for the audit event the ledger writes with each change. */
-function auditContext(principal: Principal, request: { ip: string; id: unknown }) {
-  return { clientId: principal.clientId, userId: principal.userId, ip: request.ip, requestId: String(request.id) };
-}
 
 interface CustomerCheck {
   exists(tenantId: string, id: string): Promise<'active' | 'erased' | undefined>;

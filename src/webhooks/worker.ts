@@ -139,7 +139,6 @@ export function createDeliveryWorker(options: WorkerOptions): DeliveryWorker {
         details: { failing_since: new Date(failingSince).toISOString(), last_error: result.error ?? 'unknown' },
       });
     }
-    endpoint.failing_since = BigInt(failingSince);
     return false;
   }
 
