@@ -30,6 +30,8 @@ import type { Identity } from './identity/index.js';
 import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { holdRoutes } from './holds/routes.js';
+import { consentRoutes } from './consents/routes.js';
+import type { Consents } from './consents/consent-service.js';
 import type { Holds } from './holds/hold-service.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { containmentRoutes } from './containment/routes.js';
@@ -59,6 +61,8 @@ export interface AppDeps {
   customers: Customers;
   ledger: Ledger;
   holds: Holds;
+  /** Payment consents (docs/contract.md §10): enforced in the transfer's transaction. */
+  consents: Consents;
   webhookEndpoints: WebhookEndpoints;
   freezes: Freezes;
   /** Signed receipts of money answers (docs/contract.md §10). */
@@ -337,7 +341,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     app,
     [
       ...customerRoutes(deps.customers),
-      ...ledgerRoutes(deps.ledger, deps.customers),
+      ...ledgerRoutes(deps.ledger, deps.customers, deps.consents),
+      ...consentRoutes(deps.consents),
       ...holdRoutes(deps.holds, deps.ledger),
       ...webhookRoutes(deps.db, deps.webhookEndpoints),
       ...containmentRoutes(

@@ -35,6 +35,7 @@ import { createWebhookEndpoints } from './webhooks/endpoints.js';
 import { createSender } from './webhooks/sender.js';
 import { createDeliveryWorker } from './webhooks/worker.js';
 import { createHoldSweeper, sweepHolds } from './holds/sweeper.js';
+import { createConsents, type Consents } from './consents/consent-service.js';
 import { createVelocity } from './ledger/velocity.js';
 import { createLogger } from './logger.js';
 import { BOOTSTRAP_SCOPES } from './lib/bootstrap.js';
@@ -44,7 +45,13 @@ import { createMonitoring, type Monitoring } from './monitoring/monitoring.js';
 export interface RunningServer {
   url: string;
   /** The composed services, for the CLI-less checks of tests and benchmarks. */
-  services: { identity: Awaited<ReturnType<typeof createIdentity>>; audit: AuditService; monitoring: Monitoring; metrics: Metrics };
+  services: {
+    identity: Awaited<ReturnType<typeof createIdentity>>;
+    audit: AuditService;
+    monitoring: Monitoring;
+    metrics: Metrics;
+    consents: Consents;
+  };
   /** Re-reads the gateway section of VAULTGATE_CONFIG, as SIGHUP does; undefined without a file. */
   gatewayReloader: GatewayReloader | undefined;
   /** The scheduled self-audit; undefined without `scan:` in VAULTGATE_CONFIG. */
@@ -104,8 +111,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         ? undefined
         : createCounters({ settings: config.rateLimits, redisUrl: config.redisUrl, audit, logger, storeUp: metrics.rateLimitStoreUp });
     const bruteForce = counters?.bruteForce;
+    const consents = createConsents({ db, audit });
     const identity = await createIdentity({
       db,
+      consents,
       master,
       secrets,
       issuer: publicUrl,
@@ -163,6 +172,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       customers,
       ledger,
       holds,
+      consents,
       webhookEndpoints,
       freezes,
       receipts: createReceiptKeys(secrets),
@@ -228,6 +238,15 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       );
     }, 1000);
     expireHolds.unref();
+    // Every ten seconds: payment consents past their expiry are marked expired and their grants end.
+    const expireConsents = setInterval(() => {
+      void consents
+        .expireDue()
+        .catch((err: unknown) =>
+          logger.error({ event: 'consent.sweep_failed', error: (err as Error | undefined)?.name ?? 'Error' }, 'expiring consents failed'),
+        );
+    }, 10_000);
+    expireConsents.unref();
     // Four times a second: events sealed and fanned out, due webhook deliveries sent (one tick at a time).
     let delivering = false;
     const deliver = setInterval(() => {
@@ -252,6 +271,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       (closing ??= (async () => {
         clearInterval(sweep);
         clearInterval(expireHolds);
+        clearInterval(expireConsents);
         clearInterval(deliver);
         gatewayReloader?.close();
         scans?.stop();
@@ -283,7 +303,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     }
-    return { url: publicUrl, services: { identity, audit, monitoring, metrics }, gatewayReloader, scans, close };
+    return { url: publicUrl, services: { identity, audit, monitoring, metrics, consents }, gatewayReloader, scans, close };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -50,6 +50,12 @@ export const AUDIT_ACTIONS = {
   holdVoided: 'hold.void',
   /** Released by the sweeper once past its expires_at (no client: the platform did it). */
   holdExpired: 'hold.expire',
+  // Payment consents (docs/contract.md §10): granted on the consent page, consumed in the posting's
+  // transaction, revoked by the customer, expired by the sweeper (no client: the platform did it).
+  consentGranted: 'consent.grant',
+  consentConsumed: 'consent.consume',
+  consentRevoked: 'consent.revoke',
+  consentExpired: 'consent.expire',
   // Containment (issue 14, item 7): who froze what, and why (details.reason).
   accountFrozen: 'account.freeze',
   accountUnfrozen: 'account.unfreeze',

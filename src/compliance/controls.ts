@@ -97,6 +97,14 @@ export const CONTROLS: readonly Control[] = [
     how: 'requirePushedAuthorizationRequests: a front-channel request never reaches a sign-in page.',
   },
   {
+    id: 'FAPI2-RAR-PAYMENT',
+    framework: FAPI,
+    ref: '§5 authorization server; RFC 9396',
+    requirement:
+      'A payment is authorized by the customer for exactly what was asked (payee, amount, currency, debtor), and the authorization cannot be spent twice.',
+    how: 'authorization_details payment_initiation validated at PAR; the consent is locked, matched and consumed in the posting transaction (consent_mismatch, consent_exhausted).',
+  },
+  {
     id: 'FAPI2-AS-PAR-AUTH',
     framework: FAPI,
     ref: '§5 authorization server',

@@ -77,9 +77,15 @@ export function authenticateStep(deps: Pick<GatewayDeps, 'authenticate'>) {
   };
 }
 
-/** The authorize step: the one permission this request needs (an upstream route's depends on the method). */
-export function authorizeStep(deps: Pick<GatewayDeps, 'onAuthorized'>, permissionFor: (method: string) => string) {
+/**
+ * The authorize step: the one permission this request needs (an upstream route's depends on the
+ * method); and a token that carries a payment consent only where the route enforces it.
+ */
+export function authorizeStep(deps: Pick<GatewayDeps, 'onAuthorized'>, permissionFor: (method: string) => string, consentBound = false) {
   return async (request: FastifyRequest): Promise<void> => {
+    if (request.principal?.consentId !== undefined && !consentBound) {
+      throw new AppError('consent_mismatch', 'This token carries a payment consent: it can make that payment and nothing else');
+    }
     const permission = permissionFor(request.method);
     if (!request.principal?.scopes.has(permission)) throw insufficientScope(permission);
     deps.onAuthorized?.(request.principal, permission);
@@ -92,7 +98,7 @@ export function registerApiRoutes(app: FastifyInstance, routes: readonly ApiRout
 
   for (const route of routes) {
     const authenticate = authenticateStep(deps);
-    const authorize = authorizeStep(deps, () => route.permission);
+    const authorize = authorizeStep(deps, () => route.permission, route.consentBound === true);
     const requireIdempotencyKey = async (request: FastifyRequest) => {
       const key = request.headers['idempotency-key'];
       if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {

@@ -58,6 +58,11 @@ export interface ApiRoute {
   bodyLimit?: number;
   /** Money-moving POST: requires an Idempotency-Key (docs/contract.md §3). */
   idempotent?: boolean;
+  /**
+   * A token that carries a payment consent may call this route, whose handler enforces the consent
+   * (src/consents). Every other route refuses such a token: it can make its payment and nothing else.
+   */
+  consentBound?: boolean;
   schema: RouteSchemas;
   handler(ctx: HandlerContext): Promise<HandlerResult>;
 }

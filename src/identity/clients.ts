@@ -2,6 +2,7 @@
 // of an active client (read from the `clients` table on every lookup, never cached, so a revoke or a
 // scope change applies to the very next request). Every change writes its audit event in the
 // change's own transaction (issue 3): no client appears, disappears or widens without its event.
+import { PAYMENT_INITIATION } from '../consents/payment-detail.js';
 import { announced } from '../storage/change-feed.js';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
@@ -74,6 +75,8 @@ export function toOidcMetadata(row: ClientRow, isRegistrable: (scope: string) =>
     token_endpoint_auth_method: row.auth_method,
     scope: (interactive ? ['openid', ...scopes] : scopes).join(' '),
     fapi: Number(row.fapi ?? 0) === 1,
+    // RFC 9396: payment consents are asked for by FAPI clients only (docs/contract.md §10).
+    authorization_details_types: Number(row.fapi ?? 0) === 1 ? [PAYMENT_INITIATION] : [],
   };
   const defaults = split(row.default_scopes ?? '').filter((s) => scopes.includes(s));
   if (defaults.length > 0) metadata.default_scope = defaults.join(' ');

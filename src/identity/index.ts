@@ -96,6 +96,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     cookieKeys: keys.cookieKeys,
     clientSecrets,
     scopes: clientRules.registrable,
+    consents: deps.consents,
     logger,
     trustProxy: deps.trustProxy === true,
     sessionStillValid: async (userId, login) => {
@@ -143,6 +144,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     users,
     issuer,
     audit,
+    consents: deps.consents,
     key: Buffer.from(keys.cookieKeys[0] as string, 'utf8'),
     onError: (err: unknown) =>
       logger.error({ event: 'oidc.interaction_error', error: (err as Error | undefined)?.name ?? 'Error' }, 'sign-in page error'),

@@ -2,7 +2,16 @@
 // (model, id), with the secondary lookups oidc-provider asks for (grant id, session uid, user code).
 // The `Client` model is different: it reads the `clients` table (see clients.ts), so a revoked or
 // changed client takes effect on the very next request.
-import type { Database } from '../storage/types.js';
+import type { Database, Sql } from '../storage/types.js';
+
+/**
+ * Ends a grant inside the caller's transaction: the grant and every artifact of it (codes, refresh
+ * tokens). Its access tokens stop standing with it (token-standing.ts reads the grant). The caller
+ * announces the change to the standing cache once committed (storage/change-feed.ts `announced`).
+ */
+export async function endGrant(tx: Sql, grantId: string): Promise<void> {
+  await tx.run("DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)", [grantId]);
+}
 
 export interface AdapterPayload {
   grantId?: string;

@@ -19,6 +19,7 @@ declare module 'oidc-provider' {
     InvalidTarget: ErrorClass;
     InvalidClientMetadata: ErrorClass;
     InvalidRequest: ErrorClass;
+    InvalidAuthorizationDetails: ErrorClass;
     InvalidScope: new (description: string, scope: string, detail?: string) => OIDCProviderErrorLike;
   };
 
@@ -65,6 +66,9 @@ declare module 'oidc-provider' {
 
   export interface GrantInstance {
     addOIDCScope(scope: string): void;
+    /** RFC 9396: an authorization detail granted (stored with the grant, copied to its codes and tokens). */
+    addRar(detail: Record<string, unknown>): void;
+    rar?: Record<string, unknown>[];
     addResourceScope(resource: string, scope: string): void;
     rejectResourceScope(resource: string, scope: string): void;
     save(): Promise<string>;

@@ -8,7 +8,8 @@ import type { ClientSecrets } from './client-secret.js';
 import { SIGNING_ALGS } from './keys.js';
 import { certificateAuthorized, certificateSubjectMatches, getCertificate } from './mtls.js';
 import type { OidcAdapter } from './oidc-adapter.js';
-import type { IdentityLogger, OidcAccount } from './types.js';
+import type { ConsentGrants, IdentityLogger, OidcAccount } from './types.js';
+import { PAYMENT_INITIATION, PaymentDetailError, parsePaymentInitiation } from '../consents/payment-detail.js';
 
 /**
  * Why the authorization server refused, for the operator's log (the client gets only the standard
@@ -35,6 +36,58 @@ interface CtxLike {
   oidc?: { client?: { clientId: string; [key: string]: unknown } };
 }
 
+/** The slice of oidc-provider's context the authorization details callbacks read. */
+interface RarContext {
+  oidc: { params: Record<string, unknown>; grant?: { rar?: unknown[] } };
+}
+
+/**
+ * RFC 9396 with one type, payment_initiation (docs/contract.md §10): validated at PAR (shape, amount
+ * in the currency's exponent, accounts of the client's tenant); granted on the consent page, which
+ * records the consent and adds it to a grant of its own (interactions/routes.ts); copied from the
+ * grant to the code, from the code (or refresh token) to the access token and its introspection.
+ * A token request cannot add or change authorization details.
+ */
+function richAuthorizationRequests(consents: Pick<ConsentGrants, 'checkRequest'> | undefined) {
+  const refuse = (why: string) => new errors.InvalidAuthorizationDetails(why);
+  return {
+    enabled: true,
+    types: {
+      [PAYMENT_INITIATION]: {
+        async validate(ctx: RarContext, detail: unknown, client: { fapi?: unknown; tenantId?: unknown; tenant_id?: unknown }) {
+          if (!consents) throw refuse('payment consents are not available');
+          if (client.fapi !== true) throw refuse('payment_initiation is for FAPI clients only');
+          const { params } = ctx.oidc;
+          const all = JSON.parse(String(params.authorization_details)) as unknown;
+          if (!Array.isArray(all) || all.length !== 1) throw refuse('one payment_initiation per request');
+          const scope = typeof params.scope === 'string' ? params.scope : '';
+          if (!scope.split(' ').includes('transfers:write')) throw refuse('payment_initiation needs the scope transfers:write');
+          const tenantId = client.tenantId ?? client.tenant_id;
+          if (typeof tenantId !== 'string') throw new Error('client tenant unavailable');
+          try {
+            await consents.checkRequest(tenantId, parsePaymentInitiation(detail));
+          } catch (err) {
+            if (err instanceof PaymentDetailError) throw refuse(err.message);
+            throw err;
+          }
+        },
+      },
+    },
+    authorizationDetailsForGrantSource(ctx: RarContext) {
+      // Only a request that asked for a payment gets the grant's consent into its code.
+      return ctx.oidc.params.authorization_details === undefined ? undefined : ctx.oidc.grant?.rar;
+    },
+    authorizationDetailsForAccessToken(ctx: RarContext, _token: unknown, source: { rar?: unknown[] } | undefined) {
+      if (ctx.oidc.params.authorization_details !== undefined)
+        throw refuse('authorization details are granted at the authorization request only');
+      return source?.rar;
+    },
+    authorizationDetailsForIntrospection(_ctx: unknown, token: { rar?: unknown[] }) {
+      return token.rar;
+    },
+  };
+}
+
 function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -47,6 +100,16 @@ function escapeHtml(s: unknown): string {
  */
 function signInPolicy(sessionStillValid: Parameters<typeof buildProvider>[0]['sessionStillValid']) {
   const policy = interactionPolicy.base();
+  // A grant given with a payment consent is that payment's alone: a later request without one
+  // asks for consent again, and gets a grant of its own (interactions/routes.ts).
+  policy.get('consent')!.checks.add(
+    new interactionPolicy.Check('payment_grant', 'The grant in the session carries a payment consent', (ctx: unknown) => {
+      const { oidc } = ctx as RarContext;
+      return oidc.params.authorization_details === undefined && (oidc.grant?.rar?.length ?? 0) > 0
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
   if (!sessionStillValid) return policy;
   policy.get('login')!.checks.add(
     new interactionPolicy.Check('account_changed', 'The account requires a new sign-in', async (ctx: unknown) => {
@@ -70,6 +133,8 @@ export function buildProvider(deps: {
   /** Every permission scope a client may be registered for (the platform's and the gateway routes'). */
   scopes: readonly string[];
   findAccount?: (sub: string) => Promise<OidcAccount | undefined>;
+  /** Payment consents: the checks of a payment_initiation at PAR. */
+  consents?: Pick<ConsentGrants, 'checkRequest'> | undefined;
   /** Whether a sign-in session may still yield tokens for its account (role, second factor, changes since). */
   sessionStillValid?: (accountId: string, login: { loginTs: number | undefined; amr: string[] | undefined }) => Promise<boolean>;
 }): Provider {
@@ -137,6 +202,7 @@ export function buildProvider(deps: {
       },
       // PAR for every authorization request (FAPI 2.0 §5.3.1.2): no front-channel parameters.
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true, allowUnregisteredRedirectUris: false },
+      richAuthorizationRequests: richAuthorizationRequests(deps.consents),
       // DPoP (RFC 9449); proof jti replay at the token endpoint goes through the adapter (shared).
       dPoP: { enabled: true, allowReplay: false },
       // Off: our access tokens are for the API (audience = the API, RFC 8707), and oidc-provider's

@@ -128,6 +128,8 @@ export function structuredTokenMiddleware(deps: {
       token_type: cnf?.jkt ? 'DPoP' : 'Bearer',
       ...(cnf ? { cnf } : {}),
       tenant_id: payload.tenant_id,
+      // RFC 9396 §9.2: the authorization details the token carries (a payment consent).
+      ...(payload.authorization_details === undefined ? {} : { authorization_details: payload.authorization_details }),
     };
   };
 }

@@ -17,6 +17,7 @@ import { SIGNING_ALGS } from './keys.js';
 import { createStandingCache, type StandingReads } from './standing-cache.js';
 import type { ReplayCache } from './replay-cache.js';
 import { confirmationOf, tokenStanding, type UserAuthzLookup } from './token-standing.js';
+import { consentIdOf } from '../consents/payment-detail.js';
 
 const REALM = 'Bearer realm="vaultgate"';
 const INVALID = `${REALM}, error="invalid_token"`;
@@ -27,7 +28,12 @@ const CLOCK_TOLERANCE_S = 5;
 const AUTHORIZATION = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /** A verified token; `external` is set for tokens of the external issuer (already mapped, no client row). */
-type VerifiedToken = Omit<ExternalToken, 'external'> & { external?: ExternalToken['external']; grantId?: string | undefined };
+type VerifiedToken = Omit<ExternalToken, 'external'> & {
+  external?: ExternalToken['external'];
+  grantId?: string | undefined;
+  /** The payment consent the token's authorization_details carry (src/consents). */
+  consentId?: string | undefined;
+};
 
 /** Generic on purpose: never tell a caller which check failed (nor echo a library message). */
 function refused(dpop = false): AppError {
@@ -119,8 +125,12 @@ export function createTokenVerifier(deps: {
       cnf,
       jti,
       grant_id: grantId,
+      authorization_details: details,
     } = payload as JWTPayload & Record<string, unknown>;
     if (grantId !== undefined && typeof grantId !== 'string') throw refused();
+    // We grant one kind of authorization details only, a payment consent: anything else is not ours.
+    const consentId = consentIdOf(details);
+    if (consentId === null) throw refused();
     if (typeof clientId !== 'string' || typeof tenantId !== 'string' || typeof payload.exp !== 'number' || typeof jti !== 'string')
       throw refused();
     if (scope !== undefined && typeof scope !== 'string') throw refused();
@@ -135,6 +145,7 @@ export function createTokenVerifier(deps: {
       expMs: payload.exp * 1000,
       ...confirmation,
       grantId,
+      consentId,
     };
   }
 
@@ -174,6 +185,7 @@ export function createTokenVerifier(deps: {
       scopes: new Set(standing.scopes),
       tokenHash: hash,
       expiresAtMs: verified.expMs,
+      ...(verified.consentId === undefined ? {} : { consentId: verified.consentId }),
     };
   }
 

@@ -15,6 +15,10 @@ import type { ExternalIdpConfig } from './external-idp.js';
 import type { StandingReads } from './standing-cache.js';
 import type { UsageTracker } from './usage.js';
 import type { Database } from '../storage/types.js';
+import type { Consents } from '../consents/consent-service.js';
+
+/** What the authorization server needs of payment consents: the checks at PAR and on the consent page, and recording one. */
+export type ConsentGrants = Pick<Consents, 'checkRequest' | 'debtorIsCustomers' | 'grant' | 'newId'>;
 
 export type GrantType = 'client_credentials' | 'authorization_code';
 export type ClientAuthMethod = 'client_secret_basic' | 'private_key_jwt' | 'tls_client_auth';
@@ -33,6 +37,8 @@ export interface OidcAccount {
 
 export interface IdentityDeps {
   db: Database;
+  /** Payment consents (RFC 9396 payment_initiation); without them the authorization server refuses every authorization_details. */
+  consents?: ConsentGrants | undefined;
   master: MasterKey;
   secrets: PlatformSecrets;
   /** The public URL (no path, no trailing slash): the issuer and the API audience. */

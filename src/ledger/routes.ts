@@ -10,6 +10,7 @@ import { accountView, entryView, transferView, type Ledger } from './ledger-serv
 import { amountSchema, currencySchema } from './money.js';
 import { reverseTransfer } from './reversals.js';
 import { auditContext } from '../lib/audit-context.js';
+import type { Consents } from '../consents/consent-service.js';
 
 const accountSchema = Strict({
   id: Type.String(),
@@ -61,7 +62,7 @@ interface CustomerCheck {
   exists(tenantId: string, id: string): Promise<'active' | 'erased' | undefined>;
 }
 
-export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute[] {
+export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck, consents: Consents): ApiRoute[] {
   /** The account, if this principal may see it; otherwise not_found (docs/contract.md §4). */
   async function visibleAccount(principal: Principal, id: string) {
     const account = await ledger.getAccount(principal.tenantId, id);
@@ -188,6 +189,7 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
       operationId: 'transfer.create',
       rateLimit: 'money',
       idempotent: true,
+      consentBound: true,
       schema: {
         body: Strict({
           source_account_id: Id('acc'),
@@ -206,18 +208,27 @@ export function ledgerRoutes(ledger: Ledger, customers: CustomerCheck): ApiRoute
           const source = await ledger.getAccount(principal.tenantId, body.source_account_id, tx);
           if (!source || source.customer_id !== confined) throw new AppError('not_found', 'Account not found');
         }
-        const transfer = await ledger.post(tx, {
-          tenantId: principal.tenantId,
-          clientId: principal.clientId,
-          kind: 'transfer',
+        const payment = {
           sourceId: body.source_account_id,
           destinationId: body.destination_account_id,
           amount: BigInt(body.amount),
           currency: body.currency,
+        };
+        // A token that carries a payment consent makes that payment only, once: matched and
+        // locked here, spent below, in this same transaction (src/consents).
+        const { consentId } = principal;
+        const consent = consentId === undefined ? undefined : await consents.authorizePayment(tx, { ...principal, consentId }, payment);
+        const context = auditContext(principal, request);
+        const transfer = await ledger.post(tx, {
+          tenantId: principal.tenantId,
+          clientId: principal.clientId,
+          kind: 'transfer',
+          ...payment,
           description: body.description,
           metadata: body.metadata,
-          context: auditContext(principal, request),
+          context,
         });
+        if (consent) await consents.markConsumed(tx, consent, transfer.id, context);
         return { status: 201, body: transferView(transfer) };
       },
     }),

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
-export type IdPrefix = 'ten' | 'cus' | 'acc' | 'tr' | 'hold' | 'whe' | 'whd' | 'evt' | 'alr' | 'ent' | 'dk' | 'cli' | 'usr' | 'aud' | 'scn';
+export type IdPrefix =
+  'ten' | 'cus' | 'acc' | 'tr' | 'hold' | 'whe' | 'whd' | 'evt' | 'alr' | 'ent' | 'dk' | 'cli' | 'usr' | 'aud' | 'scn' | 'con';
 
 function encodeTime(ms: number): string {
   let out = '';

@@ -17,6 +17,11 @@ export interface Principal {
   expiresAtMs: number;
   /** The token's sender constraint, checked on this request: `jkt` (DPoP) or `x5t#S256` (mTLS); absent for a bearer token. */
   cnf?: Readonly<Record<string, string>>;
+  /**
+   * The payment consent the token carries (docs/contract.md §10): such a token may make that one
+   * payment and call nothing else (gateway/pipeline.ts authorizeStep).
+   */
+  consentId?: string;
 }
 
 export const ALL_SCOPES = [
@@ -27,6 +32,8 @@ export const ALL_SCOPES = [
   'accounts:freeze',
   'transfers:read',
   'transfers:write',
+  'consents:read',
+  'consents:write',
   'ledger:fund',
   'webhooks:manage',
   'audit:read',

@@ -6,7 +6,8 @@ export const ROLES: readonly Role[] = ['customer', 'operator', 'auditor', 'admin
 
 export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
   // Own data only: the routes confine a customer principal to its linked customer (lib/ownership.ts).
-  customer: ['customers:read', 'accounts:read', 'transfers:read', 'transfers:write'],
+  // …and its payment consents: it lists them and revokes them (docs/contract.md §10).
+  customer: ['customers:read', 'accounts:read', 'transfers:read', 'transfers:write', 'consents:read', 'consents:write'],
   // Reads everything of its tenant, moves no money, changes nothing.
   // …except contain: freezing an account stops its money without moving any.
   operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read', 'accounts:freeze'],

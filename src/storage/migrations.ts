@@ -571,6 +571,37 @@ ALTER TABLE tenants ADD COLUMN money_frozen_reason TEXT;
 ALTER TABLE idempotency_keys ADD COLUMN response_headers TEXT;
 `,
   },
+  {
+    version: 19,
+    name: 'payment_consents',
+    // Payment consents (docs/contract.md §10, issue 15): what a customer allowed one app to pay,
+    // once, bound to the OAuth grant it was given in. A posting under the consent locks this row,
+    // checks it and marks it consumed in the posting's own transaction; a revocation or the expiry
+    // ends the grant in theirs. The amount is in minor units, as everywhere in the ledger.
+    up: ({ int }) => `
+CREATE TABLE consents (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id),
+  client_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  grant_id TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type = 'payment_initiation'),
+  currency TEXT NOT NULL,
+  amount ${int} NOT NULL CHECK (amount > 0),
+  creditor_account_id TEXT NOT NULL REFERENCES accounts(id),
+  debtor_account_id TEXT REFERENCES accounts(id),
+  status TEXT NOT NULL CHECK (status IN ('authorised', 'consumed', 'revoked', 'expired')),
+  transfer_id TEXT REFERENCES transfers(id),
+  created_at ${int} NOT NULL,
+  expires_at ${int} NOT NULL,
+  settled_at ${int},
+  CHECK ((status = 'consumed') = (transfer_id IS NOT NULL))
+);
+CREATE INDEX consents_user ON consents(tenant_id, user_id, id);
+CREATE INDEX consents_tenant ON consents(tenant_id, id);
+CREATE INDEX consents_due ON consents(expires_at) WHERE status = 'authorised';
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

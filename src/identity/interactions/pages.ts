@@ -98,6 +98,28 @@ They are shown only now.</p><ul id="recovery-codes">${p.codes.map((c) => `<li><c
   );
 }
 
+export interface PaymentShown {
+  amount: string;
+  currency: string;
+  creditorAccountId: string;
+  debtorAccountId: string | undefined;
+}
+
+/** A payment in plain words: how much, to whom, from where, and that it is once. */
+function paymentSection(clientName: string, p: PaymentShown, ttlMinutes: number): string {
+  const from = p.debtorAccountId
+    ? `your account <code id="payment-debtor">${escapeHtml(p.debtorAccountId)}</code>`
+    : `one of your accounts, chosen by ${escapeHtml(clientName)}`;
+  return `<p><strong>${escapeHtml(clientName)}</strong> asks you to allow one payment:</p>
+<dl id="payment">
+<dt>Amount</dt><dd id="payment-amount"><strong>${escapeHtml(p.amount)} ${escapeHtml(p.currency)}</strong> (at most)</dd>
+<dt>To</dt><dd>account <code id="payment-creditor">${escapeHtml(p.creditorAccountId)}</code></dd>
+<dt>From</dt><dd>${from}</dd>
+<dt>How often</dt><dd id="payment-once">Once. The consent is used up by this one payment.</dd>
+<dt>Valid</dt><dd>For ${ttlMinutes} minutes; you can revoke it until it is used.</dd>
+</dl>`;
+}
+
 export function consentPage(p: {
   action: string;
   abort: string;
@@ -105,11 +127,14 @@ export function consentPage(p: {
   clientName: string;
   granted: string[];
   refused: string[];
+  payment?: PaymentShown;
+  paymentTtlMinutes?: number;
 }): string {
   const list = (xs: string[]) => `<ul>${xs.map((s) => `<li><code>${escapeHtml(s)}</code></li>`).join('')}</ul>`;
+  const payment = p.payment ? paymentSection(p.clientName, p.payment, p.paymentTtlMinutes ?? 60) : '';
   return layout(
-    'Allow access?',
-    `<p><strong>${escapeHtml(p.clientName)}</strong> asks for these permissions:</p>${list(p.granted)}
+    p.payment ? 'Allow this payment?' : 'Allow access?',
+    `${payment}<p><strong>${escapeHtml(p.clientName)}</strong> asks for these permissions:</p>${list(p.granted)}
 ${p.refused.length ? `<p>Not available to your role (will not be granted):</p>${list(p.refused)}` : ''}
 <form method="post" action="${escapeHtml(p.action)}">${hidden({ csrf: p.csrf })}<button type="submit" name="decision" value="allow">Allow</button></form>
 <form method="post" action="${escapeHtml(p.abort)}">${hidden({ csrf: p.csrf })}<button type="submit">Deny</button></form>`,

@@ -16,6 +16,10 @@ import type { Role } from '../../lib/principal.js';
 import type { Users } from '../../users/user-service.js';
 import { ROLE_SCOPES } from '../../lib/roles.js';
 import { consentPage, enrolmentCodePage, enrolPage, loginPage, messagePage, mfaPage, pageCsp, recoveryCodesPage } from './pages.js';
+import { decimalOf } from '../../ledger/money.js';
+import { grantedDetail, parsePaymentInitiation, type PaymentInitiation } from '../../consents/payment-detail.js';
+import type { ConsentGrants } from '../types.js';
+import { CONSENT_TTL_MS } from '../../consents/consent-service.js';
 
 const MAX_FORM = 8 * 1024;
 const TICKET_TTL_MS = 5 * 60_000;
@@ -37,6 +41,8 @@ export interface InteractionDeps {
   key: Buffer;
   client(clientId: string): Promise<{ tenantId: string; name: string } | undefined>;
   audit?: AuditLog | undefined;
+  /** Payment consents (RFC 9396 payment_initiation): checked and recorded on the consent page. */
+  consents?: ConsentGrants | undefined;
   onError(err: unknown): void;
 }
 
@@ -105,14 +111,64 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
     const csrf = csrfFor(uid);
     const show = (status: number, html: string) => send(reply, status, html, targets);
 
+    /** Back to the authorization endpoint with the result (303). */
+    async function finish(result: Record<string, unknown>) {
+      const returnTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+      return reply.redirect(returnTo, 303);
+    }
+
+    /**
+     * The payment this authorization asks consent for (validated at PAR), once the signed-in user
+     * may give it: a customer, and the debtor account, when named, its own. Otherwise the
+     * authorization ends with the error (RFC 9396 §5).
+     */
+    async function paymentFor(authz: { role: Role; customerId: string | undefined }): Promise<PaymentInitiation | { error: string }> {
+      const rar = (details.prompt.details as { rar?: unknown[] }).rar;
+      const payment = parsePaymentInitiation(rar?.[0]);
+      if (authz.role !== 'customer' || authz.customerId === undefined || !deps.consents) return { error: 'access_denied' };
+      if (!(await deps.consents.debtorIsCustomers(client!.tenantId, authz.customerId, payment)))
+        return { error: 'invalid_authorization_details' };
+      return payment;
+    }
+    const asksPayment = (details.prompt.details as { rar?: unknown }).rar !== undefined;
+    const paymentRefused = (error: string) =>
+      finish({
+        error,
+        error_description: error === 'access_denied' ? 'Only a customer can consent to a payment' : 'The paying account is not yours',
+      });
+
     async function renderConsent() {
       const accountId = details.session?.accountId;
       const authz = accountId ? await users.authz(accountId) : undefined;
       if (!authz) return show(400, messagePage('Sign-in failed', 'Sign in again.'));
-      const { granted, refused } = splitScopes(details, issuer, authz.role);
+      let payment: PaymentInitiation | undefined;
+      if (asksPayment) {
+        const checked = await paymentFor(authz);
+        if ('error' in checked) return paymentRefused(checked.error);
+        payment = checked;
+      }
+      const { granted, refused } = splitScopes(details, issuer, authz.role, payment !== undefined);
       return show(
         200,
-        consentPage({ action: `${base}/consent`, abort: `${base}/abort`, csrf, clientName: client!.name, granted, refused }),
+        consentPage({
+          action: `${base}/consent`,
+          abort: `${base}/abort`,
+          csrf,
+          clientName: client!.name,
+          granted,
+          refused,
+          ...(payment
+            ? {
+                payment: {
+                  amount: decimalOf(payment.amount, payment.currency),
+                  currency: payment.currency,
+                  creditorAccountId: payment.creditorAccountId,
+                  debtorAccountId: payment.debtorAccountId,
+                },
+                paymentTtlMinutes: CONSENT_TTL_MS / 60_000,
+              }
+            : {}),
+        }),
       );
     }
 
@@ -140,12 +196,6 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
         ?.record({ action: auditAction, outcome, tenantId: client!.tenantId, clientId, userId, ip, target })
         .catch(() => undefined);
     }
-    /** Back to the authorization endpoint with the result (303). */
-    async function finish(result: Record<string, unknown>) {
-      const returnTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
-      return reply.redirect(returnTo, 303);
-    }
-
     try {
       switch (action) {
         case 'login': {
@@ -235,15 +285,31 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
           if (details.prompt.name !== 'consent' || !accountId || !authz || field(form, 'decision') !== 'allow') {
             return show(400, messagePage('Sign-in failed', 'Unexpected step.'));
           }
-          const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
-          if (!grant) return show(400, messagePage('Sign-in failed', 'Start again from the application.'));
-          const { granted, refused, oidc } = splitScopes(details, issuer, authz.role);
+          let payment: PaymentInitiation | undefined;
+          if (asksPayment) {
+            const checked = await paymentFor(authz);
+            if ('error' in checked) return paymentRefused(checked.error);
+            payment = checked;
+          }
+          // A payment consent gets a grant of its own, and so does anything after one: revoking
+          // the consent ends its grant, and must end nothing else.
+          const existing = details.grantId && !payment ? await provider.Grant.find(details.grantId) : undefined;
+          if (details.grantId && !payment && !existing)
+            return show(400, messagePage('Sign-in failed', 'Start again from the application.'));
+          const fresh = existing === undefined || (existing.rar?.length ?? 0) > 0;
+          const grant = fresh ? new provider.Grant({ accountId, clientId }) : existing;
+          const { granted, refused, oidc } = splitScopes(details, issuer, authz.role, fresh);
           if (oidc.length) grant.addOIDCScope(oidc.join(' '));
           if (granted.length) grant.addResourceScope(issuer, granted.join(' '));
           // Refused scopes are recorded as such, so the consent prompt does not come back for them.
           if (refused.length) grant.rejectResourceScope(issuer, refused.join(' '));
+          const consentId = payment && deps.consents ? deps.consents.newId() : undefined;
+          if (payment && consentId) grant.addRar(grantedDetail(payment, consentId));
           const grantId = await grant.save();
-          await audit(AUDIT_ACTIONS.consent, 'success', accountId);
+          if (payment && consentId && deps.consents) {
+            await deps.consents.grant({ id: consentId, tenantId: client.tenantId, clientId, userId: accountId, grantId, payment, ip });
+          }
+          await audit(AUDIT_ACTIONS.consent, 'success', accountId, consentId);
           return finish({ consent: { grantId } });
         }
         case 'abort':
@@ -283,13 +349,18 @@ interface DetailsLike {
   prompt: { details: Record<string, unknown> };
 }
 
-/** Requested permission scopes split by what the user's role allows; OIDC scopes (openid) apart. */
-function splitScopes(details: DetailsLike, issuer: string, role: Role) {
+/**
+ * Requested permission scopes split by what the user's role allows; OIDC scopes (openid) apart.
+ * For an existing grant, the ones it lacks; for a new grant (`all`), every one requested.
+ */
+function splitScopes(details: DetailsLike, issuer: string, role: Role, all = false) {
   const d = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
-  const requested = d.missingResourceScopes?.[issuer] ?? [];
+  const everyScope = typeof details.params.scope === 'string' ? details.params.scope.split(' ').filter((x) => x !== '') : [];
+  const requested = all ? everyScope.filter((x) => x !== 'openid') : (d.missingResourceScopes?.[issuer] ?? []);
   const allowed = new Set<string>(ROLE_SCOPES[role]);
   return {
-    oidc: d.missingOIDCScope ?? [],
+    // The provider counts every scope it knows among the OIDC ones too (as missingOIDCScope does).
+    oidc: all ? everyScope : (d.missingOIDCScope ?? []),
     granted: requested.filter((s) => allowed.has(s)),
     refused: requested.filter((s) => !allowed.has(s)),
   };
