@@ -50,6 +50,8 @@ export const AUDIT_ACTIONS = {
   holdVoided: 'hold.void',
   /** Released by the sweeper once past its expires_at (no client: the platform did it). */
   holdExpired: 'hold.expire',
+  /** A person acknowledged an alert (the console, or a script with alerts:write): it is closed. */
+  alertAcknowledged: 'alert.acknowledge',
   // Payment consents (docs/contract.md §10): granted on the consent page, consumed in the posting's
   // transaction, revoked by the customer, expired by the sweeper (no client: the platform did it).
   consentGranted: 'consent.grant',

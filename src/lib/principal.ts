@@ -38,6 +38,7 @@ export const ALL_SCOPES = [
   'webhooks:manage',
   'audit:read',
   'alerts:read',
+  'alerts:write',
   'admin:clients',
   'admin:keys',
   'metrics:read',

@@ -10,10 +10,11 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
   customer: ['customers:read', 'accounts:read', 'transfers:read', 'transfers:write', 'consents:read', 'consents:write'],
   // Reads everything of its tenant, moves no money, changes nothing.
   // …except contain: freezing an account stops its money without moving any.
-  operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read', 'accounts:freeze'],
+  // …and acknowledge alerts: handling them is the job.
+  operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read', 'alerts:write', 'accounts:freeze'],
   // The audit log and alerts, nothing else.
   auditor: ['audit:read', 'alerts:read'],
-  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'metrics:read', 'analytics:read', 'accounts:freeze'],
+  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'alerts:write', 'metrics:read', 'analytics:read', 'accounts:freeze'],
 };
 
 /** Roles whose sign-in needs a second factor (TOTP). */

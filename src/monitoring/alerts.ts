@@ -2,6 +2,9 @@
 // window: a repeat adds to its count and evidence instead of making a new alert (and is written
 // back at most once a second, so a burst of repeats is not a burst of writes). Only a new alert
 // is fanned out to the streams and sent to the notifiers.
+import { AUDIT_ACTIONS } from '../audit/actions.js';
+import type { AuditLog } from '../audit/types.js';
+import { AppError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { Database } from '../storage/types.js';
 import type { Severity } from './alert-config.js';
@@ -20,6 +23,9 @@ export interface Alert {
   evidence: { request_ids: string[]; audit_event_ids: string[] };
   first_seen: string;
   last_seen: string;
+  /** When a person acknowledged (and so closed) it, and who: a client id, or client/user. */
+  acknowledged_at: string | null;
+  acknowledged_by: string | null;
 }
 
 interface AlertRow {
@@ -34,10 +40,13 @@ interface AlertRow {
   evidence: string;
   first_seen: bigint;
   last_seen: bigint;
+  acknowledged_at: bigint | null;
+  acknowledged_by: string | null;
 }
 
 const EVIDENCE_CAP = 20;
-const COLUMNS = 'id, rule, subject, tenant_id, severity, status, summary, count, evidence, first_seen, last_seen';
+const COLUMNS =
+  'id, rule, subject, tenant_id, severity, status, summary, count, evidence, first_seen, last_seen, acknowledged_at, acknowledged_by';
 
 function view(r: AlertRow): Alert {
   return {
@@ -52,6 +61,8 @@ function view(r: AlertRow): Alert {
     evidence: JSON.parse(r.evidence) as Alert['evidence'],
     first_seen: new Date(Number(r.first_seen)).toISOString(),
     last_seen: new Date(Number(r.last_seen)).toISOString(),
+    acknowledged_at: r.acknowledged_at === null ? null : new Date(Number(r.acknowledged_at)).toISOString(),
+    acknowledged_by: r.acknowledged_by,
   };
 }
 
@@ -69,6 +80,8 @@ export interface AlertServiceDeps {
   /** Called once per new alert (notifiers). */
   onNew(alert: Alert): void;
   logger: { warn(obj: object, msg?: string): void };
+  /** Records acknowledgements (alert.acknowledge); absent in the CLI. */
+  audit?: AuditLog | undefined;
   /** Counts new alerts (vaultgate_alerts_raised_total); absent in the CLI. */
   raised?: { inc(labels: { rule: string; severity: string }): void };
 }
@@ -85,9 +98,19 @@ export function createAlertService(deps: AlertServiceDeps) {
       if (!entry.dirty) continue;
       entry.dirty = false;
       const r = entry.row;
-      await db
-        .run('UPDATE alerts SET count = $2, evidence = $3, last_seen = $4 WHERE id = $1', [r.id, r.count, r.evidence, r.last_seen])
-        .catch((err: unknown) => deps.logger.warn({ event: 'alert.update_failed', error: (err as Error)?.name }, 'alert update failed'));
+      // Only while open: once acknowledged (here or on another node), repeats open a new alert.
+      const updated = await db
+        .run("UPDATE alerts SET count = $2, evidence = $3, last_seen = $4 WHERE id = $1 AND status = 'open'", [
+          r.id,
+          r.count,
+          r.evidence,
+          r.last_seen,
+        ])
+        .catch((err: unknown) => {
+          deps.logger.warn({ event: 'alert.update_failed', error: (err as Error)?.name }, 'alert update failed');
+          return 1;
+        });
+      if (updated === 0) open.delete(`${r.rule}|${r.subject}`);
     }
     const now = Date.now();
     for (const [k, entry] of open) if (!entry.dirty && Number(entry.row.last_seen) < now - deps.dedupWindowMs) open.delete(k);
@@ -133,8 +156,10 @@ export function createAlertService(deps: AlertServiceDeps) {
       }),
       first_seen: BigInt(now),
       last_seen: BigInt(now),
+      acknowledged_at: null,
+      acknowledged_by: null,
     };
-    await db.run(`INSERT INTO alerts (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+    await db.run(`INSERT INTO alerts (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, [
       row.id,
       row.rule,
       row.subject,
@@ -146,6 +171,8 @@ export function createAlertService(deps: AlertServiceDeps) {
       row.evidence,
       row.first_seen,
       row.last_seen,
+      row.acknowledged_at,
+      row.acknowledged_by,
     ]);
     open.set(key, { row, dirty: false });
     const alert = view(row);
@@ -189,6 +216,47 @@ export function createAlertService(deps: AlertServiceDeps) {
         [tenantId ?? null, afterId, limit],
       );
       return rows.map(view);
+    },
+
+    /**
+     * A person acknowledges an open alert: it is closed, with who and when, and audited in the same
+     * transaction. tenantId undefined = any tenant's (the platform). not_found for another
+     * tenant's or an unknown alert; conflict when it is closed already.
+     */
+    async acknowledge(
+      tenantId: string | undefined,
+      id: string,
+      by: { clientId: string; userId: string | undefined; ip: string; requestId: string },
+    ) {
+      await flush();
+      const now = Date.now();
+      const acknowledged = await db.transaction(async (tx) => {
+        const row = await tx.one<AlertRow>(
+          `SELECT ${COLUMNS} FROM alerts WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2) ${db.forUpdate}`,
+          [id, tenantId ?? null],
+        );
+        if (!row) throw new AppError('not_found', 'Alert not found');
+        if (row.status !== 'open') throw new AppError('conflict', 'The alert is closed already');
+        const who = by.userId === undefined ? by.clientId : `${by.clientId}/${by.userId}`;
+        await tx.run("UPDATE alerts SET status = 'closed', acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1", [id, now, who]);
+        await deps.audit?.record(
+          {
+            action: AUDIT_ACTIONS.alertAcknowledged,
+            outcome: 'success',
+            tenantId: row.tenant_id ?? undefined,
+            clientId: by.clientId,
+            userId: by.userId,
+            ip: by.ip,
+            requestId: by.requestId,
+            target: id,
+            details: { rule: row.rule, severity: row.severity },
+          },
+          tx,
+        );
+        return { ...row, status: 'closed' as const, acknowledged_at: BigInt(now), acknowledged_by: who };
+      });
+      open.delete(`${acknowledged.rule}|${acknowledged.subject}`);
+      return view(acknowledged);
     },
 
     async close(): Promise<void> {

@@ -57,6 +57,7 @@ export async function createMonitoring(deps: {
     dedupWindowMs: settings.dedupWindowSeconds * 1000,
     logger,
     raised: deps.metrics.alertsRaised,
+    audit: deps.audit,
     onNew: (alert) => {
       logger.warn(
         { event: 'alert.raised', alert_id: alert.id, rule: alert.rule, severity: alert.severity, subject: alert.subject },

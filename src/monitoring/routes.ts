@@ -3,7 +3,8 @@ import Type from 'typebox';
 import { AppError } from '../errors.js';
 import { ListOf, ListQuery, pageSize, toPage } from '../gateway/pagination.js';
 import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
-import { Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
+import { Id, Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
+import { auditContext } from '../lib/audit-context.js';
 import type { Principal } from '../lib/principal.js';
 import { SEVERITIES } from './alert-config.js';
 import type { Alert, AlertService } from './alerts.js';
@@ -23,6 +24,8 @@ const alertSchema = Strict({
   evidence: Strict({ request_ids: ids, audit_event_ids: ids }),
   first_seen: Type.String({ format: 'date-time' }),
   last_seen: Type.String({ format: 'date-time' }),
+  acknowledged_at: Nullable(Type.String({ format: 'date-time' })),
+  acknowledged_by: Nullable(Type.String({ description: 'The client, or client/user, that acknowledged it' })),
 });
 
 /** The stream's answer is written by the hub itself (text/event-stream); the handler returns no body. */
@@ -58,6 +61,21 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
         const limit = pageSize(query);
         const rows = await deps.alerts.list(all ? undefined : principal.tenantId, limit, query.starting_after);
         return { status: 200, body: toPage(rows, limit) };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/alerts/:id/acknowledge',
+      tag: 'alerts',
+      summary: 'Acknowledge an open alert: it is closed, with who and when (a repeat opens a new one)',
+      permission: 'alerts:write',
+      operationId: 'alert.acknowledge',
+      rateLimit: 'write',
+      schema: { params: Strict({ id: Id('alr') }), body: Strict({}), response: { 200: alertSchema, ...problemResponses } },
+      async handler({ principal, params, request }) {
+        const all = await deps.seesAllTenants(principal);
+        const alert = await deps.alerts.acknowledge(all ? undefined : principal.tenantId, params.id, auditContext(principal, request));
+        return { status: 200, body: alert };
       },
     }),
     defineRoute({

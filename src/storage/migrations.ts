@@ -602,6 +602,16 @@ CREATE INDEX consents_tenant ON consents(tenant_id, id);
 CREATE INDEX consents_due ON consents(expires_at) WHERE status = 'authorised';
 `,
   },
+  {
+    version: 20,
+    name: 'alert_acknowledgement',
+    // An alert acknowledged by a person (the console, or a script with alerts:write) is closed,
+    // with who and when: a repeat of its rule and subject opens a new alert.
+    up: ({ int }) => `
+ALTER TABLE alerts ADD COLUMN acknowledged_at ${int};
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */
