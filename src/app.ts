@@ -31,6 +31,9 @@ import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { holdRoutes } from './holds/routes.js';
 import { consentRoutes } from './consents/routes.js';
+import { keyRoutes } from './admin/key-routes.js';
+import { userRoutes } from './admin/user-routes.js';
+import type { DataKeys } from './crypto/data-keys.js';
 import type { Consents } from './consents/consent-service.js';
 import type { Holds } from './holds/hold-service.js';
 import { webhookRoutes } from './webhooks/routes.js';
@@ -65,6 +68,8 @@ export interface AppDeps {
   consents: Consents;
   webhookEndpoints: WebhookEndpoints;
   freezes: Freezes;
+  /** The data keys and their key-encryption key ring (key status and rotation over the API). */
+  dataKeys: DataKeys;
   /** Signed receipts of money answers (docs/contract.md §10). */
   receipts?: ReceiptKeys | undefined;
   idempotency: Idempotency;
@@ -351,6 +356,14 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       ),
       ...observabilityRoutes(deps),
       ...adminRoutes(deps.identity),
+      ...userRoutes(deps.identity.users),
+      ...keyRoutes({
+        db: deps.db,
+        dataKeys: deps.dataKeys,
+        receipts: deps.receipts,
+        audit: deps.audit,
+        seesAllTenants: createPlatformScope((clientId) => deps.identity.clients.get(clientId)),
+      }),
     ],
     {
       authenticate,

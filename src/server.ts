@@ -173,6 +173,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       ledger,
       holds,
       consents,
+      dataKeys,
       webhookEndpoints,
       freezes,
       receipts: createReceiptKeys(secrets),

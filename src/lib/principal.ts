@@ -40,6 +40,7 @@ export const ALL_SCOPES = [
   'alerts:read',
   'alerts:write',
   'admin:clients',
+  'admin:users',
   'admin:keys',
   'metrics:read',
   'analytics:read',

@@ -14,7 +14,17 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
   operator: ['customers:read', 'accounts:read', 'transfers:read', 'alerts:read', 'alerts:write', 'accounts:freeze'],
   // The audit log and alerts, nothing else.
   auditor: ['audit:read', 'alerts:read'],
-  admin: ['admin:clients', 'admin:keys', 'audit:read', 'alerts:read', 'alerts:write', 'metrics:read', 'analytics:read', 'accounts:freeze'],
+  admin: [
+    'admin:clients',
+    'admin:users',
+    'admin:keys',
+    'audit:read',
+    'alerts:read',
+    'alerts:write',
+    'metrics:read',
+    'analytics:read',
+    'accounts:freeze',
+  ],
 };
 
 /** Roles whose sign-in needs a second factor (TOTP). */
