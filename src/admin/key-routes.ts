@@ -11,6 +11,7 @@ import { keyStatus, rotateKek } from '../crypto/key-rotation.js';
 import { AppError } from '../errors.js';
 import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
 import { Nullable, problemResponses, Strict } from '../gateway/schemas.js';
+import { auditContext } from '../lib/audit-context.js';
 import type { Principal } from '../lib/principal.js';
 import type { ReceiptKeys } from '../receipts/keys.js';
 import type { Database } from '../storage/types.js';
@@ -54,12 +55,6 @@ export function keyRoutes(deps: KeyRouteDeps): ApiRoute[] {
       throw new AppError('forbidden', 'Keys are the platform’s: only principals of the platform tenant manage them');
     }
   }
-  const actor = (principal: Principal, request: { ip: string; id: unknown }) => ({
-    clientId: principal.clientId,
-    userId: principal.userId,
-    ip: request.ip,
-    requestId: String(request.id),
-  });
 
   return [
     defineRoute({
@@ -97,7 +92,7 @@ export function keyRoutes(deps: KeyRouteDeps): ApiRoute[] {
       schema: { body: Strict({}), response: { 200: rotationSchema, ...problemResponses } },
       async handler({ principal, request }) {
         await assertPlatform(principal);
-        const who = actor(principal, request);
+        const who = auditContext(principal, request);
         let report: Awaited<ReturnType<typeof rotateKek>>;
         try {
           report = await rotateKek(deps.db, deps.dataKeys, { batchSize: 200 });
@@ -134,7 +129,7 @@ export function keyRoutes(deps: KeyRouteDeps): ApiRoute[] {
         await deps.audit?.record({
           action: AUDIT_ACTIONS.keyRotated,
           outcome: 'success',
-          ...actor(principal, request),
+          ...auditContext(principal, request),
           target: key.kid,
           details: { actor: 'api' },
         });

@@ -8,6 +8,7 @@ import { AppError } from '../errors.js';
 import { ListOf, ListQuery, pageSize, toPage } from '../gateway/pagination.js';
 import { defineRoute, type ApiRoute } from '../gateway/route-table.js';
 import { Id, Nullable, problemResponses, StringEnum, Strict } from '../gateway/schemas.js';
+import { auditContext } from '../lib/audit-context.js';
 import type { Principal } from '../lib/principal.js';
 import { ROLES } from '../lib/roles.js';
 import type { UserAdmin } from '../users/user-admin.js';
@@ -38,12 +39,6 @@ export function userRoutes(users: UserAdmin): ApiRoute[] {
     if (principal.userId === id) throw new AppError('conflict', 'You cannot change your own account here');
     return { tenantId: principal.tenantId, id };
   }
-  const actor = (principal: Principal, request: { ip: string; id: unknown }) => ({
-    clientId: principal.clientId,
-    userId: principal.userId,
-    ip: request.ip,
-    requestId: String(request.id),
-  });
 
   return [
     defineRoute({
@@ -74,7 +69,7 @@ export function userRoutes(users: UserAdmin): ApiRoute[] {
       rateLimit: 'admin',
       schema: { params: userParams, body: Strict({ role: StringEnum(ROLES) }), response: { 200: changeSchema, ...problemResponses } },
       async handler({ principal, params, body, request }) {
-        return { status: 200, body: await users.setRole(target(principal, params.id), body.role, actor(principal, request)) };
+        return { status: 200, body: await users.setRole(target(principal, params.id), body.role, auditContext(principal, request)) };
       },
     }),
     defineRoute({
@@ -87,7 +82,7 @@ export function userRoutes(users: UserAdmin): ApiRoute[] {
       rateLimit: 'admin',
       schema: { params: userParams, body: Strict({}), response: { 200: changeSchema, ...problemResponses } },
       async handler({ principal, params, request }) {
-        return { status: 200, body: await users.disable(target(principal, params.id), actor(principal, request)) };
+        return { status: 200, body: await users.disable(target(principal, params.id), auditContext(principal, request)) };
       },
     }),
     defineRoute({
@@ -100,7 +95,7 @@ export function userRoutes(users: UserAdmin): ApiRoute[] {
       rateLimit: 'admin',
       schema: { params: userParams, body: Strict({}), response: { 200: changeSchema, ...problemResponses } },
       async handler({ principal, params, request }) {
-        return { status: 200, body: await users.resetMfa(target(principal, params.id), actor(principal, request)) };
+        return { status: 200, body: await users.resetMfa(target(principal, params.id), auditContext(principal, request)) };
       },
     }),
   ];
