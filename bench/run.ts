@@ -9,7 +9,9 @@
 // is shared and noisy: read the ratios of one run, not absolute numbers. BENCH_SECONDS sets the
 // duration of each case (default 8); BENCH_ENGINES=sqlite (or postgres) runs one engine only;
 // BENCH_CASES=get (or hot, spread, comma-separated) runs those cases only, e.g. to profile one;
-// BENCH_CPU_PROF=DIR writes the servers' CPU profiles.
+// BENCH_CPU_PROF=DIR writes the servers' CPU profiles. BENCH_SCALE=1 adds the scale case: (d) again
+// with 10k transfers stored, then with 1M transfers and 100k accounts (bench/history.ts), and
+// the ratio of the two (the goal: ≥ 0.9).
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { benchToken, call, spawnServer, unlimitedConfig, type Started } from './lib.js';
 import { startBenchPostgres } from './postgres.js';
+import { openHistory } from './history.js';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -25,6 +28,8 @@ const CONNECTIONS = 16;
 const ACCOUNTS = 32;
 const bin = path.resolve('bin/vaultgate.js');
 const CASES = new Set((process.env.BENCH_CASES ?? 'get,hot,spread').split(','));
+const SCALE = process.env.BENCH_SCALE === '1';
+const SCALE_STEPS = { small: 10_000, large: 1_000_000, accounts: 100_000 };
 
 interface Measured {
   rps: number;
@@ -78,6 +83,24 @@ async function measureEngine(engine: string, dataDir: string, databaseUrl: strin
     };
     const results: Record<string, Measured> = {};
     for (const [key, spec] of Object.entries(specs)) if (CASES.has(key)) results[key] = await load(spec);
+    if (SCALE && databaseUrl) {
+      // The token names its client and tenant: the history is theirs.
+      const claims = JSON.parse(Buffer.from(auth.authorization.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, string>;
+      const history = await openHistory(databaseUrl, claims.tenant_id!, customer, claims.client_id!);
+      try {
+        await history.growTo(SCALE_STEPS.small);
+        results.small = await load(specs.spread);
+        const started = Date.now();
+        await history.growTo(SCALE_STEPS.large);
+        await history.accountsTo(SCALE_STEPS.accounts);
+        process.stderr.write(
+          `${engine}: history of ${SCALE_STEPS.large} transfers written in ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+        );
+        results.large = await load(specs.spread);
+      } finally {
+        await history.close();
+      }
+    }
     // The server's peak resident memory over the whole run (Linux: VmHWM of /proc/PID/status).
     results.rss = { rps: peakRssMiB(server.child.pid), p99: 0, non2xx: 0 };
     // Every unit moved stays in the 32 accounts: a benchmark that broke the ledger would say so.
@@ -143,6 +166,11 @@ try {
   ];
   for (const [key, label] of rows) {
     if (CASES.has(key)) out.push(`${label.padEnd(44)}${columns.map(([, r]) => cell(r[key]!).padStart(21)).join('')}`);
+  }
+  if (SCALE) {
+    out.push(`${'(e) (d) with 10k transfers stored'.padEnd(44)}${columns.map(([, r]) => cell(r.small!).padStart(21)).join('')}`);
+    out.push(`${'(f) (d) with 1M transfers, 100k accounts'.padEnd(44)}${columns.map(([, r]) => cell(r.large!).padStart(21)).join('')}`);
+    out.push(`${'1M ÷ 10k (f ÷ e)'.padEnd(44)}${columns.map(([, r]) => (r.large!.rps / r.small!.rps).toFixed(2).padStart(21)).join('')}`);
   }
   out.push(`${'server peak RSS, MiB'.padEnd(44)}${columns.map(([, r]) => r.rss!.rps.toFixed(0).padStart(21)).join('')}`);
   if (CASES.has('hot') && CASES.has('spread')) {
