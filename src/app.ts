@@ -55,6 +55,7 @@ import { createScanStore } from './security-scans/store.js';
 import type { UsageRecorder, UsageSample } from './analytics/usage-recorder.js';
 import './analytics/body-bytes.js';
 import type { Database } from './storage/types.js';
+import { registerConsole, type ConsoleDeps } from './console/index.js';
 
 export interface AppDeps {
   db: Database;
@@ -88,6 +89,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** Detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
   monitoring?: Monitoring | undefined;
+  /** The security console at /console (src/console); absent = no console. */
+  console?: Pick<ConsoleDeps, 'secrets'> | undefined;
 }
 
 const MAX_BODY = 1024 * 1024; // hard ceiling; each route declares its own, smaller limit
@@ -332,6 +335,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     receiptKeys: deps.receipts ? () => deps.receipts!.publicJwks() : undefined,
   });
   deps.identity.registerPages(app);
+  if (deps.console) {
+    const { db, identity, publicUrl: issuer, tls: hsts, logger } = deps;
+    registerConsole(app, { db, identity, issuer, hsts, logger, secrets: deps.console.secrets });
+  }
   // The authorization server's paths are declared as public routes so they show in the route
   // table; the onRequest hook above hands them over before any body parsing. What reaches these
   // handlers is a path the hook did not hand over (a %-encoded spelling of one): not found.

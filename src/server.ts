@@ -185,6 +185,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       traffic,
       monitoring,
       metrics,
+      console: { secrets },
     });
     await counters?.ready();
     listener.serve((req, res) => app.routing(req, res));

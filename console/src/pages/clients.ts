@@ -1,0 +1,66 @@
+// Clients: every client of the tenant with its scopes, and the least-privilege review (scopes
+// registered but not used in the review's window, idle clients). An unused scope can be removed
+// in one click (PUT /v1/admin/clients/{id}/scopes, admin:clients), as a script would do it.
+import { ApiError, get, put, type Client, type Review, type SessionInfo } from '../api.js';
+import { h, table, time } from '../dom.js';
+
+const list = (items: string[]) => (items.length ? h('ul', { class: 'tags' }, ...items.map((s) => h('li', {}, s))) : '—');
+
+export async function renderClients(main: HTMLElement, session: SessionInfo): Promise<void> {
+  const [clients, review] = await Promise.all([
+    get<{ data: Client[] }>('/v1/admin/clients'),
+    get<Review>('/v1/admin/access-review?days=30'),
+  ]);
+  const canChange = session.scopes.includes('admin:clients');
+  const notice = h('p', { role: 'status', id: 'clients-status' });
+  main.append(
+    notice,
+    h('h2', {}, 'Registered clients'),
+    table<Client>(
+      'Clients of this tenant',
+      [
+        ['Name', (c) => c.name],
+        ['Client id', (c) => h('code', {}, c.client_id)],
+        ['Status', (c) => c.status],
+        ['Authentication', (c) => `${c.auth_method}${c.fapi ? ' (FAPI 2.0)' : ''}`],
+        ['Scopes', (c) => list(c.scopes)],
+        ['Created', (c) => time(c.created_at)],
+      ],
+      clients.data,
+    ),
+    h('h2', {}, `Access review (last ${review.days} days)`),
+    table<Review['clients'][number]>(
+      'Registered versus exercised scopes',
+      [
+        ['Client', (c) => `${c.name} (${c.client_id})`],
+        ['Exercised', (c) => list(c.exercised)],
+        [
+          'Unused',
+          (c) => (c.unused.length ? h('ul', { class: 'tags' }, ...c.unused.map((s) => h('li', {}, s, ' ', removeButton(c, s)))) : '—'),
+        ],
+        ['Idle', (c) => (c.idle ? 'yes' : 'no')],
+        ['Last used', (c) => time(c.last_used_at)],
+      ],
+      review.clients.filter((c) => c.status === 'active'),
+    ),
+  );
+
+  function removeButton(c: Review['clients'][number], scope: string): HTMLElement {
+    const keep = c.registered.filter((s) => s !== scope);
+    const label = `Remove ${scope} from ${c.name}`;
+    // The last scope cannot go (a client needs one); revocation is the way to take everything.
+    const disabled = !canChange || keep.length === 0;
+    const b = h('button', { type: 'button', class: 'small', 'aria-label': label, disabled }, 'Remove');
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      put(`/v1/admin/clients/${c.client_id}/scopes`, { scopes: keep })
+        .then(() => location.reload())
+        .catch((err: unknown) => {
+          b.disabled = false;
+          notice.className = 'error';
+          notice.textContent = err instanceof ApiError ? `Not changed: ${err.message}` : 'Not changed.';
+        });
+    });
+    return b;
+  }
+}

@@ -1,0 +1,70 @@
+// The console's data calls: the browser asks /console/api/v1/…, and the same request goes to the
+// public API /v1/… with the session's access token and a DPoP proof. Only the routes the console
+// uses are passed on (an allowlist by method and path); the API decides, with its usual scopes
+// and tenant rules, what the user may see or change. The BFF adds the token and nothing else.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { dpopProof } from './dpop.js';
+import type { Loopback } from './loopback.js';
+import type { OAuth } from './oauth.js';
+import type { Session } from './sessions.js';
+import { REFRESH_MARGIN_MS } from './settings.js';
+
+const ID = '[a-z]{2,4}_[0-9a-z]{26}';
+const ALLOWED: ReadonlyArray<readonly [string, RegExp]> = [
+  ['GET', /^\/v1\/alerts$/],
+  ['GET', /^\/v1\/audit-events$/],
+  ['GET', /^\/v1\/admin\/clients$/],
+  ['GET', new RegExp(`^/v1/admin/clients/${ID}$`)],
+  ['GET', /^\/v1\/admin\/access-review$/],
+  ['GET', /^\/v1\/admin\/usage$/],
+  // A client's scopes (one-click removal of an unused scope): admin:clients, CSRF-checked upstream of here.
+  ['PUT', new RegExp(`^/v1/admin/clients/${ID}/scopes$`)],
+];
+
+export const isAllowed = (method: string, path: string) => ALLOWED.some(([m, re]) => m === method && re.test(path));
+
+/** The API no longer accepts the session's token: the session is over. */
+export class SessionEnded extends Error {}
+
+/** The session's access token, refreshed first when it is about to expire (one refresh per session at a time). */
+export async function freshToken(session: Session, oauth: OAuth, ip: string): Promise<string> {
+  if (session.tokens.expiresAt - Date.now() > REFRESH_MARGIN_MS) return session.tokens.accessToken;
+  session.refreshing ??= oauth
+    .refresh({ clientId: session.clientId, tokens: session.tokens, dpop: session.dpop, ip })
+    .then((tokens) => {
+      session.tokens = tokens;
+    })
+    .finally(() => {
+      session.refreshing = undefined;
+    });
+  await session.refreshing;
+  return session.tokens.accessToken;
+}
+
+/** Authorization and DPoP headers for one API call (htu: the issuer's origin and the path, RFC 9449 §4.3). */
+export async function apiHeaders(session: Session, token: string, issuer: string, method: string, path: string) {
+  return { authorization: `DPoP ${token}`, dpop: await dpopProof(session.dpop, method, `${issuer}${path}`, token) };
+}
+
+export async function proxyApiCall(
+  deps: { loopback: Loopback; oauth: OAuth; issuer: string },
+  session: Session,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  apiUrl: string,
+): Promise<FastifyReply> {
+  const method = request.method as 'GET' | 'PUT';
+  const path = apiUrl.split('?')[0]!;
+  const token = await freshToken(session, deps.oauth, request.ip);
+  const headers: Record<string, string> = { accept: 'application/json', ...(await apiHeaders(session, token, deps.issuer, method, path)) };
+  let body: string | undefined;
+  if (method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(request.body ?? {});
+  }
+  const res = await deps.loopback({ method, url: apiUrl, headers, ip: request.ip, ...(body !== undefined ? { body } : {}) });
+  // 401: the token no longer stands (grant or client revoked, user disabled or changed role).
+  if (res.status === 401) throw new SessionEnded();
+  const type = typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : 'application/json';
+  return reply.code(res.status).header('content-type', type).header('cache-control', 'no-store').send(res.text);
+}

@@ -1,0 +1,26 @@
+// The console's fixed settings: the permissions it asks for, its cookies and its timeouts.
+// A session is held to both timeouts; the authorization server's own limits (access token 10 min,
+// refresh token and grant 24 h) are wider, so the console's are the ones that bite.
+
+/** What the console asks for; each token gets only what the user's role allows (lib/roles.ts). */
+export const CONSOLE_SCOPES = ['alerts:read', 'audit:read', 'admin:clients', 'analytics:read'] as const;
+
+/** The name every tenant's console client is registered under (it shows on the clients page). */
+export const CONSOLE_CLIENT_NAME = 'vaultgate console';
+
+/** `__Host-`: Secure, Path=/ and no Domain, so no other host or path can set or shadow it. */
+export const SESSION_COOKIE = '__Host-vg-console';
+/** Binds an authorization request to the browser that started it (login CSRF, RFC 9700 §4.7). */
+export const LOGIN_COOKIE = '__Host-vg-console-login';
+
+/** The age beyond which a sign-in at the authorization server counts for nothing (max_age, OIDC Core §3.1.2.1). */
+export const MAX_AUTH_AGE_S = 300;
+export const IDLE_TIMEOUT_MS = 15 * 60_000;
+export const ABSOLUTE_TIMEOUT_MS = 8 * 3600_000;
+/** A sign-in that has not come back by then is dropped (the authorization server's interaction lasts 10 min). */
+export const LOGIN_TIMEOUT_MS = 10 * 60_000;
+/** An access token this close to its expiry is refreshed before use. */
+export const REFRESH_MARGIN_MS = 60_000;
+/** Open sign-ins and sessions per node, at most (a flood of sign-in starts must not grow memory without bound). */
+export const MAX_PENDING_LOGINS = 10_000;
+export const MAX_SESSIONS = 10_000;
