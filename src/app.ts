@@ -87,6 +87,8 @@ export interface AppDeps {
   usage?: UsageRecorder | undefined;
   /** The node's Prometheus metrics (served at /metrics when monitoring is on). */
   metrics: Metrics;
+  /** Starts a self-audit scan in the background unless one runs (POST /v1/security/scans); whether it started. */
+  startScan?: (() => boolean) | undefined;
   /** Detection rules and alerts (issue 3); absent = no /metrics, no alerts. */
   monitoring?: Monitoring | undefined;
   /** The security console at /console (src/console); absent = no console. */
@@ -109,7 +111,7 @@ function observabilityRoutes(deps: AppDeps) {
   return [
     ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
     ...analyticsRoutes({ db: deps.db, seesAllTenants }),
-    ...securityScanRoutes({ store: createScanStore(deps.db), seesAllTenants }),
+    ...securityScanRoutes({ store: createScanStore(deps.db), seesAllTenants, startScan: deps.startScan }),
     ...(deps.monitoring
       ? monitoringRoutes({
           alerts: deps.monitoring.alerts,

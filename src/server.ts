@@ -21,6 +21,7 @@ import { createCounters } from './gateway/rate-limit/counters.js';
 import { gatewayScopes } from './gateway/upstream/config.js';
 import { createGatewayReloader, type GatewayReloader } from './gateway/upstream/reload.js';
 import { createScanSchedule, type ScanSchedule } from './security-scans/schedule.js';
+import { DEFAULT_SCAN_REQUESTS } from './security-scans/config.js';
 import { createScanStore } from './security-scans/store.js';
 import { createMetrics, type Metrics } from './monitoring/metrics.js';
 import { createTrafficProtection } from './gateway/rate-limit/traffic.js';
@@ -163,7 +164,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         ),
     });
     usage.start();
+    // Made once the node listens (it scans itself through its own front door); asked for by the API.
+    let scans: ScanSchedule | undefined;
     const { app, upstreams } = await buildApp({
+      startScan: () => scans?.startManual() ?? false,
       usage,
       gateway: config.gateway,
       db,
@@ -192,23 +196,20 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     // The scheduled self-audit (scan: { every_hours }): this node scans itself through its own front door.
     const onAuditFailure = auditAppendFailureHandler({ counter: metrics.auditAppendFailures, logger });
     const scanSettings = config.scanSchedule;
-    const scans =
-      scanSettings === undefined
-        ? undefined
-        : createScanSchedule({
-            everyHours: scanSettings.everyHours,
-            firstDelayMs: scanSettings.firstDelaySeconds * 1000,
-            // Loaded on first use: the scanner is not needed until the first scan.
-            run: async () =>
-              (await import('./scan/local-scan.js')).scanLocalPlatform(
-                { config, master, db, issuer: publicUrl },
-                { maxRequests: scanSettings.maxRequests },
-              ),
-            store: createScanStore(db),
-            audit,
-            onAuditFailure,
-            logger,
-          });
+    scans = createScanSchedule({
+      everyHours: scanSettings?.everyHours,
+      firstDelayMs: (scanSettings?.firstDelaySeconds ?? 0) * 1000,
+      // Loaded on first use: the scanner is not needed until the first scan.
+      run: async () =>
+        (await import('./scan/local-scan.js')).scanLocalPlatform(
+          { config, master, db, issuer: publicUrl },
+          { maxRequests: scanSettings?.maxRequests ?? DEFAULT_SCAN_REQUESTS },
+        ),
+      store: createScanStore(db),
+      audit,
+      onAuditFailure,
+      logger,
+    });
     const startScopes = gatewayScopes(config.gateway);
     const gatewayReloader =
       config.configFile === undefined

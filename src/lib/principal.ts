@@ -42,6 +42,7 @@ export const ALL_SCOPES = [
   'admin:clients',
   'admin:users',
   'admin:keys',
+  'scans:run',
   'metrics:read',
   'analytics:read',
 ] as const;

@@ -18,6 +18,8 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = {
     'admin:clients',
     'admin:users',
     'admin:keys',
+    'scans:run',
+    'webhooks:manage',
     'audit:read',
     'alerts:read',
     'alerts:write',

@@ -10,6 +10,8 @@ export interface ScanScheduleSettings {
 }
 
 const KEYS = ['every_hours', 'max_requests', 'first_delay_seconds'];
+/** Requests one scan may send when the configuration does not say (also a scan asked for over the API). */
+export const DEFAULT_SCAN_REQUESTS = 2000;
 
 function fail(key: string, why: string): never {
   throw new ConfigError(`VAULTGATE_CONFIG: scan${key === '' ? '' : `.${key}`}: ${why}`);
@@ -29,7 +31,7 @@ export function parseScanSchedule(raw: unknown): ScanScheduleSettings | undefine
   for (const k of Object.keys(m)) if (!KEYS.includes(k)) fail(k, `unknown key (allowed: ${KEYS.join(', ')})`);
   return Object.freeze({
     everyHours: int(m, 'every_hours', 1, 720, undefined),
-    maxRequests: int(m, 'max_requests', 100, 100_000, 2000),
+    maxRequests: int(m, 'max_requests', 100, 100_000, DEFAULT_SCAN_REQUESTS),
     firstDelaySeconds: int(m, 'first_delay_seconds', 0, 86_400, 60),
   });
 }

@@ -63,11 +63,32 @@ const reportSchema = Strict({
   ),
 });
 
-export function securityScanRoutes(deps: { store: ScanStore; seesAllTenants(principal: Principal): Promise<boolean> }): ApiRoute[] {
+export function securityScanRoutes(deps: {
+  store: ScanStore;
+  seesAllTenants(principal: Principal): Promise<boolean>;
+  /** Starts a scan in the background; false when one is running already. */
+  startScan?: (() => boolean) | undefined;
+}): ApiRoute[] {
   const platformOnly = async (principal: Principal) => {
     if (!(await deps.seesAllTenants(principal))) throw new AppError('forbidden', 'Security scans are read by the platform tenant');
   };
   return [
+    defineRoute({
+      method: 'POST',
+      url: '/v1/security/scans',
+      tag: 'audit',
+      summary: 'Run the self-audit now, in the background (the report is at /v1/security/scans/latest once done)',
+      permission: 'scans:run',
+      operationId: 'security_scan.run',
+      rateLimit: 'admin',
+      schema: { body: Strict({}), response: { 202: Strict({ status: StringEnum(['started']) }), ...problemResponses } },
+      async handler({ principal }) {
+        await platformOnly(principal);
+        if (!deps.startScan) throw new AppError('service_unavailable', 'Scans cannot run on this node');
+        if (!deps.startScan()) throw new AppError('conflict', 'A scan is running already');
+        return { status: 202, body: { status: 'started' as const } };
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/v1/security/scans',

@@ -2,6 +2,7 @@
 // itself every N hours, keeps the report, and tells people what is new: an audit event per finding
 // the previous report did not have (which the detector turns into an alert) and one for the scan.
 // With several nodes each one scans (a scan of a node is a test of that node's configuration).
+// Without the `scan:` section there is no timer, but a scan can still be asked for over the API.
 import type { Logger } from 'pino';
 import { AUDIT_ACTIONS } from '../audit/actions.js';
 import type { AuditLog } from '../audit/types.js';
@@ -11,6 +12,8 @@ import type { ScanStore } from './store.js';
 export interface ScanSchedule {
   /** Runs one scan now (the timer's work; tests call it directly). */
   runOnce(trigger: 'scheduled' | 'manual'): Promise<{ id: string; newFindings: Finding[] } | undefined>;
+  /** Starts a scan in the background unless one is running (POST /v1/security/scans); whether it started. */
+  startManual(): boolean;
   stop(): void;
 }
 
@@ -18,7 +21,8 @@ export interface ScanSchedule {
 const keyOf = (f: Finding) => `${f.check}|${f.method}|${f.path}`;
 
 export function createScanSchedule(deps: {
-  everyHours: number;
+  /** Absent: no timer, scans only on demand. */
+  everyHours: number | undefined;
   /** The first scan, this long after the start (the platform must be listening and warm). */
   firstDelayMs: number;
   run(): Promise<ScanReport>;
@@ -65,20 +69,27 @@ export function createScanSchedule(deps: {
     return { id, newFindings };
   }
 
-  const tick = () => {
-    // Never two at once: a scan that outlasts its interval delays the next one.
-    running ??= runOnce('scheduled').finally(() => (running = undefined));
+  // Never two at once: a scan that outlasts its interval delays the next one, and a manual one
+  // asked for while another runs is refused.
+  const start = (trigger: 'scheduled' | 'manual') => {
+    if (running) return false;
+    running = runOnce(trigger).finally(() => (running = undefined));
+    return true;
   };
-  const first = setTimeout(tick, deps.firstDelayMs);
-  first.unref();
-  const every = setInterval(tick, deps.everyHours * 3600_000);
-  every.unref();
+  const timers: NodeJS.Timeout[] = [];
+  if (deps.everyHours !== undefined) {
+    timers.push(
+      setTimeout(() => start('scheduled'), deps.firstDelayMs),
+      setInterval(() => start('scheduled'), deps.everyHours * 3600_000),
+    );
+    for (const t of timers) t.unref();
+  }
 
   return {
     runOnce,
+    startManual: () => start('manual'),
     stop() {
-      clearTimeout(first);
-      clearInterval(every);
+      for (const t of timers) clearTimeout(t);
     },
   };
 }

@@ -62,7 +62,7 @@ const CASES: Array<[string, () => Record<string, unknown>, string, 'schema' | 'r
   [
     'an unknown scope',
     () => ({ ...base, scopes: ['accounts:read', 'root'] }),
-    'scopes.1: must be one of customers:read, customers:write, accounts:read, accounts:write, accounts:freeze, transfers:read, transfers:write, consents:read, consents:write, ledger:fund, webhooks:manage, audit:read, alerts:read, alerts:write, admin:clients, admin:users, admin:keys, metrics:read, analytics:read',
+    'scopes.1: must be one of customers:read, customers:write, accounts:read, accounts:write, accounts:freeze, transfers:read, transfers:write, consents:read, consents:write, ledger:fund, webhooks:manage, audit:read, alerts:read, alerts:write, admin:clients, admin:users, admin:keys, scans:run, metrics:read, analytics:read',
     'schema',
   ],
   ['an unknown property', () => ({ ...base, is_admin: true }), 'client: unknown property "is_admin"', 'schema'],
