@@ -31,6 +31,7 @@ import { ledgerRoutes } from './ledger/routes.js';
 import type { Ledger } from './ledger/ledger-service.js';
 import { holdRoutes } from './holds/routes.js';
 import { consentRoutes } from './consents/routes.js';
+import { latestVerification } from './audit/verifications.js';
 import { keyRoutes } from './admin/key-routes.js';
 import { userRoutes } from './admin/user-routes.js';
 import type { DataKeys } from './crypto/data-keys.js';
@@ -109,7 +110,12 @@ function decodePath(pathname: string): string {
 function observabilityRoutes(deps: AppDeps) {
   const seesAllTenants = createPlatformScope((clientId) => deps.identity.clients.get(clientId));
   return [
-    ...auditRoutes({ audit: deps.audit, queries: createAuditQueries(deps.db), seesAllTenants }),
+    ...auditRoutes({
+      audit: deps.audit,
+      queries: createAuditQueries(deps.db),
+      seesAllTenants,
+      latestVerification: () => latestVerification(deps.db),
+    }),
     ...analyticsRoutes({ db: deps.db, seesAllTenants }),
     ...securityScanRoutes({ store: createScanStore(deps.db), seesAllTenants, startScan: deps.startScan }),
     ...(deps.monitoring

@@ -48,6 +48,8 @@ export interface AuditRouteDeps {
   queries: AuditQueries;
   /** True when this principal may see every tenant (the platform tenant). */
   seesAllTenants(principal: Principal): Promise<boolean>;
+  /** The last intact verification of the whole chain (the server's periodic check, `audit verify`). */
+  latestVerification(): Promise<{ verifiedAt: number; events: number; headSeq: number } | undefined>;
 }
 
 /** A date-time the schema let through but Date cannot place (a leap second) is refused, not ignored. */
@@ -114,6 +116,38 @@ export function auditRoutes(deps: AuditRouteDeps): ApiRoute[] {
           headers: {
             'content-type': 'application/x-ndjson; charset=utf-8',
             'content-disposition': 'attachment; filename="audit-events.ndjson"',
+          },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/audit-events/verification',
+      tag: 'audit',
+      summary: 'When the whole chain last verified intact (the server checks it periodically); its size for the platform tenant',
+      permission: 'audit:read',
+      operationId: 'audit.verification',
+      rateLimit: 'read',
+      schema: {
+        response: {
+          200: Strict({
+            last_verified_at: Nullable(Type.String({ format: 'date-time' })),
+            events: Nullable(Type.Integer({ description: 'Events verified (platform tenant only: the chain holds every tenant)' })),
+            head_seq: Nullable(Type.Integer()),
+          }),
+          ...problemResponses,
+        },
+      },
+      async handler({ principal }) {
+        const last = await deps.latestVerification();
+        // The chain holds every tenant's events: its size is the platform's to know.
+        const all = await deps.seesAllTenants(principal);
+        return {
+          status: 200,
+          body: {
+            last_verified_at: last ? new Date(last.verifiedAt).toISOString() : null,
+            events: last && all ? last.events : null,
+            head_seq: last && all ? last.headSeq : null,
           },
         };
       },

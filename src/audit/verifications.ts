@@ -21,3 +21,11 @@ export async function lastVerification(db: Database): Promise<number | undefined
   const row = await db.one<{ at: bigint | number | null }>('SELECT MAX(verified_at) AS at FROM audit_verifications');
   return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
 }
+
+/** The last intact verification on record: when, how many events, and the head it reached. */
+export async function latestVerification(db: Database): Promise<{ verifiedAt: number; events: number; headSeq: number } | undefined> {
+  const row = await db.one<{ verified_at: bigint; events: bigint; head_seq: bigint }>(
+    'SELECT verified_at, events, head_seq FROM audit_verifications ORDER BY verified_at DESC LIMIT 1',
+  );
+  return row ? { verifiedAt: Number(row.verified_at), events: Number(row.events), headSeq: Number(row.head_seq) } : undefined;
+}

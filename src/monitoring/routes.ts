@@ -97,7 +97,8 @@ export function monitoringRoutes(deps: MonitoringRouteDeps): ApiRoute[] {
       async handler({ principal, request, reply }) {
         // A place under the stream caps is taken first, so a refusal is an ordinary 429 answer
         // (nothing written yet) and streams opened all at once cannot overshoot the cap.
-        const slot = deps.streams.admit(principal.clientId);
+        // Per client, and per signed-in person of a client (a console's users do not share one cap).
+        const slot = deps.streams.admit(principal.userId === undefined ? principal.clientId : `${principal.clientId}/${principal.userId}`);
         let all: boolean;
         try {
           all = await deps.seesAllTenants(principal);

@@ -12,7 +12,8 @@
 // scope or role change — read from the database, so it holds across nodes and for changes the
 // CLI makes), a timer ends it at the token's exp, and it ends when the token no longer stands.
 // Streams are counted apart from requests (they would hold the shedder's in-flight slots for
-// ever): at most `perClient` per client and `max` per node, a place taken when the stream is
+// ever): at most `perClient` per client (the route counts a signed-in person's streams per client
+// and user) and `max` per node, a place taken when the stream is
 // admitted (before anything is written), so streams opened all at once cannot overshoot.
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';

@@ -184,6 +184,23 @@ describeEngines('FAPI 2.0 end to end', (engine) => {
     expect(await introspect(at)).toEqual({ active: false });
   });
 
+  it('prompt=login: the password is asked once, then the consent, and the code comes back', async () => {
+    const { verifier, challenge } = pkce();
+    const p = await par(s, app, {
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid accounts:read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      prompt: 'login',
+    });
+    expect(p.status).toBe(201);
+    const result = await authorize(s, new Browser(s), app.clientId, p.body.request_uri, { email: 'ada@acme.example', password: PASSWORD });
+    expect(result.code).toEqual(expect.any(String));
+    expect(result.pages.filter((page) => page.includes('action="/oauth/interaction/') && page.includes('/login"'))).toHaveLength(1);
+    expect((await exchangeCode(s, app, result.code!, verifier, await newDpopKey())).status).toBe(200);
+  });
+
   it("a disabled user's refresh token introspects inactive, like its access tokens", async () => {
     await s.server.services.identity.users.create({
       tenant: 'acme',

@@ -111,9 +111,12 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
     const csrf = csrfFor(uid);
     const show = (status: number, html: string) => send(reply, status, html, targets);
 
-    /** Back to the authorization endpoint with the result (303). */
-    async function finish(result: Record<string, unknown>) {
-      const returnTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    /**
+     * Back to the authorization endpoint with the result (303). A consent keeps the sign-in of the
+     * same interaction (merged): otherwise prompt=login would ask for the password again after it.
+     */
+    async function finish(result: Record<string, unknown>, mergeWithLastSubmission = false) {
+      const returnTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission });
       return reply.redirect(returnTo, 303);
     }
 
@@ -310,7 +313,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Interactio
             await deps.consents.grant({ id: consentId, tenantId: client.tenantId, clientId, userId: accountId, grantId, payment, ip });
           }
           await audit(AUDIT_ACTIONS.consent, 'success', accountId, consentId);
-          return finish({ consent: { grantId } });
+          return finish({ consent: { grantId } }, true);
         }
         case 'abort':
           await audit(AUDIT_ACTIONS.consent, 'denied', details.session?.accountId);
