@@ -164,10 +164,11 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         ),
     });
     usage.start();
-    // Made once the node listens (it scans itself through its own front door); asked for by the API.
-    let scans: ScanSchedule | undefined;
+    // The scans are made once the node listens (a node scans itself through its own front door);
+    // the API asks for one through this late binding.
+    const late: { scans?: ScanSchedule } = {};
     const { app, upstreams } = await buildApp({
-      startScan: () => scans?.startManual() ?? false,
+      startScan: () => late.scans?.startManual() ?? false,
       usage,
       gateway: config.gateway,
       db,
@@ -196,7 +197,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     // The scheduled self-audit (scan: { every_hours }): this node scans itself through its own front door.
     const onAuditFailure = auditAppendFailureHandler({ counter: metrics.auditAppendFailures, logger });
     const scanSettings = config.scanSchedule;
-    scans = createScanSchedule({
+    const scans = createScanSchedule({
       everyHours: scanSettings?.everyHours,
       firstDelayMs: (scanSettings?.firstDelaySeconds ?? 0) * 1000,
       // Loaded on first use: the scanner is not needed until the first scan.
@@ -210,6 +211,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       onAuditFailure,
       logger,
     });
+    late.scans = scans;
     const startScopes = gatewayScopes(config.gateway);
     const gatewayReloader =
       config.configFile === undefined
