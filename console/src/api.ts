@@ -52,6 +52,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 
 export const get = <T>(path: string) => call<T>('GET', path);
 export const put = <T>(path: string, body: unknown) => call<T>('PUT', path, body);
+export const post = <T>(path: string, body: unknown = {}) => call<T>('POST', path, body);
 export function signOut(): Promise<void> {
   signingOut = true;
   return call<void>('POST', '/logout');
@@ -74,6 +75,8 @@ export interface Alert {
   count: number;
   first_seen: string;
   last_seen: string;
+  acknowledged_at?: string | null;
+  acknowledged_by?: string | null;
 }
 
 export interface AuditEvent {
@@ -114,14 +117,103 @@ export interface Review {
   }>;
 }
 
+export interface UsageGroup {
+  client_id: string | null;
+  route?: string | null;
+  status_class: string | null;
+  requests: number;
+  rate_limited: number;
+  latency_ms: { p50: number; p95: number; p99: number };
+}
+
 export interface Usage {
   from: string;
   to: string;
-  groups: Array<{
-    client_id: string | null;
-    status_class: string | null;
-    requests: number;
-    rate_limited: number;
-    latency_ms: { p50: number; p95: number; p99: number };
-  }>;
+  groups: UsageGroup[];
+}
+
+export interface KeyStatus {
+  provider: string;
+  active_version: number | null;
+  versions: Array<{ version: number; status: string; source: string; created_at: string; retired_at: string | null; data_keys: number }>;
+  destroyed_data_keys: number;
+  receipt_keys: Array<{ kid: string; current: boolean }>;
+}
+
+export interface KeyRotation {
+  new_version: number;
+  retired_versions: number[];
+  rewrapped: number;
+  batches: number;
+  duration_ms: number;
+}
+
+export interface User {
+  id: string;
+  role: string;
+  status: 'active' | 'disabled';
+  customer_id: string | null;
+  mfa: 'enrolled' | 'none';
+  created_at: string;
+}
+
+export interface UserChange {
+  user_id: string;
+  role: string;
+  status: string;
+  enrolment_code?: string;
+  enrolment_code_expires_at?: string;
+}
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  events: string[];
+  status: 'active' | 'disabled';
+  created_at: string;
+  disabled_at: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  event_id: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface ScanReport {
+  id: string;
+  trigger: string;
+  report: {
+    target: string;
+    started_at: string;
+    finished_at: string;
+    requests_sent: number;
+    checks: Array<{ id: string; owasp: string; operations_tested: number; note?: string }>;
+    findings: Array<{
+      check: string;
+      owasp: string;
+      severity: string;
+      method: string;
+      path: string;
+      evidence: string;
+      remediation: string;
+    }>;
+    posture?: Array<{ id: string; severity: string; title: string; detail: string; remediation: string }>;
+  };
+}
+
+export interface ScanSummary {
+  id: string;
+  started_at: string;
+  finished_at: string;
+  trigger: string;
+  requests_sent: number;
+  findings: { high: number; medium: number; low: number; info: number };
 }

@@ -6,7 +6,12 @@ import { clear, h } from './dom.js';
 import { renderAlerts } from './pages/alerts.js';
 import { renderAudit } from './pages/audit.js';
 import { renderClients } from './pages/clients.js';
+import { renderKeys } from './pages/keys.js';
 import { renderOverview } from './pages/overview.js';
+import { renderScans } from './pages/scans.js';
+import { renderUsage } from './pages/usage.js';
+import { renderUsers } from './pages/users.js';
+import { renderWebhooks } from './pages/webhooks.js';
 import { renderRefused, renderSignIn } from './pages/signin.js';
 
 export interface PageDef {
@@ -22,6 +27,11 @@ const PAGES: PageDef[] = [
   { path: '/console/alerts', title: 'Alerts', needs: 'alerts:read', render: renderAlerts },
   { path: '/console/audit', title: 'Audit log', needs: 'audit:read', render: renderAudit },
   { path: '/console/clients', title: 'Clients', needs: 'admin:clients', render: renderClients },
+  { path: '/console/usage', title: 'Usage', needs: 'analytics:read', render: renderUsage },
+  { path: '/console/scans', title: 'Security scans', needs: 'audit:read', render: renderScans },
+  { path: '/console/keys', title: 'Keys', needs: 'admin:keys', render: renderKeys },
+  { path: '/console/webhooks', title: 'Webhooks', needs: 'webhooks:manage', render: renderWebhooks },
+  { path: '/console/users', title: 'Users', needs: 'admin:users', render: renderUsers },
 ];
 
 const ROLE_NAMES: Record<string, string> = { admin: 'Administrator', operator: 'Operator', auditor: 'Auditor' };

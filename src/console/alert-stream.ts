@@ -8,18 +8,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { applyRawSecurityHeaders } from '../gateway/security-headers.js';
 import { apiHeaders, freshToken } from './api-proxy.js';
 import type { OAuth } from './oauth.js';
-import type { Session } from './sessions.js';
+import type { Session, SessionStore } from './sessions.js';
 
 const STREAM_PATH = '/v1/alerts/stream';
 const LAST_EVENT_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 export async function relayAlertStream(
-  deps: { app: FastifyInstance; oauth: OAuth; issuer: string; hsts: boolean },
+  deps: { app: FastifyInstance; oauth: OAuth; issuer: string; hsts: boolean; sessions: SessionStore },
+  id: string,
   session: Session,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const token = await freshToken(session, deps.oauth, request.ip);
+  const token = await freshToken(deps.sessions, id, session, deps.oauth, request.ip);
   const headers: Record<string, string> = {
     accept: 'text/event-stream',
     ...(await apiHeaders(session, token, deps.issuer, 'GET', STREAM_PATH)),

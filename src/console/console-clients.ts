@@ -77,7 +77,14 @@ export function createConsoleClients(deps: { db: Sql; secrets: PlatformSecrets; 
       const clientId = await secrets.getOrCreate(latest, () => {
         throw new Error('console client record vanished');
       });
-      if ((await clients.get(clientId))?.status === 'active') return { clientId, tenantId };
+      const current = await clients.get(clientId);
+      if (current?.status === 'active') {
+        // A client registered by an earlier version asks for less: widened on next use (a
+        // registration never widens it). The tokens still carry only what each role allows.
+        const missing = CONSOLE_SCOPES.filter((s) => !current.scopes.includes(s));
+        if (missing.length > 0) await clients.setScopes(clientId, [...current.scopes, ...missing]);
+        return { clientId, tenantId };
+      }
     }
     // None yet, or the last one was revoked: a new generation (zero-padded so names sort by number).
     const generation = String(names.length + 1).padStart(6, '0');

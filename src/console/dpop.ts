@@ -9,7 +9,8 @@ export interface DpopKey {
 }
 
 export async function newDpopKey(): Promise<DpopKey> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  // Extractable: the private key is kept, sealed, in the session's row (sessions.ts).
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   return { privateKey, jwk: await exportJWK(publicKey) };
 }
 

@@ -29,8 +29,8 @@ export interface ConsoleContext {
 
 /**
  * An RFC 9457 problem in the platform's shape (src/errors.ts toProblem). The console's own codes
- * (session_required, session_ended, csrf_failed) are not in the API's error table: they are
- * answers of the console's server, never of the API.
+ * (session_required, session_ended, csrf_failed) are in the one error table (src/errors.ts,
+ * docs/contract.md §6) with the API's, though only the console's server answers them.
  */
 export const problem = (reply: FastifyReply, status: number, code: string, title: string) =>
   reply

@@ -2,6 +2,7 @@
 // in as a confidential FAPI 2.0 client of the platform's own authorization server, keeps the tokens,
 // and relays the page's data calls to the public API with them; the browser holds only a session
 // cookie. See docs/console/README.md for the design.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { PlatformSecrets } from '../crypto/platform-secrets.js';
 import type { Identity } from '../identity/index.js';
@@ -16,6 +17,8 @@ import { registerPageRoutes } from './page-routes.js';
 import { registerSignInRoutes } from './signin-routes.js';
 import { createSessionStore } from './sessions.js';
 
+const SESSION_KEY_SECRET = 'console-session-key';
+
 export interface ConsoleDeps {
   db: Sql;
   secrets: PlatformSecrets;
@@ -28,8 +31,17 @@ export interface ConsoleDeps {
 export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   const loopback = createLoopback(app);
   const clients = createConsoleClients({ db: deps.db, secrets: deps.secrets, clients: deps.identity.clients, issuer: deps.issuer });
-  const sessions = createSessionStore();
-  const sweeper = setInterval(() => sessions.sweep(), 60_000);
+  // The sessions' sealing key: a platform secret (sealed under the master key), the same on every node.
+  let key: Promise<Buffer> | undefined;
+  const sessionKey = () => {
+    key ??= deps.secrets.getOrCreate(SESSION_KEY_SECRET, () => randomBytes(32).toString('base64')).then((k) => Buffer.from(k, 'base64'));
+    key.catch(() => (key = undefined));
+    return key;
+  };
+  const sessions = createSessionStore({ db: deps.db, key: sessionKey });
+  const sweeper = setInterval(() => {
+    sessions.sweep().catch((err: unknown) => deps.logger.warn({ event: 'console.sweep_failed', err }, 'console sessions: sweep failed'));
+  }, 60_000);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
   const context: ConsoleContext = {

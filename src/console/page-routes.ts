@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { CONSOLE_CSP, IMMUTABLE } from './assets.js';
 import { problem, PUBLIC, type ConsoleContext } from './http.js';
 
-export const PAGES = ['alerts', 'audit', 'clients', 'refused'] as const;
+export const PAGES = ['alerts', 'audit', 'clients', 'usage', 'scans', 'keys', 'webhooks', 'users', 'refused'] as const;
 
 export function registerPageRoutes({ app, assets }: Pick<ConsoleContext, 'app' | 'assets'>): void {
   function page(reply: FastifyReply, status = 200) {

@@ -1,11 +1,18 @@
-// Console sessions and sign-ins in progress, held in this node's memory: the tokens never leave
-// the server, and the browser holds only a random id. Entries are keyed by the SHA-256 of that
-// id, so a heap dump or a log line with a key in it gives nobody a usable cookie.
-// One node's memory: several nodes need sticky sessions until sessions move to the database
-// (see docs/console/README.md, "What is left").
+// Console sessions and sign-ins in progress. Sessions are in the database (console_sessions,
+// migration 21), so every node serves every session; each request reads its row, so a sign-out
+// or a timeout on one node holds on all of them at once. The row is keyed by the SHA-256 of the
+// cookie's random id (the id is never stored), and what would let someone act as the user — the
+// CSRF token, the DPoP private key, the tokens — is sealed with AES-256-GCM under a key that is
+// a platform secret (itself sealed under the master key), the row's key as authenticated data.
+// Sign-ins in progress stay in this node's memory (10 minutes at most): the authorization
+// response comes back to the node that started it unless the load balancer spreads one browser's
+// requests within that time (see docs/console/README.md).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { importJWK, exportJWK, type CryptoKey, type JWK } from 'jose';
+import { DecryptionError, openText, sealText } from '../crypto/aead.js';
+import type { Sql } from '../storage/types.js';
 import type { DpopKey } from './dpop.js';
-import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LOGIN_TIMEOUT_MS, MAX_PENDING_LOGINS, MAX_SESSIONS } from './settings.js';
+import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LOGIN_TIMEOUT_MS, MAX_PENDING_LOGINS } from './settings.js';
 
 export interface Tokens {
   accessToken: string;
@@ -27,8 +34,8 @@ export interface Session {
   tokens: Tokens;
   createdAt: number;
   lastSeen: number;
-  /** One refresh at a time per session (parallel requests share it). */
-  refreshing?: Promise<void> | undefined;
+  /** The row's version: bumped by each token refresh (any node). */
+  version: number;
 }
 
 export interface PendingLogin {
@@ -58,11 +65,91 @@ function cap<T>(map: Map<string, T>, max: number): void {
   }
 }
 
-export function createSessionStore(now: () => number = Date.now) {
-  const sessions = new Map<string, Session>();
-  const logins = new Map<string, PendingLogin>();
+interface Sealed {
+  csrf: string;
+  dpop: JWK;
+  tokens: Tokens;
+}
 
-  const expired = (s: Session, t: number) => t - s.lastSeen > IDLE_TIMEOUT_MS || t - s.createdAt > ABSOLUTE_TIMEOUT_MS;
+interface Row {
+  id_hash: string;
+  tenant: string;
+  tenant_id: string;
+  client_id: string;
+  user_id: string;
+  role: string;
+  sealed: string;
+  version: number | bigint;
+  refresh_lease: number | bigint | null;
+  created_at: number | bigint;
+  last_seen: number | bigint;
+}
+
+/** A look counts as activity in the row at most this often (a page's bursts of calls are one write). */
+const TOUCH_EVERY_MS = 15_000;
+/** How long a node may hold the right to refresh a session's tokens before another may take it. */
+const REFRESH_LEASE_MS = 15_000;
+
+export interface SessionStoreDeps {
+  db: Sql;
+  /** The 32-byte sealing key (a platform secret). */
+  key: () => Promise<Buffer>;
+  now?: () => number;
+}
+
+export function createSessionStore(deps: SessionStoreDeps) {
+  const { db } = deps;
+  const now = deps.now ?? Date.now;
+  const logins = new Map<string, PendingLogin>();
+  /** Imported DPoP keys by row, so a request does not import the key again (the JWK is the truth). */
+  const keys = new Map<string, { jwk: string; key: CryptoKey }>();
+  const aad = (idHash: string) => `console_sessions:${idHash}`;
+
+  const expired = (createdAt: number, lastSeen: number, t: number) => t - lastSeen > IDLE_TIMEOUT_MS || t - createdAt > ABSOLUTE_TIMEOUT_MS;
+
+  async function seal(idHash: string, value: Sealed): Promise<string> {
+    return sealText(await deps.key(), JSON.stringify(value), aad(idHash));
+  }
+
+  async function privateKey(idHash: string, jwk: JWK): Promise<CryptoKey> {
+    const text = JSON.stringify(jwk);
+    const cached = keys.get(idHash);
+    if (cached?.jwk === text) return cached.key;
+    const key = (await importJWK(jwk, 'ES256', { extractable: true })) as CryptoKey;
+    keys.set(idHash, { jwk: text, key });
+    cap(keys, 10_000);
+    return key;
+  }
+
+  async function load(idHash: string): Promise<Session | undefined> {
+    const row = await db.one<Row>('SELECT * FROM console_sessions WHERE id_hash = $1', [idHash]);
+    if (!row) return undefined;
+    let open: Sealed;
+    try {
+      open = JSON.parse(openText(await deps.key(), row.sealed, aad(idHash))) as Sealed;
+    } catch (err) {
+      // A row that does not open (tampered with, or moved from another row) is no session.
+      if (err instanceof DecryptionError) return undefined;
+      throw err;
+    }
+    const { d: _d, ...publicJwk } = open.dpop;
+    return {
+      tenant: row.tenant,
+      tenantId: row.tenant_id,
+      clientId: row.client_id,
+      userId: row.user_id,
+      role: row.role,
+      csrf: open.csrf,
+      dpop: { privateKey: await privateKey(idHash, open.dpop), jwk: publicJwk },
+      tokens: open.tokens,
+      createdAt: Number(row.created_at),
+      lastSeen: Number(row.last_seen),
+      version: Number(row.version),
+    };
+  }
+
+  /** One refresh of a session's tokens at a time on this node (parallel requests share it). */
+  const refreshing = new Map<string, Promise<Tokens>>();
 
   return {
     /** Stores a sign-in in progress under its `state`, which is returned (also the login cookie's value). */
@@ -80,44 +167,112 @@ export function createSessionStore(now: () => number = Date.now) {
       if (!login || now() - login.createdAt > LOGIN_TIMEOUT_MS) return undefined;
       return login;
     },
-    create(session: Omit<Session, 'createdAt' | 'lastSeen' | 'csrf'>): { id: string; session: Session } {
+    async create(session: Omit<Session, 'createdAt' | 'lastSeen' | 'csrf' | 'version'>): Promise<{ id: string; session: Session }> {
       const id = newSecret();
+      const idHash = hash(id);
       const t = now();
-      const full: Session = { ...session, csrf: newSecret(), createdAt: t, lastSeen: t };
-      sessions.set(hash(id), full);
-      cap(sessions, MAX_SESSIONS);
+      const full: Session = { ...session, csrf: newSecret(), createdAt: t, lastSeen: t, version: 1 };
+      // The private key goes into the sealed part as a JWK (a CryptoKey does not serialise).
+      const dpopJwk = { ...(await exportJWK(session.dpop.privateKey)), ...session.dpop.jwk };
+      await db.run(
+        `INSERT INTO console_sessions (id_hash, tenant, tenant_id, client_id, user_id, role, sealed, version, refresh_lease, created_at, last_seen)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, NULL, $8, $8)`,
+        [
+          idHash,
+          session.tenant,
+          session.tenantId,
+          session.clientId,
+          session.userId,
+          session.role,
+          await seal(idHash, { csrf: full.csrf, dpop: dpopJwk, tokens: session.tokens }),
+          t,
+        ],
+      );
       return { id, session: full };
     },
     /** The live session of `id`; `touch` counts the request as activity (an open stream does not). */
-    get(id: string | undefined, touch: boolean): Session | undefined {
+    async get(id: string | undefined, touch: boolean): Promise<Session | undefined> {
       if (!id) return undefined;
-      const key = hash(id);
-      const s = sessions.get(key);
+      const idHash = hash(id);
+      const s = await load(idHash);
       if (!s) return undefined;
       const t = now();
-      if (expired(s, t)) {
-        sessions.delete(key);
+      if (expired(s.createdAt, s.lastSeen, t)) {
+        await db.run('DELETE FROM console_sessions WHERE id_hash = $1', [idHash]);
+        keys.delete(idHash);
         return undefined;
       }
-      if (touch) s.lastSeen = t;
+      if (touch && t - s.lastSeen >= TOUCH_EVERY_MS) {
+        await db.run('UPDATE console_sessions SET last_seen = $2 WHERE id_hash = $1 AND last_seen < $2', [idHash, t]);
+        s.lastSeen = t;
+      }
       return s;
     },
-    delete(id: string): Session | undefined {
-      const key = hash(id);
-      const s = sessions.get(key);
-      sessions.delete(key);
-      return s;
+    /**
+     * The session's tokens after a refresh by `refresh`, done by one node at a time: the node that
+     * claims the row's lease refreshes and writes the new tokens back; another one waits for them.
+     * (The refresh token rotates: presenting it twice would be refused.)
+     */
+    refreshTokens(id: string, session: Session, refresh: (tokens: Tokens) => Promise<Tokens>): Promise<Tokens> {
+      const idHash = hash(id);
+      let p = refreshing.get(idHash);
+      if (!p) {
+        p = (async () => {
+          for (let attempt = 0; attempt < 100; attempt++) {
+            const t = now();
+            const claimed = await db.run(
+              `UPDATE console_sessions SET refresh_lease = $3
+               WHERE id_hash = $1 AND version = $2 AND (refresh_lease IS NULL OR refresh_lease < $4)`,
+              [idHash, session.version, t + REFRESH_LEASE_MS, t],
+            );
+            if (claimed === 1) {
+              let tokens: Tokens;
+              try {
+                tokens = await refresh(session.tokens);
+              } catch (err) {
+                await db.run('UPDATE console_sessions SET refresh_lease = NULL WHERE id_hash = $1', [idHash]);
+                throw err;
+              }
+              const dpopJwk = { ...(await exportJWK(session.dpop.privateKey)), ...session.dpop.jwk };
+              await db.run('UPDATE console_sessions SET sealed = $2, version = version + 1, refresh_lease = NULL WHERE id_hash = $1', [
+                idHash,
+                await seal(idHash, { csrf: session.csrf, dpop: dpopJwk, tokens }),
+              ]);
+              session.tokens = tokens;
+              session.version += 1;
+              return tokens;
+            }
+            // Another node (or an earlier request) refreshed, or is refreshing: its tokens, once written.
+            const current = await load(idHash);
+            if (!current) throw new SessionGone();
+            if (current.version !== session.version) {
+              session.tokens = current.tokens;
+              session.version = current.version;
+              return current.tokens;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          throw new SessionGone();
+        })().finally(() => refreshing.delete(idHash));
+        refreshing.set(idHash, p);
+      }
+      return p;
+    },
+    async delete(id: string): Promise<void> {
+      const idHash = hash(id);
+      keys.delete(idHash);
+      await db.run('DELETE FROM console_sessions WHERE id_hash = $1', [idHash]);
     },
     /** Drops what has timed out (called from a timer; lookups check the timeouts too). */
-    sweep(): void {
+    async sweep(): Promise<void> {
       const t = now();
-      for (const [key, s] of sessions) if (expired(s, t)) sessions.delete(key);
+      await db.run('DELETE FROM console_sessions WHERE last_seen < $1 OR created_at < $2', [t - IDLE_TIMEOUT_MS, t - ABSOLUTE_TIMEOUT_MS]);
       for (const [key, l] of logins) if (t - l.createdAt > LOGIN_TIMEOUT_MS) logins.delete(key);
-    },
-    get size() {
-      return sessions.size;
     },
   };
 }
+
+/** The session's row went while its tokens were being refreshed (signed out, timed out). */
+export class SessionGone extends Error {}
 
 export type SessionStore = ReturnType<typeof createSessionStore>;

@@ -71,7 +71,7 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
       await oauth.revoke({ clientId: login.clientId, tokens: result.tokens, ip: request.ip }).catch(() => undefined);
       return reply.redirect('/console/refused', 303);
     }
-    const { id } = sessions.create({
+    const { id } = await sessions.create({
       tenant: login.tenant,
       tenantId: login.tenantId,
       clientId: login.clientId,
@@ -86,7 +86,7 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
   });
 
   app.get('/console/api/session', PUBLIC, async (request, reply) => {
-    const s = sessions.get(sessionIdOf(request), true);
+    const s = await sessions.get(sessionIdOf(request), true);
     if (!s) return problem(reply, 401, 'session_required', 'Sign in to the console');
     return reply.header('cache-control', 'no-store').send({
       tenant: s.tenant,
@@ -100,10 +100,10 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
   // Sign-out: the grant ends at the authorization server (refresh token revoked), then the session here.
   app.post('/console/api/logout', PUBLIC, async (request, reply) => {
     const id = sessionIdOf(request);
-    const s = sessions.get(id, false);
+    const s = await sessions.get(id, false);
     if (!s || !id) return problem(reply, 401, 'session_required', 'Sign in to the console');
     if (!csrfOk(request, s, issuer)) return problem(reply, 403, 'csrf_failed', 'The request did not come from the console');
-    sessions.delete(id);
+    await sessions.delete(id);
     // Should the revocation fail, the grant is unreachable all the same (its tokens were only
     // here) and lapses with them; said in the log for the operator.
     await oauth.revoke({ clientId: s.clientId, tokens: s.tokens, ip: request.ip }).catch((err: unknown) => {

@@ -612,6 +612,30 @@ ALTER TABLE alerts ADD COLUMN acknowledged_at ${int};
 ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
 `,
   },
+  {
+    version: 21,
+    name: 'console_sessions',
+    // The security console's sessions, shared by every node: keyed by the SHA-256 of the cookie's
+    // random id (the id itself is never stored); the CSRF token, the DPoP key and the tokens sealed
+    // (AES-256-GCM, the row's key as authenticated data). version: one refresh at a time across
+    // nodes (the refresh token rotates), claimed with refresh_lease.
+    up: ({ int }) => `
+CREATE TABLE console_sessions (
+  id_hash TEXT PRIMARY KEY NOT NULL,
+  tenant TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  version ${int} NOT NULL,
+  refresh_lease ${int},
+  created_at ${int} NOT NULL,
+  last_seen ${int} NOT NULL
+);
+CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

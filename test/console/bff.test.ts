@@ -2,37 +2,16 @@
 // and its data; the sign-in's state binding; the tenant lookup that never creates a tenant; CSRF
 // and Origin checks on changes; the console client per tenant, replaced when revoked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, formAction, hiddenField } from '../fapi/fapi-client.js';
+import { Browser } from '../fapi/fapi-client.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { ensureConsoleBuilt } from './console-build.js';
+import { isAllowed } from '../../src/console/api-proxy.js';
+import { CONSOLE_SCOPES } from '../../src/console/settings.js';
 import { PASSWORD, TENANT } from './console-setup.js';
+import { signIn } from './http-signin.js';
 
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/** Follows the sign-in through the platform's pages (password, consent) back to the console. */
-async function signIn(s: TestServer, browser: Browser, email: string) {
-  let res = await browser.request(`/console/login?tenant=${TENANT}`);
-  for (let i = 0; i < 15; i++) {
-    if (res.status === 302 || res.status === 303) {
-      const to = new URL(String(res.headers.location), s.url);
-      if (to.pathname === '/console/' || to.pathname === '/console/refused') {
-        const cookie = /(__Host-vg-console=[^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
-        return { to, cookie };
-      }
-      res = await browser.request(to.pathname + to.search);
-      continue;
-    }
-    expect(res.status).toBe(200);
-    const csrf = hiddenField(res.text, 'csrf');
-    const login = formAction(res.text, 'login');
-    const consent = formAction(res.text, 'consent');
-    if (login) res = await browser.request(login, { form: { csrf, email, password: PASSWORD } });
-    else if (consent) res = await browser.request(consent, { form: { csrf, decision: 'allow' } });
-    else throw new Error(`unexpected page: ${res.text.slice(0, 200)}`);
-  }
-  throw new Error('too many steps');
-}
 
 describe('console backend for frontend', () => {
   let s: TestServer;
@@ -110,6 +89,33 @@ describe('console backend for frontend', () => {
     await s.server.services.identity.clients.revoke(client!.client_id);
     const replaced = new URL(String((await s.http.call(`/console/login?tenant=${TENANT}`)).headers.location), s.url);
     expect(replaced.searchParams.get('client_id')).not.toBe(client!.client_id);
+  });
+
+  it('a console client registered by an earlier version (fewer scopes) is widened on next use', async () => {
+    const first = new URL(String((await s.http.call(`/console/login?tenant=${TENANT}`)).headers.location), s.url);
+    const clientId = first.searchParams.get('client_id')!;
+    const clients = s.server.services.identity.clients;
+    expect((await clients.get(clientId))!.scopes).toEqual(expect.arrayContaining([...CONSOLE_SCOPES]));
+    // As step 1 registered it.
+    await clients.setScopes(clientId, ['alerts:read', 'audit:read', 'admin:clients', 'analytics:read']);
+    const next = new URL(String((await s.http.call(`/console/login?tenant=${TENANT}`)).headers.location), s.url);
+    expect(next.searchParams.get('client_id')).toBe(clientId);
+    expect([...(await clients.get(clientId))!.scopes].sort()).toEqual([...CONSOLE_SCOPES].sort());
+    expect(CONSOLE_SCOPES).toEqual(expect.arrayContaining(['alerts:write', 'admin:keys', 'admin:users']));
+  });
+
+  it('only the pages’ API calls are relayed, by method and path', () => {
+    const id = `alr_${'0'.repeat(26)}`;
+    expect(isAllowed('POST', `/v1/alerts/${id}/acknowledge`)).toBe(true);
+    expect(isAllowed('GET', `/v1/alerts/${id}/acknowledge`)).toBe(false);
+    expect(isAllowed('POST', '/v1/admin/keys/rotate')).toBe(true);
+    expect(isAllowed('POST', `/v1/admin/users/usr_${'0'.repeat(26)}/reset-mfa`)).toBe(true);
+    expect(isAllowed('POST', `/v1/admin/users/usr_${'0'.repeat(26)}/delete`)).toBe(false);
+    expect(isAllowed('POST', `/v1/webhook-endpoints/whe_${'0'.repeat(26)}/deliveries/whd_${'0'.repeat(26)}/retry`)).toBe(true);
+    // What the console never does: create webhook endpoints (a secret), create clients, move money.
+    expect(isAllowed('POST', '/v1/webhook-endpoints')).toBe(false);
+    expect(isAllowed('POST', '/v1/admin/clients')).toBe(false);
+    expect(isAllowed('POST', '/v1/transfers')).toBe(false);
   });
 
   it('a callback without this browser’s state is refused', async () => {

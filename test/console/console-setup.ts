@@ -53,6 +53,17 @@ export async function startWorld(): Promise<World> {
   };
 }
 
+/** The console's form, then the platform's password page, submitted (what comes next is the caller's). */
+export async function signInUpToPassword(page: Page, base: string, email: string, tenant = TENANT): Promise<void> {
+  await page.goto(`${base}/console/`);
+  await page.getByLabel('Organisation (tenant name)').fill(tenant);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/oauth\/interaction\//);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
 /**
  * The sign-in as a person does it: the console's form, then the platform's pages (password,
  * TOTP when asked, consent). Returns when the browser is back on a console page.
@@ -61,15 +72,9 @@ export async function signIn(
   page: Page,
   base: string,
   email: string,
-  mfa: { totpSecret?: string; enrolmentCode?: string } = {},
+  mfa: { totpSecret?: string; enrolmentCode?: string; tenant?: string } = {},
 ): Promise<void> {
-  await page.goto(`${base}/console/`);
-  await page.getByLabel('Organisation (tenant name)').fill(TENANT);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/oauth\/interaction\//);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInUpToPassword(page, base, email, mfa.tenant);
   await page.waitForLoadState('domcontentloaded');
   if (mfa.totpSecret) {
     await expect.poll(() => page.title(), WAIT).toBe('Two-step verification');

@@ -118,6 +118,10 @@ describeBrowser('security console in Chromium', () => {
     expect(actions.length).toBeGreaterThanOrEqual(3);
     expect(new Set(actions)).toEqual(new Set(['client.create']));
     await expect.poll(() => page.locator('#chain-status').textContent(), WAIT).toMatch(/^Chain intact for the \d+ events shown/);
+    // The server's own check of the whole chain, said beside it (a tenant's admin is not told its size).
+    await expect
+      .poll(() => page.locator('#chain-verification').textContent(), WAIT)
+      .toMatch(/^Whole chain: (last verified intact by the server at .+ UTC\.|the server has not verified it yet)/);
     // A search the API refuses is said as such.
     await page.goto(`${w.s.url}/console/audit?action=no.such.action`);
     await expect.poll(() => page.locator('#audit-results').textContent(), WAIT).toMatch(/The search was refused: .*action/);
@@ -175,7 +179,13 @@ describeBrowser('security console in Chromium', () => {
     await expect.poll(() => p.locator('.who').textContent(), WAIT).toContain('Auditor');
     // What the role cannot do is shown as such.
     const disabled = p.locator('nav [aria-disabled="true"]');
-    expect(await disabled.allTextContents()).toEqual(['Clients (needs admin:clients)']);
+    expect(await disabled.allTextContents()).toEqual([
+      'Clients (needs admin:clients)',
+      'Usage (needs analytics:read)',
+      'Keys (needs admin:keys)',
+      'Webhooks (needs webhooks:manage)',
+      'Users (needs admin:users)',
+    ]);
     await p.goto(`${w.s.url}/console/audit`);
     await p.locator('#audit-results table').waitFor();
     await p.goto(`${w.s.url}/console/clients`);
@@ -206,6 +216,11 @@ describeBrowser('security console in Chromium', () => {
     expect(await p.locator('nav [aria-disabled="true"]').allTextContents()).toEqual([
       'Audit log (needs audit:read)',
       'Clients (needs admin:clients)',
+      'Usage (needs analytics:read)',
+      'Security scans (needs audit:read)',
+      'Keys (needs admin:keys)',
+      'Webhooks (needs webhooks:manage)',
+      'Users (needs admin:users)',
     ]);
     // The overview says what the role cannot see instead of failing.
     await expect.poll(() => p.locator('main .notice').first().textContent(), WAIT).toContain('needs analytics:read');

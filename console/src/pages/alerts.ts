@@ -1,29 +1,55 @@
 // Alerts: the latest ones, then every new one as it is raised (the API's Server-Sent Events
 // stream, relayed by the console's server with the session's token). New alerts are announced
-// to screen readers through a polite live region.
-import { get, type Alert, type Page } from '../api.js';
+// to screen readers through a polite live region. An open alert can be acknowledged
+// (POST /v1/alerts/{id}/acknowledge, alerts:write): it is closed, with who and when.
+import { get, post, type Alert, type Page, type SessionInfo } from '../api.js';
+import { actionButton, readOnlyNote, statusLine } from '../actions.js';
 import { h, time } from '../dom.js';
 
-function row(a: Alert): HTMLTableRowElement {
-  return h(
-    'tr',
-    { 'data-alert-id': a.id },
-    h('td', {}, time(a.last_seen)),
-    h('td', {}, h('span', { class: `badge sev-${a.severity}` }, a.severity)),
-    h('td', {}, a.rule),
-    h('td', {}, a.summary),
-    h('td', {}, a.count),
-    h('td', {}, a.status),
-  );
-}
+export async function renderAlerts(main: HTMLElement, session: SessionInfo): Promise<void> {
+  const canAck = session.scopes.includes('alerts:write');
+  const outcome = statusLine('alerts-outcome');
+  const seen = new Map<string, HTMLTableRowElement>();
 
-export async function renderAlerts(main: HTMLElement): Promise<void> {
+  function handled(a: Alert): Node | string {
+    if (a.acknowledged_at) return `Acknowledged by ${a.acknowledged_by ?? 'unknown'}, ${time(a.acknowledged_at)}`;
+    if (a.status !== 'open') return 'Closed';
+    return actionButton(
+      'Acknowledge',
+      { label: `Acknowledge ${a.rule} alert on ${a.subject}`, allowed: canAck, needs: 'alerts:write' },
+      async () => {
+        const done = await post<Alert>(`/v1/alerts/${a.id}/acknowledge`);
+        const tr = row(done);
+        seen.get(a.id)?.replaceWith(tr);
+        seen.set(a.id, tr);
+        outcome.ok(`Alert ${a.rule} on ${a.subject} acknowledged.`);
+      },
+      (err) => outcome.fail(err),
+    );
+  }
+
+  function row(a: Alert): HTMLTableRowElement {
+    return h(
+      'tr',
+      { 'data-alert-id': a.id },
+      h('td', {}, time(a.last_seen)),
+      h('td', {}, h('span', { class: `badge sev-${a.severity}` }, a.severity)),
+      h('td', {}, a.rule),
+      h('td', {}, a.summary),
+      h('td', {}, a.count),
+      h('td', {}, a.status),
+      h('td', { class: 'handled' }, handled(a)),
+    );
+  }
+
   const status = h('p', { class: 'stream-status', id: 'stream-status' }, 'Connecting to the live stream…');
   const announcer = h('p', { class: 'visually-hidden', 'aria-live': 'polite', id: 'announcer' });
   const body = h('tbody', { id: 'alert-rows' });
   main.append(
     status,
     announcer,
+    ...(canAck ? [] : [readOnlyNote(session.role, 'alerts:write', 'acknowledge alerts')]),
+    outcome,
     h(
       'div',
       { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Alerts, newest first' },
@@ -34,14 +60,17 @@ export async function renderAlerts(main: HTMLElement): Promise<void> {
         h(
           'thead',
           {},
-          h('tr', {}, ...['Last seen', 'Severity', 'Rule', 'Summary', 'Count', 'Status'].map((c) => h('th', { scope: 'col' }, c))),
+          h(
+            'tr',
+            {},
+            ...['Last seen', 'Severity', 'Rule', 'Summary', 'Count', 'Status', 'Handled'].map((c) => h('th', { scope: 'col' }, c)),
+          ),
         ),
         body,
       ),
     ),
   );
   const page = await get<Page<Alert>>('/v1/alerts?limit=50');
-  const seen = new Map<string, HTMLTableRowElement>();
   // The API lists oldest first; newest first reads better here.
   for (const a of [...page.data].reverse()) {
     const tr = row(a);

@@ -2,6 +2,12 @@
 // chain check of what is on screen.
 import { ApiError, get, type AuditEvent, type Page } from '../api.js';
 import { checkChain } from '../audit-chain.js';
+
+interface Verification {
+  last_verified_at: string | null;
+  events: number | null;
+  head_seq: number | null;
+}
 import { clear, h, table, time } from '../dom.js';
 
 const FIELDS = ['action', 'outcome', 'client_id', 'from', 'to'] as const;
@@ -34,7 +40,21 @@ export async function renderAudit(main: HTMLElement): Promise<void> {
   );
   const chain = h('p', { class: 'chain', id: 'chain-status', role: 'status' }, 'Checking the chain…');
   const results = h('div', { id: 'audit-results' });
-  main.append(form, chain, results);
+  // The server's own periodic check of the whole chain (GET /v1/audit-events/verification).
+  const whole = h('p', { class: 'chain', id: 'chain-verification' }, 'Whole chain: asking the server…');
+  main.append(form, whole, chain, results);
+  void get<Verification>('/v1/audit-events/verification')
+    .then((v) => {
+      whole.className = v.last_verified_at ? 'chain ok' : 'chain';
+      whole.textContent = v.last_verified_at
+        ? `Whole chain: last verified intact by the server at ${time(v.last_verified_at)}` +
+          (v.events !== null ? ` (${v.events} events, up to #${v.head_seq}).` : '.')
+        : 'Whole chain: the server has not verified it yet (it checks periodically).';
+    })
+    .catch(() => {
+      whole.className = 'chain';
+      whole.textContent = 'Whole chain: the server’s verification status is not available.';
+    });
 
   const api = new URLSearchParams({ limit: '50' });
   for (const name of FIELDS) {
