@@ -64,3 +64,54 @@ export const platformOnly = (what: string) =>
     { class: 'notice', id: 'platform-only' },
     `${what} are the platform’s: only the platform tenant’s administrators see them (platform only).`,
   );
+
+/** A change that asks first: the button reveals a confirm step (what will happen, Confirm, Cancel). */
+export function confirmed(
+  text: string,
+  opts: { id?: string; label?: string; allowed: boolean; needs: string; warning: string; confirmLabel: string },
+  run: () => Promise<void>,
+  onError: (err: unknown) => void,
+): HTMLElement {
+  const start = h(
+    'button',
+    {
+      type: 'button',
+      id: opts.id,
+      'aria-label': opts.label,
+      disabled: !opts.allowed,
+      title: opts.allowed ? undefined : `Needs ${opts.needs}`,
+    },
+    text,
+  );
+  const confirm = h('button', { type: 'button', class: 'danger' }, opts.confirmLabel);
+  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const step = h(
+    'div',
+    { class: 'confirm', role: 'group', 'aria-label': `Confirm: ${opts.label ?? text}`, hidden: true },
+    h('p', {}, opts.warning),
+    confirm,
+    ' ',
+    cancel,
+  );
+  start.addEventListener('click', () => {
+    step.hidden = false;
+    start.hidden = true;
+    confirm.focus();
+  });
+  cancel.addEventListener('click', () => {
+    step.hidden = true;
+    start.hidden = false;
+    start.focus();
+  });
+  confirm.addEventListener('click', () => {
+    confirm.disabled = cancel.disabled = true;
+    run()
+      .catch((err: unknown) => onError(err))
+      .finally(() => {
+        confirm.disabled = cancel.disabled = false;
+        step.hidden = true;
+        start.hidden = false;
+      });
+  });
+  return h('div', { class: 'action' }, start, step);
+}

@@ -3,6 +3,8 @@
 export interface SessionInfo {
   tenant: string;
   user_id: string;
+  /** The console's own client of the tenant. */
+  client_id: string;
   role: string;
   scopes: string[];
   csrf: string;
@@ -53,6 +55,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 export const get = <T>(path: string) => call<T>('GET', path);
 export const put = <T>(path: string, body: unknown) => call<T>('PUT', path, body);
 export const post = <T>(path: string, body: unknown = {}) => call<T>('POST', path, body);
+export const del = <T>(path: string) => call<T>('DELETE', path);
 export function signOut(): Promise<void> {
   signingOut = true;
   return call<void>('POST', '/logout');
@@ -159,6 +162,8 @@ export interface User {
 
 export interface UserChange {
   user_id: string;
+  /** The console's own client of the tenant. */
+  client_id: string;
   role: string;
   status: string;
   enrolment_code?: string;

@@ -27,6 +27,8 @@ const ALLOWED: ReadonlyArray<readonly [string, RegExp]> = [
   // Changes (CSRF-checked upstream of here); the API's scopes decide who may make them.
   // A client's scopes (one-click removal of an unused scope): admin:clients.
   ['PUT', new RegExp(`^/v1/admin/clients/${ID}/scopes$`)],
+  // A client's revocation (its tokens stop working at once): admin:clients.
+  ['DELETE', new RegExp(`^/v1/admin/clients/${ID}$`)],
   ['POST', new RegExp(`^/v1/alerts/${ID}/acknowledge$`)],
   ['POST', /^\/v1\/admin\/keys\/rotate$/],
   ['POST', /^\/v1\/admin\/keys\/receipt\/rotate$/],
@@ -66,12 +68,12 @@ export async function proxyApiCall(
   reply: FastifyReply,
   apiUrl: string,
 ): Promise<FastifyReply> {
-  const method = request.method as 'GET' | 'PUT' | 'POST';
+  const method = request.method as 'GET' | 'PUT' | 'POST' | 'DELETE';
   const path = apiUrl.split('?')[0]!;
   const token = await freshToken(deps.sessions, id, session, deps.oauth, request.ip);
   const headers: Record<string, string> = { accept: 'application/json', ...(await apiHeaders(session, token, deps.issuer, method, path)) };
   let body: string | undefined;
-  if (method !== 'GET') {
+  if (method === 'PUT' || method === 'POST') {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(request.body ?? {});
   }

@@ -39,4 +39,5 @@ export function registerDataRoutes(deps: ConsoleContext): void {
   app.get('/console/api/v1/*', PUBLIC, relay);
   app.put('/console/api/v1/*', PUBLIC, relay);
   app.post('/console/api/v1/*', PUBLIC, relay);
+  app.delete('/console/api/v1/*', PUBLIC, relay);
 }

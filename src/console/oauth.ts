@@ -9,7 +9,7 @@ import type { ConsoleClients } from './console-clients.js';
 import { dpopProof, type DpopKey } from './dpop.js';
 import { FORM_TYPE, formBody, type Loopback } from './loopback.js';
 import type { Tokens } from './sessions.js';
-import { CONSOLE_SCOPES, MAX_AUTH_AGE_S } from './settings.js';
+import { AUTH_TIME_SKEW_S, CONSOLE_SCOPES } from './settings.js';
 
 /** Why the authorization server said no (its OAuth error code only; never its description). */
 export class OAuthError extends Error {
@@ -31,6 +31,10 @@ function json(text: string): Record<string, unknown> {
     return {};
   }
 }
+
+/** An ID token's auth_time (s) falls within the sign-in that started at `startedAt` (ms), as of `now` (ms). */
+export const freshAuthentication = (authTime: unknown, startedAt: number, now: number): boolean =>
+  typeof authTime === 'number' && authTime >= Math.floor(startedAt / 1000) - AUTH_TIME_SKEW_S && authTime <= now / 1000 + AUTH_TIME_SKEW_S;
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
@@ -88,10 +92,10 @@ export function createOAuth(deps: { issuer: string; loopback: Loopback; clients:
           code_challenge_method: 'S256',
           state: p.state,
           nonce: p.nonce,
-          // A sign-in at the authorization server older than this is asked again (password, TOTP).
-          // Not prompt=login: the sign-in pages finish consent without the login result, so
-          // oidc-provider would ask for the login again after consent, for ever.
-          max_age: String(MAX_AUTH_AGE_S),
+          // Every console sign-in asks for the password (and TOTP) again, whatever sign-in the
+          // authorization server still remembers (OIDC Core §3.1.2.1): a sign-out and back in is
+          // never silent. The sign-in pages keep the login result through consent.
+          prompt: 'login',
         },
         p.ip,
       );
@@ -100,8 +104,11 @@ export function createOAuth(deps: { issuer: string; loopback: Loopback; clients:
       return `${OIDC_ROUTES.authorization}?${formBody({ client_id: p.clientId, request_uri: requestUri })}`;
     },
 
-    /** The code for tokens; returns them with the ID token's subject (verified: signature, iss, aud, nonce). */
-    async exchange(p: { clientId: string; code: string; verifier: string; nonce: string; dpop: DpopKey; ip: string }) {
+    /**
+     * The code for tokens; returns them with the ID token's subject (verified: signature, iss, aud,
+     * nonce, and an auth_time within this sign-in: `startedAt`, when it was started, in ms).
+     */
+    async exchange(p: { clientId: string; code: string; verifier: string; nonce: string; dpop: DpopKey; ip: string; startedAt: number }) {
       const body = await post(
         OIDC_ROUTES.token,
         {
@@ -118,9 +125,9 @@ export function createOAuth(deps: { issuer: string; loopback: Loopback; clients:
       if (!idToken) throw new OAuthError('no_id_token');
       const { payload } = await jwtVerify(idToken, await jwks(p.ip), { issuer, audience: p.clientId });
       if (payload.nonce !== p.nonce || typeof payload.sub !== 'string') throw new OAuthError('id_token_mismatch');
-      // OIDC Core §3.1.2.1: with max_age, auth_time is in the ID token, and must be recent enough.
-      if (typeof payload.auth_time !== 'number' || Date.now() / 1000 - payload.auth_time > MAX_AUTH_AGE_S + 30)
-        throw new OAuthError('stale_authentication');
+      // With prompt=login the user signed in during this very sign-in: auth_time (in the ID token,
+      // OIDC Core §2) is not before it started, nor in the future (a little clock skew allowed).
+      if (!freshAuthentication(payload.auth_time, p.startedAt, Date.now())) throw new OAuthError('stale_authentication');
       return { tokens: toTokens(body), userId: payload.sub };
     },
 

@@ -4,15 +4,15 @@
 // cookie's random id (the id is never stored), and what would let someone act as the user — the
 // CSRF token, the DPoP private key, the tokens — is sealed with AES-256-GCM under a key that is
 // a platform secret (itself sealed under the master key), the row's key as authenticated data.
-// Sign-ins in progress stay in this node's memory (10 minutes at most): the authorization
-// response comes back to the node that started it unless the load balancer spreads one browser's
-// requests within that time (see docs/console/README.md).
+// Sign-ins in progress are in the database too (console_logins, migration 22: keyed by the
+// SHA-256 of the state, the PKCE verifier, nonce and DPoP key sealed the same way), so the
+// authorization response may come back to any node; each is taken once, 10 minutes at most.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { importJWK, exportJWK, type CryptoKey, type JWK } from 'jose';
 import { DecryptionError, openText, sealText } from '../crypto/aead.js';
 import type { Sql } from '../storage/types.js';
 import type { DpopKey } from './dpop.js';
-import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LOGIN_TIMEOUT_MS, MAX_PENDING_LOGINS } from './settings.js';
+import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS, LOGIN_TIMEOUT_MS } from './settings.js';
 
 export interface Tokens {
   accessToken: string;
@@ -71,6 +71,20 @@ interface Sealed {
   tokens: Tokens;
 }
 
+interface SealedLogin {
+  verifier: string;
+  nonce: string;
+  dpop: JWK;
+}
+
+interface LoginRow {
+  tenant: string;
+  tenant_id: string;
+  client_id: string;
+  sealed: string;
+  created_at: number | bigint;
+}
+
 interface Row {
   id_hash: string;
   tenant: string;
@@ -100,10 +114,10 @@ export interface SessionStoreDeps {
 export function createSessionStore(deps: SessionStoreDeps) {
   const { db } = deps;
   const now = deps.now ?? Date.now;
-  const logins = new Map<string, PendingLogin>();
   /** Imported DPoP keys by row, so a request does not import the key again (the JWK is the truth). */
   const keys = new Map<string, { jwk: string; key: CryptoKey }>();
   const aad = (idHash: string) => `console_sessions:${idHash}`;
+  const loginAad = (stateHash: string) => `console_logins:${stateHash}`;
 
   const expired = (createdAt: number, lastSeen: number, t: number) => t - lastSeen > IDLE_TIMEOUT_MS || t - createdAt > ABSOLUTE_TIMEOUT_MS;
 
@@ -153,19 +167,50 @@ export function createSessionStore(deps: SessionStoreDeps) {
 
   return {
     /** Stores a sign-in in progress under its `state`, which is returned (also the login cookie's value). */
-    startLogin(login: Omit<PendingLogin, 'createdAt'>): string {
+    async startLogin(login: Omit<PendingLogin, 'createdAt'>): Promise<string> {
       const state = newSecret();
-      logins.set(hash(state), { ...login, createdAt: now() });
-      cap(logins, MAX_PENDING_LOGINS);
+      const stateHash = hash(state);
+      const dpopJwk = { ...(await exportJWK(login.dpop.privateKey)), ...login.dpop.jwk };
+      const sealed = sealText(
+        await deps.key(),
+        JSON.stringify({ verifier: login.verifier, nonce: login.nonce, dpop: dpopJwk } satisfies SealedLogin),
+        loginAad(stateHash),
+      );
+      await db.run(
+        'INSERT INTO console_logins (state_hash, tenant, tenant_id, client_id, sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [stateHash, login.tenant, login.tenantId, login.clientId, sealed, now()],
+      );
       return state;
     },
-    /** The sign-in of `state`, once: it is removed whatever the outcome. */
-    takeLogin(state: string): PendingLogin | undefined {
-      const key = hash(state);
-      const login = logins.get(key);
-      logins.delete(key);
-      if (!login || now() - login.createdAt > LOGIN_TIMEOUT_MS) return undefined;
-      return login;
+    /** The sign-in of `state`, once (on any node): it is removed whatever the outcome. */
+    async takeLogin(state: string): Promise<PendingLogin | undefined> {
+      const stateHash = hash(state);
+      const row = await db.one<LoginRow>(
+        'SELECT tenant, tenant_id, client_id, sealed, created_at FROM console_logins WHERE state_hash = $1',
+        [stateHash],
+      );
+      if (!row) return undefined;
+      // Whoever deletes the row has it: two callbacks with one state (two nodes) cannot both use it.
+      if ((await db.run('DELETE FROM console_logins WHERE state_hash = $1', [stateHash])) !== 1) return undefined;
+      const createdAt = Number(row.created_at);
+      if (now() - createdAt > LOGIN_TIMEOUT_MS) return undefined;
+      let open: SealedLogin;
+      try {
+        open = JSON.parse(openText(await deps.key(), row.sealed, loginAad(stateHash))) as SealedLogin;
+      } catch (err) {
+        if (err instanceof DecryptionError) return undefined;
+        throw err;
+      }
+      const { d: _d, ...publicJwk } = open.dpop;
+      return {
+        tenant: row.tenant,
+        tenantId: row.tenant_id,
+        clientId: row.client_id,
+        verifier: open.verifier,
+        nonce: open.nonce,
+        dpop: { privateKey: (await importJWK(open.dpop, 'ES256', { extractable: true })) as CryptoKey, jwk: publicJwk },
+        createdAt,
+      };
     },
     async create(session: Omit<Session, 'createdAt' | 'lastSeen' | 'csrf' | 'version'>): Promise<{ id: string; session: Session }> {
       const id = newSecret();
@@ -267,7 +312,7 @@ export function createSessionStore(deps: SessionStoreDeps) {
     async sweep(): Promise<void> {
       const t = now();
       await db.run('DELETE FROM console_sessions WHERE last_seen < $1 OR created_at < $2', [t - IDLE_TIMEOUT_MS, t - ABSOLUTE_TIMEOUT_MS]);
-      for (const [key, l] of logins) if (t - l.createdAt > LOGIN_TIMEOUT_MS) logins.delete(key);
+      await db.run('DELETE FROM console_logins WHERE created_at < $1', [t - LOGIN_TIMEOUT_MS]);
     },
   };
 }

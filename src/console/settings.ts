@@ -29,13 +29,11 @@ export const SESSION_COOKIE = '__Host-vg-console';
 /** Binds an authorization request to the browser that started it (login CSRF, RFC 9700 §4.7). */
 export const LOGIN_COOKIE = '__Host-vg-console-login';
 
-/** The age beyond which a sign-in at the authorization server counts for nothing (max_age, OIDC Core §3.1.2.1). */
-export const MAX_AUTH_AGE_S = 300;
+/** The clock skew allowed on an ID token's auth_time (the console asks prompt=login: it must fall within the sign-in). */
+export const AUTH_TIME_SKEW_S = 5;
 export const IDLE_TIMEOUT_MS = 15 * 60_000;
 export const ABSOLUTE_TIMEOUT_MS = 8 * 3600_000;
 /** A sign-in that has not come back by then is dropped (the authorization server's interaction lasts 10 min). */
 export const LOGIN_TIMEOUT_MS = 10 * 60_000;
 /** An access token this close to its expiry is refreshed before use. */
 export const REFRESH_MARGIN_MS = 60_000;
-/** Open sign-ins per node, at most (a flood of sign-in starts must not grow memory without bound). */
-export const MAX_PENDING_LOGINS = 10_000;

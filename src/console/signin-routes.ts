@@ -25,14 +25,14 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
     if (!client) return back(reply, { error: 'unknown_tenant', tenant });
     const { verifier, challenge } = pkcePair();
     const nonce = newSecret();
-    const state = sessions.startLogin({ tenant, ...client, verifier, nonce, dpop: await newDpopKey() });
+    const state = await sessions.startLogin({ tenant, ...client, verifier, nonce, dpop: await newDpopKey() });
     try {
       const url = await oauth.authorizationUrl({ clientId: client.clientId, state, nonce, challenge, ip: request.ip });
       return reply.header('set-cookie', setCookie(LOGIN_COOKIE, state, LOGIN_TIMEOUT_MS)).redirect(url, 303);
     } catch (err) {
       // The pushed request was refused (a rate limit, say): said on the sign-in page, not as a 500.
       if (!(err instanceof OAuthError)) throw err;
-      sessions.takeLogin(state);
+      await sessions.takeLogin(state);
       deps.logger.warn({ event: 'console.signin_failed', error: err.code }, 'console sign-in could not start');
       return back(reply, { error: 'signin_failed', tenant });
     }
@@ -44,7 +44,7 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
     reply.header('set-cookie', clearCookie(LOGIN_COOKIE));
     // The state must be the one this browser started with (no code injected from another sign-in).
     if (!state || typeof q.state !== 'string' || !sameSecret(q.state, state)) return back(reply, { error: 'expired' });
-    const login = sessions.takeLogin(state);
+    const login = await sessions.takeLogin(state);
     if (!login) return back(reply, { error: 'expired' });
     if (q.iss !== issuer) return back(reply, { error: 'signin_failed' }); // RFC 9207 §2.4
     if (q.error === 'access_denied') return back(reply, { error: 'cancelled', tenant: login.tenant });
@@ -59,6 +59,7 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
         nonce: login.nonce,
         dpop: login.dpop,
         ip: request.ip,
+        startedAt: login.createdAt,
       });
     } catch (err) {
       deps.logger.warn({ event: 'console.signin_failed', error: err instanceof OAuthError ? err.code : 'error' }, 'console sign-in failed');
@@ -91,6 +92,8 @@ export function registerSignInRoutes(deps: ConsoleContext): void {
     return reply.header('cache-control', 'no-store').send({
       tenant: s.tenant,
       user_id: s.userId,
+      // The console's own client of the tenant (the clients page does not offer to revoke it).
+      client_id: s.clientId,
       role: s.role,
       scopes: s.tokens.scopes.filter(isConsoleScope),
       csrf: s.csrf,

@@ -636,6 +636,25 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen);
 `,
   },
+  {
+    version: 22,
+    name: 'console_logins',
+    // The console's sign-ins in progress, shared by every node (the authorization response may come
+    // back to another node than the one that started it): keyed by the SHA-256 of the state; the
+    // PKCE verifier, the nonce and the DPoP key of the code exchange sealed like a session's
+    // (AES-256-GCM, the row's key as authenticated data). Taken once; 10 minutes at most.
+    up: ({ int }) => `
+CREATE TABLE console_logins (
+  state_hash TEXT PRIMARY KEY NOT NULL,
+  tenant TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  created_at ${int} NOT NULL
+);
+CREATE INDEX console_logins_created_at ON console_logins(created_at);
+`,
+  },
 ];
 
 /** The migrations as one engine runs them. */

@@ -6,6 +6,7 @@ import { Browser } from '../fapi/fapi-client.js';
 import { startTestServer, type TestServer } from '../e2e/harness.js';
 import { ensureConsoleBuilt } from './console-build.js';
 import { isAllowed } from '../../src/console/api-proxy.js';
+import { freshAuthentication } from '../../src/console/oauth.js';
 import { CONSOLE_SCOPES } from '../../src/console/settings.js';
 import { PASSWORD, TENANT } from './console-setup.js';
 import { signIn } from './http-signin.js';
@@ -115,7 +116,23 @@ describe('console backend for frontend', () => {
     // What the console never does: create webhook endpoints (a secret), create clients, move money.
     expect(isAllowed('POST', '/v1/webhook-endpoints')).toBe(false);
     expect(isAllowed('POST', '/v1/admin/clients')).toBe(false);
+    // A client's revocation is relayed; no other DELETE is.
+    expect(isAllowed('DELETE', `/v1/admin/clients/cli_${'0'.repeat(26)}`)).toBe(true);
+    expect(isAllowed('DELETE', `/v1/webhook-endpoints/whe_${'0'.repeat(26)}`)).toBe(false);
+    expect(isAllowed('DELETE', `/v1/admin/clients/cli_${'0'.repeat(26)}/scopes`)).toBe(false);
     expect(isAllowed('POST', '/v1/transfers')).toBe(false);
+  });
+
+  it('the ID token’s auth_time must fall within this sign-in (prompt=login), not an earlier one', () => {
+    const started = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const now = started + 60_000;
+    expect(freshAuthentication(started / 1000 + 30, started, now)).toBe(true);
+    expect(freshAuthentication(started / 1000 - 3, started, now)).toBe(true); // clock skew
+    // A sign-in remembered from before this one started (a silent one): refused.
+    expect(freshAuthentication(started / 1000 - 60, started, now)).toBe(false);
+    expect(freshAuthentication(now / 1000 + 60, started, now)).toBe(false);
+    expect(freshAuthentication(undefined, started, now)).toBe(false);
+    expect(freshAuthentication(String(started / 1000), started, now)).toBe(false);
   });
 
   it('a callback without this browser’s state is refused', async () => {

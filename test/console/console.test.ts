@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seriousViolations } from './axe.js';
 import { describeBrowser, launch, watchedContext, type Watched } from './browser.js';
-import { signIn, startWorld, TENANT, WAIT, type World } from './console-setup.js';
+import { PASSWORD, signIn, startWorld, TENANT, WAIT, type World } from './console-setup.js';
 
 const SHOTS = process.env.CONSOLE_SCREENSHOTS === '1' ? path.resolve(import.meta.dirname, '../../docs/console') : undefined;
 
@@ -158,6 +158,39 @@ describeBrowser('security console in Chromium', () => {
     expect(res.body.code).toBe('insufficient_scope');
   });
 
+  it('an admin revokes a client through the confirm step, and the client’s token is then refused', async () => {
+    const victim = await w.s.newClient(TENANT, ['accounts:read']);
+    const before = await w.s.http.call('/v1/accounts', { token: victim.token });
+    expect(before.status).toBe(200);
+    await page.goto(`${w.s.url}/console/clients`);
+    const name = new RegExp(`^Revoke .* \\(${victim.clientId}\\)$`);
+    const revoke = page.getByRole('button', { name });
+    await revoke.waitFor();
+    // The console's own client is never offered.
+    const own = await page.evaluate(async () => ((await (await fetch('/console/api/session')).json()) as { client_id: string }).client_id);
+    expect(own).toMatch(/^cli_/);
+    expect(await page.getByRole('button', { name: new RegExp(own) }).count()).toBe(0);
+    // Cancel first: nothing happens.
+    await revoke.click();
+    await page.getByRole('group', { name: new RegExp(`^Confirm: Revoke .* \\(${victim.clientId}\\)$`) }).waitFor();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), WAIT).toBe('Confirm revocation');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    expect((await w.s.server.services.identity.clients.get(victim.clientId))!.status).toBe('active');
+    // Then by keyboard: the focus is on Confirm.
+    await revoke.click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent), WAIT).toBe('Confirm revocation');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await w.s.server.services.identity.clients.get(victim.clientId))!.status, WAIT).toBe('revoked');
+    await page.waitForLoadState('load');
+    await page.getByRole('region', { name: 'Clients of this tenant' }).waitFor();
+    await expect.poll(() => page.getByRole('button', { name }).count(), WAIT).toBe(0);
+    // The token it already holds is refused by the API.
+    const after = await w.s.http.call('/v1/accounts', { token: victim.token });
+    expect(after.status).toBe(401);
+    expect(after.body.code).toBe('invalid_token');
+    await checkPage(page, 'clients');
+  });
+
   it('pages stay readable at 390 px: nothing wider than the screen', async () => {
     const phone = (await context({ width: 390, height: 844 })).context;
     await phone.addCookies(await admin.context.cookies(w.s.url));
@@ -205,6 +238,19 @@ describeBrowser('security console in Chromium', () => {
     expect(attempt.withCsrf).toEqual({ status: 403, code: 'insufficient_scope' });
     // …and without the session's CSRF token the change never reaches the API.
     expect(attempt.withoutCsrf).toEqual({ status: 403, code: 'csrf_failed' });
+    // A forged revocation likewise.
+    const target = w.svc.clientId;
+    const revoke = await p.evaluate(async (id) => {
+      const s = (await (await fetch('/console/api/session')).json()) as { csrf: string };
+      const del = (headers: Record<string, string>) =>
+        fetch(`/console/api/v1/admin/clients/${id}`, { method: 'DELETE', headers }).then(async (r) => ({
+          status: r.status,
+          code: ((await r.json()) as { code: string }).code,
+        }));
+      return { withCsrf: await del({ 'x-csrf-token': s.csrf }), withoutCsrf: await del({}) };
+    }, target);
+    expect(revoke).toEqual({ withCsrf: { status: 403, code: 'insufficient_scope' }, withoutCsrf: { status: 403, code: 'csrf_failed' } });
+    expect((await w.s.server.services.identity.clients.get(target))!.status).toBe('active');
     await p.close();
   });
 
@@ -255,6 +301,21 @@ describeBrowser('security console in Chromium', () => {
     expect(await page.evaluate(async () => (await fetch('/console/api/session')).status)).toBe(401);
     // The grant ended at the authorization server (its refresh token revoked): none is left for the user.
     expect(await grants(w.adminId)).toBe(0);
+  });
+
+  it('signing in again after a sign-out asks for the password and the second factor again', async () => {
+    // The browser still holds the platform's sign-in (its session cookie); prompt=login overrides it.
+    expect((await admin.context.cookies(w.s.url)).some((c) => !c.name.startsWith('__Host-vg-console'))).toBe(true);
+    await page.goto(`${w.s.url}/console/`);
+    await page.getByLabel('Organisation (tenant name)').fill(TENANT);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/oauth\/interaction\//);
+    await expect.poll(() => page.getByLabel('Password').count(), WAIT).toBe(1);
+    await page.getByLabel('E-mail').fill(w.users.admin);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForLoadState('domcontentloaded');
+    await expect.poll(() => page.title(), WAIT).toBe('Two-step verification');
   });
 
   it('no page reported a CSP violation, a console error or a request to another origin', () => {

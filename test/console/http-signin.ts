@@ -5,9 +5,21 @@ import type { TestServer } from '../e2e/harness.js';
 import { formAction, hiddenField, type Browser } from '../fapi/fapi-client.js';
 import { PASSWORD, TENANT } from './console-setup.js';
 
-/** Follows the sign-in through the platform's pages (password, consent) back to the console. */
-export async function signIn(s: TestServer, browser: Browser, email: string) {
+type Response = Awaited<ReturnType<Browser['request']>>;
+
+/**
+ * Follows the sign-in through the platform's pages (password, consent) back to the console.
+ * `callback`, when given, takes the authorization response instead of `browser` (another node),
+ * with the console's login cookie.
+ */
+export async function signIn(
+  s: TestServer,
+  browser: Browser,
+  email: string,
+  callback?: (pathAndQuery: string, loginCookie: string) => Promise<Response>,
+) {
   let res = await browser.request(`/console/login?tenant=${TENANT}`);
+  const loginCookie = /(__Host-vg-console-login=[^;]+)/.exec(String(res.headers['set-cookie']))?.[1] ?? '';
   for (let i = 0; i < 15; i++) {
     if (res.status === 302 || res.status === 303) {
       const to = new URL(String(res.headers.location), s.url);
@@ -15,7 +27,10 @@ export async function signIn(s: TestServer, browser: Browser, email: string) {
         const cookie = /(__Host-vg-console=[^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
         return { to, cookie };
       }
-      res = await browser.request(to.pathname + to.search);
+      res =
+        callback && to.pathname === '/console/callback'
+          ? await callback(to.pathname + to.search, loginCookie)
+          : await browser.request(to.pathname + to.search);
       continue;
     }
     expect(res.status).toBe(200);

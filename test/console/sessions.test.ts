@@ -1,5 +1,5 @@
-// The console's sessions in the database (migration 21): the timeouts on a clock the test moves,
-// the one-use sign-in state, what the row holds (no cookie id, nothing readable that would let
+// The console's sessions in the database (migrations 21 and 22): the timeouts on a clock the test
+// moves, the one-use sign-in state (sealed like a session), what the row holds (no cookie id, nothing readable that would let
 // someone act as the user), two stores on one database (two nodes) sharing a session, and one
 // token refresh at a time across them.
 import { createHash, randomBytes } from 'node:crypto';
@@ -73,12 +73,34 @@ describe.each(['sqlite', 'postgres'] as const)('console sessions (%s)', (engine)
     it('a sign-in state is taken once, and not after its timeout', async () => {
       const { store, dpop, advance } = await world();
       const login = { tenant: 'acme', tenantId: 'ten_1', clientId: 'cli_1', verifier: 'v', nonce: 'n', dpop };
-      const state = store.startLogin(login);
-      expect(store.takeLogin(state)).toMatchObject({ verifier: 'v', nonce: 'n' });
-      expect(store.takeLogin(state)).toBeUndefined();
-      const late = store.startLogin(login);
+      const state = await store.startLogin(login);
+      const taken = await store.takeLogin(state);
+      expect(taken).toMatchObject({ tenant: 'acme', tenantId: 'ten_1', clientId: 'cli_1', verifier: 'v', nonce: 'n' });
+      expect(taken!.dpop.jwk).toEqual(dpop.jwk);
+      expect(await store.takeLogin(state)).toBeUndefined();
+      const late = await store.startLogin(login);
       advance(LOGIN_TIMEOUT_MS + 1);
-      expect(store.takeLogin(late)).toBeUndefined();
+      expect(await store.takeLogin(late)).toBeUndefined();
+      // Taken (deleted) whatever the outcome, and the sweep drops the ones never taken.
+      await store.startLogin(login);
+      advance(LOGIN_TIMEOUT_MS + 1);
+      await store.sweep();
+      expect(await database.db.query('SELECT * FROM console_logins')).toEqual([]);
+    });
+
+    it('a sign-in’s row holds neither the state nor the verifier, nonce or DPoP key in the clear', async () => {
+      const { store, dpop } = await world();
+      const login = { tenant: 'acme', tenantId: 'ten_1', clientId: 'cli_1', verifier: 'verifier-secret', nonce: 'nonce-secret', dpop };
+      const a = await store.startLogin(login);
+      const b = await store.startLogin(login);
+      const rows = await database.db.query<{ state_hash: string; sealed: string }>('SELECT * FROM console_logins');
+      const text = JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      for (const secret of [a, b, 'verifier-secret', 'nonce-secret', String(dpop.jwk.x)]) expect(text).not.toContain(secret);
+      // A sealed part moved to another row does not open there.
+      const [ra, rb] = rows;
+      await database.db.run('UPDATE console_logins SET sealed = $1 WHERE state_hash = $2', [ra!.sealed, rb!.state_hash]);
+      const results = await Promise.all([store.takeLogin(a), store.takeLogin(b)]);
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1);
     });
 
     it('the row holds neither the cookie’s id nor anything readable that acts as the user', async () => {

@@ -1,6 +1,7 @@
-// Console sessions shared by the nodes of one deployment (migration 21): a session made through
-// one server instance works on a second instance on the same database (same master key, same
-// public URL, as behind a load balancer), and a sign-out on the second ends it on the first.
+// Console sessions shared by the nodes of one deployment (migrations 21 and 22): a session made
+// through one server instance works on a second instance on the same database (same master key,
+// same public URL, as behind a load balancer), and a sign-out on the second ends it on the first;
+// a sign-in started on one instance completes on the other.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -47,6 +48,21 @@ describe('console sessions across nodes', () => {
   afterAll(async () => {
     await b?.close();
     await a?.close();
+  });
+
+  it('a sign-in started on one instance completes on the other (the authorization response sent there)', async () => {
+    let seen = 0;
+    const landed = await signIn(a, new Browser(a), 'aude@acme.example', async (url, loginCookie) => {
+      seen++;
+      return bHttp.call(url, { headers: { cookie: loginCookie } });
+    });
+    expect(seen).toBe(1);
+    expect(landed.to.pathname).toBe('/console/');
+    expect(landed.to.search).toBe('');
+    const cookie = landed.cookie!;
+    expect((await a.http.call('/console/api/session', { headers: { cookie } })).status).toBe(200);
+    // The state was taken there: the same authorization response does not work twice, on either node.
+    expect(await a.database.db.query('SELECT * FROM console_logins')).toEqual([]);
   });
 
   it('a session made through one instance works on the other; a sign-out there ends it on both', async () => {

@@ -1,7 +1,10 @@
 // Clients: every client of the tenant with its scopes, and the least-privilege review (scopes
 // registered but not used in the review's window, idle clients). An unused scope can be removed
-// in one click (PUT /v1/admin/clients/{id}/scopes, admin:clients), as a script would do it.
-import { ApiError, get, put, type Client, type Review, type SessionInfo } from '../api.js';
+// in one click (PUT /v1/admin/clients/{id}/scopes, admin:clients), as a script would do it. A
+// client is revoked behind a confirm step (DELETE /v1/admin/clients/{id}, admin:clients): its
+// tokens stop working at once. The console's own client of the tenant is never offered.
+import { ApiError, del, get, put, type Client, type Review, type SessionInfo } from '../api.js';
+import { confirmed, failure } from '../actions.js';
 import { h, table, time } from '../dom.js';
 
 const list = (items: string[]) => (items.length ? h('ul', { class: 'tags' }, ...items.map((s) => h('li', {}, s))) : '—');
@@ -25,6 +28,7 @@ export async function renderClients(main: HTMLElement, session: SessionInfo): Pr
         ['Authentication', (c) => `${c.auth_method}${c.fapi ? ' (FAPI 2.0)' : ''}`],
         ['Scopes', (c) => list(c.scopes)],
         ['Created', (c) => time(c.created_at)],
+        ['Revoke', (c) => revokeAction(c)],
       ],
       clients.data,
     ),
@@ -44,6 +48,29 @@ export async function renderClients(main: HTMLElement, session: SessionInfo): Pr
       review.clients.filter((c) => c.status === 'active'),
     ),
   );
+
+  function revokeAction(c: Client): HTMLElement | string {
+    if (c.client_id === session.client_id) return 'this console';
+    if (c.status !== 'active') return '—';
+    return confirmed(
+      'Revoke',
+      {
+        label: `Revoke ${c.name} (${c.client_id})`,
+        allowed: canChange,
+        needs: 'admin:clients',
+        confirmLabel: 'Confirm revocation',
+        warning: `${c.name} is revoked: every token it holds stops working at once and it gets no new ones. The revocation is audited and cannot be undone.`,
+      },
+      async () => {
+        await del(`/v1/admin/clients/${c.client_id}`);
+        location.reload();
+      },
+      (err) => {
+        notice.className = 'error';
+        notice.textContent = `Not revoked: ${failure(err)}`;
+      },
+    );
+  }
 
   function removeButton(c: Review['clients'][number], scope: string): HTMLElement {
     const keep = c.registered.filter((s) => s !== scope);

@@ -3,53 +3,8 @@
 // platform's: the API answers only the platform tenant's administrators (admin:keys); any other
 // tenant's page says "platform only". Never key material, only versions and ids.
 import { ApiError, get, post, type KeyRotation, type KeyStatus, type SessionInfo } from '../api.js';
-import { platformOnly, readOnlyNote, statusLine } from '../actions.js';
+import { confirmed, platformOnly, readOnlyNote, statusLine } from '../actions.js';
 import { h, table, time } from '../dom.js';
-
-/** A change that asks first: the button reveals a confirm step (what will happen, Confirm, Cancel). */
-function confirmed(
-  text: string,
-  opts: { id: string; allowed: boolean; warning: string; confirmLabel: string },
-  run: () => Promise<void>,
-  onError: (err: unknown) => void,
-): HTMLElement {
-  const start = h(
-    'button',
-    { type: 'button', id: opts.id, disabled: !opts.allowed, title: opts.allowed ? undefined : 'Needs admin:keys' },
-    text,
-  );
-  const confirm = h('button', { type: 'button', class: 'danger' }, opts.confirmLabel);
-  const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-  const step = h(
-    'div',
-    { class: 'confirm', role: 'group', 'aria-label': `Confirm: ${text}`, hidden: true },
-    h('p', {}, opts.warning),
-    confirm,
-    ' ',
-    cancel,
-  );
-  start.addEventListener('click', () => {
-    step.hidden = false;
-    start.hidden = true;
-    confirm.focus();
-  });
-  cancel.addEventListener('click', () => {
-    step.hidden = true;
-    start.hidden = false;
-    start.focus();
-  });
-  confirm.addEventListener('click', () => {
-    confirm.disabled = cancel.disabled = true;
-    run()
-      .catch((err: unknown) => onError(err))
-      .finally(() => {
-        confirm.disabled = cancel.disabled = false;
-        step.hidden = true;
-        start.hidden = false;
-      });
-  });
-  return h('div', { class: 'action' }, start, step);
-}
 
 export async function renderKeys(main: HTMLElement, session: SessionInfo): Promise<void> {
   let status: KeyStatus;
@@ -116,6 +71,7 @@ export async function renderKeys(main: HTMLElement, session: SessionInfo): Promi
       {
         id: 'rotate-kek',
         allowed: canRotate,
+        needs: 'admin:keys',
         confirmLabel: 'Confirm rotation',
         warning:
           'A new key-encryption key version becomes active, every data key is re-wrapped with it online, and the earlier versions are retired. The rotation is audited.',
@@ -132,6 +88,7 @@ export async function renderKeys(main: HTMLElement, session: SessionInfo): Promi
       {
         id: 'rotate-receipt',
         allowed: canRotate && status.receipt_keys.length > 0,
+        needs: 'admin:keys',
         confirmLabel: 'Confirm receipt key rotation',
         warning: 'New receipts are signed with a new key; the earlier keys stay published so old receipts still verify.',
       },
