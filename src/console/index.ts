@@ -40,7 +40,14 @@ export function registerConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   };
   const sessions = createSessionStore({ db: deps.db, key: sessionKey });
   const sweeper = setInterval(() => {
-    sessions.sweep().catch((err: unknown) => deps.logger.warn({ event: 'console.sweep_failed', err }, 'console sessions: sweep failed'));
+    sessions
+      .sweep()
+      .catch((err: unknown) =>
+        deps.logger.warn(
+          { event: 'console.sweep_failed', error: (err as Error | undefined)?.name ?? 'Error' },
+          'console sessions: sweep failed',
+        ),
+      );
   }, 60_000);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));

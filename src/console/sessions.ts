@@ -125,6 +125,16 @@ export function createSessionStore(deps: SessionStoreDeps) {
     return sealText(await deps.key(), JSON.stringify(value), aad(idHash));
   }
 
+  /** A row's sealed JSON, or undefined when it does not open (tampered with, or moved from another row). */
+  async function openSealed<T>(sealed: string, rowAad: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(openText(await deps.key(), sealed, rowAad)) as T;
+    } catch (err) {
+      if (err instanceof DecryptionError) return undefined;
+      throw err;
+    }
+  }
+
   async function privateKey(idHash: string, jwk: JWK): Promise<CryptoKey> {
     const text = JSON.stringify(jwk);
     const cached = keys.get(idHash);
@@ -138,14 +148,9 @@ export function createSessionStore(deps: SessionStoreDeps) {
   async function load(idHash: string): Promise<Session | undefined> {
     const row = await db.one<Row>('SELECT * FROM console_sessions WHERE id_hash = $1', [idHash]);
     if (!row) return undefined;
-    let open: Sealed;
-    try {
-      open = JSON.parse(openText(await deps.key(), row.sealed, aad(idHash))) as Sealed;
-    } catch (err) {
-      // A row that does not open (tampered with, or moved from another row) is no session.
-      if (err instanceof DecryptionError) return undefined;
-      throw err;
-    }
+    // A row that does not open is no session.
+    const open = await openSealed<Sealed>(row.sealed, aad(idHash));
+    if (!open) return undefined;
     const { d: _d, ...publicJwk } = open.dpop;
     return {
       tenant: row.tenant,
@@ -194,13 +199,8 @@ export function createSessionStore(deps: SessionStoreDeps) {
       if ((await db.run('DELETE FROM console_logins WHERE state_hash = $1', [stateHash])) !== 1) return undefined;
       const createdAt = Number(row.created_at);
       if (now() - createdAt > LOGIN_TIMEOUT_MS) return undefined;
-      let open: SealedLogin;
-      try {
-        open = JSON.parse(openText(await deps.key(), row.sealed, loginAad(stateHash))) as SealedLogin;
-      } catch (err) {
-        if (err instanceof DecryptionError) return undefined;
-        throw err;
-      }
+      const open = await openSealed<SealedLogin>(row.sealed, loginAad(stateHash));
+      if (!open) return undefined;
       const { d: _d, ...publicJwk } = open.dpop;
       return {
         tenant: row.tenant,
